@@ -1,0 +1,61 @@
+"""Per-epoch Orbax checkpoints of a training run, with its config and history beside them.
+
+Layout under ``<out>/checkpoints/<epoch>/``: ``state`` (params, optimizer state,
+step; Orbax's standard array format), ``history`` and ``config`` (JSON). Orbax writes
+each checkpoint to a temporary folder and renames it when complete, so a run killed
+mid-save leaves only complete checkpoints behind. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class RunCheckpoints:
+    def __init__(self, out_dir: str | Path, max_to_keep: int = 2):
+        self.directory = Path(out_dir).absolute() / "checkpoints"
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+            ),
+        )
+
+    def latest_epoch(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, epoch: int, state: dict, history: list[dict], config: dict) -> None:
+        self._manager.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state),
+                history=ocp.args.JsonSave(history),
+                config=ocp.args.JsonSave(config),
+            ),
+        )
+        self._manager.wait_until_finished()
+
+    def restore(self, epoch: int, target: dict) -> tuple[dict, list[dict], dict]:
+        """Restore into the structure, shapes and dtypes of ``target`` (e.g. from
+        ``jax.eval_shape``). Returns (state, history, config)."""
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+        restored = self._manager.restore(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract),
+                history=ocp.args.JsonRestore(),
+                config=ocp.args.JsonRestore(),
+            ),
+        )
+        return restored["state"], restored["history"], restored["config"]
+
+    def read_config(self, epoch: int) -> dict:
+        return self._manager.restore(
+            epoch, args=ocp.args.Composite(config=ocp.args.JsonRestore())
+        )["config"]
+
+    def close(self) -> None:
+        self._manager.close()

@@ -1,0 +1,153 @@
+"""The study's networks as pure Flax Linen modules: ``init`` and ``apply``, no training logic.
+
+Every model takes images [B, 28, 28, 1] (float32 in [0, 1]) and returns logits [B, 10]
+(pre-activation z of the last layer); the loss applies softmax or sigmoid. Dropout
+draws from the ``"dropout"`` rng and is off when ``train=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.conv import conv_fn
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "sigmoid": nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": nn.relu,
+    "identity": lambda x: x,
+    "softplus": nn.softplus,
+    "leaky_relu": nn.leaky_relu,
+    "elu": nn.elu,
+}
+
+_normal = jax.nn.initializers.normal
+# (kernel_init, bias_init) per scheme.
+INITS = {
+    # Nielsen's network2 default: w ~ N(0, 1/n_in), b ~ N(0, 1).
+    "nielsen": (jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal"), _normal(1.0)),
+    # Nielsen's "large" init (network.py): w, b ~ N(0, 1).
+    "large": (_normal(1.0), _normal(1.0)),
+    # Keras's default: Glorot uniform kernels, zero biases.
+    "glorot": (jax.nn.initializers.glorot_uniform(), jax.nn.initializers.zeros),
+    # He et al. 2015: N(0, 2/n_in), zero biases.
+    "he": (jax.nn.initializers.he_normal(), jax.nn.initializers.zeros),
+}
+
+
+def _dense(features: int, init: str, name: str | None = None) -> nn.Dense:
+    kernel_init, bias_init = INITS[init]
+    return nn.Dense(features, kernel_init=kernel_init, bias_init=bias_init, name=name)
+
+
+def _conv_layer(impl: str):
+    """nn.Conv with VALID padding, Keras's init and the chosen convolution routine."""
+    glorot = jax.nn.initializers.glorot_uniform()
+
+    def make(features: int, kernel_size: tuple[int, int]) -> nn.Conv:
+        return nn.Conv(features, kernel_size, padding="VALID", kernel_init=glorot,
+                       conv_general_dilated=conv_fn(impl))
+
+    return make
+
+
+class MLP(nn.Module):
+    """Fully connected network: flatten -> [Dense -> activation -> dropout]* -> Dense.
+
+    ``widths`` are the layer output sizes, the last being the number of classes:
+    Nielsen's [784, 30, 30, 10] is ``widths=(30, 30, 10)``.
+    """
+
+    widths: Sequence[int]
+    activation: str = "sigmoid"
+    init: str = "nielsen"
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        x = x.reshape(x.shape[0], -1)  # [B, 784]
+        for width in self.widths[:-1]:
+            x = act(_dense(width, self.init)(x))
+            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return _dense(self.widths[-1], self.init)(x)
+
+
+class ChainNet(nn.Module):
+    """One neuron per layer: a1 = σ(w1·x + b1), ai = σ(wi·a(i-1) + bi).
+
+    Input x [B, 1]; returns z of the last neuron [B, 1] (the output is σ(z)).
+    Weights and biases start N(0, 1), as in the study's example.
+    """
+
+    depth: int = 4
+    activation: str = "sigmoid"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+        act = ACTIVATIONS[self.activation]
+        for i in range(self.depth):
+            x = _dense(1, "large")(x)
+            if i < self.depth - 1:
+                x = act(x)
+        return x
+
+
+class SeedCNN(nn.Module):
+    """The study's Keras CNN, layer for layer.
+
+    Conv 32 6×6 valid -> ReLU -> Conv 32 6×6 valid (no activation) -> MaxPool 4×4
+    -> Flatten (4·4·32 = 512) -> Dense 100 -> ReLU -> Dense 10. Keras's default
+    init (Glorot uniform, zero bias). With ``dropout > 0`` dropout follows the
+    flatten and the Dense 100 activation; 0 is exactly the study's network.
+    """
+
+    dropout: float = 0.0
+    conv: str = "auto"  # "xla", "im2col", or "auto" (im2col on CPU): same numbers
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+        conv = _conv_layer(self.conv)
+        x = conv(32, (6, 6))(x)  # [B, 23, 23, 32]
+        x = nn.relu(x)
+        x = conv(32, (6, 6))(x)  # [B, 18, 18, 32]
+        x = nn.max_pool(x, (4, 4), strides=(4, 4))  # [B, 4, 4, 32]
+        x = x.reshape(x.shape[0], -1)  # [B, 512]
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = nn.relu(_dense(100, "glorot")(x))
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return _dense(10, "glorot")(x)
+
+
+class DeepCNN(nn.Module):
+    """The study's deeper CNN: 3 conv + 1 pooling + 3 conv + 1 pooling + 2 FC.
+
+    3 × (Conv 32 3×3 valid -> ReLU) -> MaxPool 2 -> 3 × (Conv 64 3×3 valid -> ReLU)
+    -> MaxPool 2 -> Flatten (2·2·64 = 256) -> Dense 256 -> ReLU -> Dense 10, with
+    dropout at ``dropout`` before each dense layer (0 = off). The study gives only
+    the layer counts; the filter sizes and widths here are ours.
+    """
+
+    dropout: float = 0.0
+    conv: str = "auto"
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+        conv = _conv_layer(self.conv)
+        for features in (32, 64):
+            for _ in range(3):
+                x = nn.relu(conv(features, (3, 3))(x))
+            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = x.reshape(x.shape[0], -1)  # [B, 256]: 28 -> 22 -> 11 -> 5 -> 2
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = nn.relu(_dense(256, "glorot")(x))
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return _dense(10, "glorot")(x)
+
+
+def param_count(params) -> int:
+    return sum(int(p.size) for p in jax.tree.leaves(params))

@@ -1,0 +1,238 @@
+"""Training: state, one jitted update, evaluation, and the epoch loop with checkpoints.
+
+Keys: one root key per run, split once into ``init_key, data_key, dropout_key``.
+Epoch e shuffles with ``fold_in(data_key, e)``; step s drops out with
+``fold_in(dropout_key, s)``. A resumed run therefore replays exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training.train_state import TrainState
+from tqdm.auto import tqdm
+
+from cnn_jax import data as data_lib
+from cnn_jax.checkpoint import RunCheckpoints
+from cnn_jax.config import TrainConfig
+from cnn_jax.losses import LOSSES, l2_penalty
+from cnn_jax.models import MLP, DeepCNN, SeedCNN
+
+INPUT_SHAPE = (1, 28, 28, 1)
+
+
+class ConfigMismatch(Exception):
+    """An output folder holds checkpoints of a run with another config."""
+
+
+def build_model(cfg: TrainConfig):
+    if cfg.arch == "seed":
+        return SeedCNN(dropout=cfg.dropout, conv=cfg.conv)
+    if cfg.arch == "deep":
+        return DeepCNN(dropout=cfg.dropout, conv=cfg.conv)
+    return MLP(widths=cfg.mlp_widths, activation=cfg.activation, init=cfg.init, dropout=cfg.dropout)
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    if cfg.optimizer == "sgd":
+        return optax.sgd(cfg.lr)
+    if cfg.optimizer == "momentum":
+        return optax.sgd(cfg.lr, momentum=cfg.momentum)
+    return optax.adam(cfg.lr)
+
+
+def create_train_state(cfg: TrainConfig, key: jax.Array) -> TrainState:
+    model = build_model(cfg)
+    params = model.init(key, jnp.zeros(INPUT_SHAPE, jnp.float32))["params"]
+    return TrainState.create(apply_fn=model.apply, params=params, tx=make_optimizer(cfg))
+
+
+def micro_batch_size(cfg: TrainConfig) -> int:
+    """The chunk the step accumulates gradients over: a CNN's batch-128 patch matrices
+    do not fit in a CPU's cache, 16-image chunks do (2.4x faster measured here)."""
+    if cfg.micro_batch is not None:
+        return cfg.micro_batch
+    if cfg.arch != "mlp" and jax.default_backend() == "cpu" and cfg.batch_size % 16 == 0:
+        return 16
+    return cfg.batch_size
+
+
+def make_train_step(cfg: TrainConfig) -> Callable:
+    """``train_step(state, batch, key) -> (state, metrics)``, not yet jitted.
+
+    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}; ``key`` is
+    the run's dropout key, folded with the step number inside. The gradient of the
+    batch-mean loss is accumulated over micro-batches under ``lax.scan`` (the same
+    gradient up to float32 rounding); the optimizer steps once per batch.
+    """
+    loss_fn = LOSSES[cfg.loss]
+    micro = micro_batch_size(cfg)
+    chunks = cfg.batch_size // micro
+
+    def train_step(state: TrainState, batch: dict, key: jax.Array):
+        step_key = jax.random.fold_in(key, state.step)
+
+        def data_loss(params, images, labels, chunk_key):
+            logits = state.apply_fn(
+                {"params": params}, images, train=True, rngs={"dropout": chunk_key}
+            )
+            loss = loss_fn(logits, jax.nn.one_hot(labels, logits.shape[-1]))
+            return loss, logits
+
+        value_and_grad = jax.value_and_grad(data_loss, has_aux=True)
+        if chunks == 1:
+            (loss, logits), grads = value_and_grad(
+                state.params, batch["image"], batch["label"], step_key)
+        else:
+            def accumulate(grad_sum, chunk):
+                images, labels, i = chunk
+                (loss, logits), grads = value_and_grad(
+                    state.params, images, labels, jax.random.fold_in(step_key, i))
+                return jax.tree.map(jnp.add, grad_sum, grads), (loss, logits)
+
+            def split(x):  # [B, ...] -> [chunks, micro, ...]
+                return x.reshape(chunks, micro, *x.shape[1:])
+
+            grad_sum, (losses, logits) = jax.lax.scan(
+                accumulate,
+                jax.tree.map(jnp.zeros_like, state.params),
+                (split(batch["image"]), split(batch["label"]), jnp.arange(chunks)),
+            )
+            # Equal chunks: the mean of chunk means is the batch mean.
+            grads = jax.tree.map(lambda g: g / chunks, grad_sum)
+            loss, logits = jnp.mean(losses), logits.reshape(cfg.batch_size, -1)
+        if cfg.l2:
+            l2_grads = jax.grad(l2_penalty)(state.params, cfg.l2)
+            grads = jax.tree.map(jnp.add, grads, l2_grads)
+        state = state.apply_gradients(grads=grads)
+        metrics = {
+            "loss": loss,
+            "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
+            "grad_norm": optax.global_norm(grads),
+        }
+        return state, metrics
+
+    return train_step
+
+
+def make_eval_step(cfg: TrainConfig, apply_fn: Callable) -> Callable:
+    """``eval_step(params, batch) -> {"loss_sum", "correct"}`` summed over the batch."""
+    loss_fn = LOSSES[cfg.loss]
+
+    def eval_step(params, batch: dict):
+        logits = apply_fn({"params": params}, batch["image"], train=False)
+        n = batch["label"].shape[0]
+        loss = loss_fn(logits, jax.nn.one_hot(batch["label"], logits.shape[-1]))
+        return {
+            "loss_sum": loss * n,
+            "correct": jnp.sum(jnp.argmax(logits, -1) == batch["label"]),
+        }
+
+    return eval_step
+
+
+def evaluate(eval_step: Callable, params, images: jax.Array, labels: jax.Array, batch_size: int):
+    """(mean loss, accuracy) over all of ``images``; the last short batch is kept."""
+    n = images.shape[0]
+    totals = [eval_step(params, {"image": images[i : i + batch_size], "label": labels[i : i + batch_size]})
+              for i in range(0, n, batch_size)]
+    loss_sum = sum(float(t["loss_sum"]) for t in totals)
+    correct = sum(int(t["correct"]) for t in totals)
+    return loss_sum / n, correct / n
+
+
+def _state_tree(state: TrainState) -> dict:
+    return {"params": state.params, "opt_state": state.opt_state, "step": state.step}
+
+
+def _check_same_run(saved: dict, cfg: TrainConfig, directory: Path) -> None:
+    saved_cfg = TrainConfig.from_dict(saved).to_dict()
+    now = cfg.to_dict()
+    differ = sorted(k for k in now if k != "epochs" and saved_cfg.get(k) != now[k])
+    if differ:
+        listed = ", ".join(f"{k}={saved_cfg.get(k)!r} (now {now[k]!r})" for k in differ)
+        raise ConfigMismatch(
+            f"{directory} holds a run with a different config: {listed}; use another --out"
+        )
+
+
+def train_and_evaluate(
+    cfg: TrainConfig,
+    mnist: data_lib.Mnist,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> tuple[TrainState, list[dict]]:
+    """Train ``cfg.epochs`` epochs, evaluating on the test set after each.
+
+    With ``out_dir``, a checkpoint follows every epoch and a rerun resumes from the
+    last one. Returns the final state and one dict of metrics per epoch.
+    """
+    mnist = data_lib.limit(mnist, cfg.limit, cfg.test_limit)
+    # Data lives on the device for the whole run; batches are gathered there.
+    train_x = jnp.asarray(data_lib.scale(mnist.train_images))
+    train_y = jnp.asarray(mnist.train_labels)
+    test_x = jnp.asarray(data_lib.scale(mnist.test_images))
+    test_y = jnp.asarray(mnist.test_labels)
+    n = train_x.shape[0]
+    steps_per_epoch = n // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"batch size {cfg.batch_size} is larger than the {n} training images")
+
+    init_key, data_key, dropout_key = jax.random.split(jax.random.key(cfg.seed), 3)
+    state = create_train_state(cfg, init_key)
+    train_step = jax.jit(make_train_step(cfg), donate_argnums=0)
+    eval_step = jax.jit(make_eval_step(cfg, state.apply_fn))
+
+    history: list[dict] = []
+    start = 0
+    ckpt = RunCheckpoints(out_dir) if out_dir is not None else None
+    if ckpt is not None and (latest := ckpt.latest_epoch()) is not None:
+        _check_same_run(ckpt.read_config(latest), cfg, ckpt.directory)
+        restored, history, _ = ckpt.restore(latest, _state_tree(state))
+        state = state.replace(**restored)
+        start = latest
+        if start < cfg.epochs:
+            log(f"resuming from the checkpoint after epoch {start}")
+
+    for epoch in range(start + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
+        # The remainder of n / batch_size is left out this epoch (a different part each epoch).
+        order = order[: steps_per_epoch * cfg.batch_size].reshape(steps_per_epoch, cfg.batch_size)
+        step_metrics = []
+        for idx in tqdm(order, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
+                        leave=False, mininterval=1.0):
+            state, m = train_step(state, {"image": train_x[idx], "label": train_y[idx]}, dropout_key)
+            step_metrics.append(m)
+        step_metrics = jax.tree.map(lambda *xs: np.asarray(jnp.stack(xs)), *step_metrics)
+        seconds = time.perf_counter() - t0
+        if not np.isfinite(step_metrics["grad_norm"]).all():
+            raise FloatingPointError(f"non-finite gradient in epoch {epoch}; lower --lr")
+        test_loss, test_acc = evaluate(eval_step, state.params, test_x, test_y, cfg.eval_batch_size)
+        record = {
+            "epoch": epoch,
+            "train_loss": float(step_metrics["loss"].mean()),
+            "train_accuracy": float(step_metrics["accuracy"].mean()),
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "seconds": seconds,
+            "images_per_second": steps_per_epoch * cfg.batch_size / seconds,
+        }
+        history.append(record)
+        log(
+            f"epoch {epoch:3d}  train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}"
+            f"  test loss {test_loss:.4f} acc {test_acc:.4f}  {seconds:.1f}s"
+        )
+        if ckpt is not None:
+            ckpt.save(epoch, _state_tree(state), history, cfg.to_dict())
+    if ckpt is not None:
+        ckpt.close()
+    return state, history

@@ -1,0 +1,21 @@
+"""Strict and fast: rank promotion raises, warnings are errors (pyproject), CPU only."""
+
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+DATA_DIR = os.environ.get("CNN_JAX_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """Real MNIST from $CNN_JAX_DATA_DIR; tests that need it skip without it."""
+    if not DATA_DIR or not Path(DATA_DIR).is_dir():
+        pytest.skip("CNN_JAX_DATA_DIR is not set to the MNIST folder")
+    from cnn_jax.data import load_idx_folder
+
+    return load_idx_folder(DATA_DIR)
