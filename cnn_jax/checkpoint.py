@@ -53,9 +53,9 @@ class RunCheckpoints:
         return restored["state"], restored["history"], restored["config"]
 
     def read_config(self, epoch: int) -> dict:
-        return self._manager.restore(
-            epoch, args=ocp.args.Composite(config=ocp.args.JsonRestore())
-        )["config"]
+        return self._manager.restore(epoch, args=ocp.args.Composite(config=ocp.args.JsonRestore()))[
+            "config"
+        ]
 
     def close(self) -> None:
         self._manager.close()

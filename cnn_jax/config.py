@@ -52,9 +52,11 @@ class TrainConfig:
             (len(self.mlp_widths) >= 1 and min(self.mlp_widths) >= 1, "MLP widths must be >= 1"),
             (self.eval_batch_size >= 1, "eval batch size must be >= 1"),
             (self.conv in CONV_IMPLS, f"conv must be one of {', '.join(CONV_IMPLS)}"),
-            (self.micro_batch is None or (self.micro_batch >= 1
-                                          and self.batch_size % self.micro_batch == 0),
-             f"micro batch must divide the batch size {self.batch_size}, got {self.micro_batch}"),
+            (
+                self.micro_batch is None
+                or (self.micro_batch >= 1 and self.batch_size % self.micro_batch == 0),
+                f"micro batch must divide the batch size {self.batch_size}, got {self.micro_batch}",
+            ),
         ]
         for ok, message in checks:
             if not ok:

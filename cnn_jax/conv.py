@@ -18,9 +18,18 @@ def _trivial(value) -> bool:
     return value is None or all(v == 1 for v in value)
 
 
-def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
-                dimension_numbers=None, feature_group_count=1, precision=None,
-                preferred_element_type=None):
+def im2col_conv(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    precision=None,
+    preferred_element_type=None,
+):
     """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding.
 
     lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F]. Anything else
@@ -28,8 +37,14 @@ def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilati
     """
     kh, kw, c, f = rhs.shape
     pads_zero = padding == "VALID" or all(tuple(p) == (0, 0) for p in padding)
-    if not (pads_zero and _trivial(window_strides) and _trivial(lhs_dilation)
-            and _trivial(rhs_dilation) and feature_group_count == 1 and lhs.ndim == 4):
+    if not (
+        pads_zero
+        and _trivial(window_strides)
+        and _trivial(lhs_dilation)
+        and _trivial(rhs_dilation)
+        and feature_group_count == 1
+        and lhs.ndim == 4
+    ):
         raise NotImplementedError("im2col_conv handles only stride 1, VALID, undilated 2-D convs")
     _, h, w, c_in = lhs.shape
     assert c_in == c, (lhs.shape, rhs.shape)
@@ -38,12 +53,16 @@ def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilati
     patches = jnp.concatenate(
         [lhs[:, i : i + ho, j : j + wo, :] for i in range(kh) for j in range(kw)], axis=-1
     )  # [B, Ho, Wo, kh·kw·C]
-    return jnp.matmul(patches, rhs.reshape(kh * kw * c, f), precision=precision,
-                      preferred_element_type=preferred_element_type)
+    return jnp.matmul(
+        patches,
+        rhs.reshape(kh * kw * c, f),
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
 
 
 def resolve(impl: str) -> str:
-    """"auto" -> "im2col" on CPU, "xla" on GPU/TPU."""
+    """ "auto" -> "im2col" on CPU, "xla" on GPU/TPU."""
     if impl not in CONV_IMPLS:
         raise ValueError(f"conv must be one of {', '.join(CONV_IMPLS)}, got {impl!r}")
     if impl == "auto":

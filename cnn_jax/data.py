@@ -146,16 +146,29 @@ def load_tfds(data_dir: str | None = None) -> Mnist:
         import tensorflow_datasets as tfds
     except ImportError:
         raise DataError(f"no MNIST data: {HOW_TO_PROVIDE}") from None
-    builder = tfds.builder("mnist", data_dir=data_dir)
-    if not builder.is_prepared() and not _online():
-        raise DataError(f"no MNIST data: TFDS has no cached copy and cannot download; {HOW_TO_PROVIDE}")
-    splits = {}
-    for split in ("train", "test"):
-        arrays = tfds.as_numpy(tfds.load("mnist", split=split, batch_size=-1, data_dir=data_dir))
-        splits[split] = (
-            np.asarray(arrays["image"], np.uint8).reshape(-1, 28, 28, 1),
-            np.asarray(arrays["label"], np.int32),
-        )
+
+    def read(download: bool) -> dict:
+        splits = {}
+        for split in ("train", "test"):
+            ds = tfds.load("mnist", split=split, data_dir=data_dir, download=download)
+            # Chunks, not batch_size=-1: the latter aborts TF 2.21 on datasets of unknown size.
+            chunks = list(tfds.as_numpy(ds.batch(10_000)))
+            splits[split] = (
+                np.concatenate([c["image"] for c in chunks])
+                .astype(np.uint8)
+                .reshape(-1, 28, 28, 1),
+                np.concatenate([c["label"] for c in chunks]).astype(np.int32),
+            )
+        return splits
+
+    try:
+        splits = read(download=False)
+    except Exception:  # not in TFDS's cache (its error type differs across versions)
+        if not _online():
+            raise DataError(
+                f"no MNIST data: TFDS has no cached copy and cannot download; {HOW_TO_PROVIDE}"
+            ) from None
+        splits = read(download=True)
     return Mnist(*splits["train"], *splits["test"], source="tfds")
 
 

@@ -49,8 +49,13 @@ def _conv_layer(impl: str):
     glorot = jax.nn.initializers.glorot_uniform()
 
     def make(features: int, kernel_size: tuple[int, int]) -> nn.Conv:
-        return nn.Conv(features, kernel_size, padding="VALID", kernel_init=glorot,
-                       conv_general_dilated=conv_fn(impl))
+        return nn.Conv(
+            features,
+            kernel_size,
+            padding="VALID",
+            kernel_init=glorot,
+            conv_general_dilated=conv_fn(impl),
+        )
 
     return make
 
@@ -64,7 +69,7 @@ class MLP(nn.Module):
 
     widths: Sequence[int]
     activation: str = "sigmoid"
-    init: str = "nielsen"
+    weight_init: str = "nielsen"  # a key of INITS (not `init`: that is Module.init)
     dropout: float = 0.0
 
     @nn.compact
@@ -72,9 +77,9 @@ class MLP(nn.Module):
         act = ACTIVATIONS[self.activation]
         x = x.reshape(x.shape[0], -1)  # [B, 784]
         for width in self.widths[:-1]:
-            x = act(_dense(width, self.init)(x))
+            x = act(_dense(width, self.weight_init)(x))
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _dense(self.widths[-1], self.init)(x)
+        return _dense(self.widths[-1], self.weight_init)(x)
 
 
 class ChainNet(nn.Module):

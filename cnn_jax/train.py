@@ -36,7 +36,9 @@ def build_model(cfg: TrainConfig):
         return SeedCNN(dropout=cfg.dropout, conv=cfg.conv)
     if cfg.arch == "deep":
         return DeepCNN(dropout=cfg.dropout, conv=cfg.conv)
-    return MLP(widths=cfg.mlp_widths, activation=cfg.activation, init=cfg.init, dropout=cfg.dropout)
+    return MLP(
+        widths=cfg.mlp_widths, activation=cfg.activation, weight_init=cfg.init, dropout=cfg.dropout
+    )
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
@@ -50,7 +52,10 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 def create_train_state(cfg: TrainConfig, key: jax.Array) -> TrainState:
     model = build_model(cfg)
     params = model.init(key, jnp.zeros(INPUT_SHAPE, jnp.float32))["params"]
-    return TrainState.create(apply_fn=model.apply, params=params, tx=make_optimizer(cfg))
+    state = TrainState.create(apply_fn=model.apply, params=params, tx=make_optimizer(cfg))
+    # A strongly typed int32 step: the Python 0 that create() stores is weakly typed,
+    # and the step after the first update would not match it (one extra compile).
+    return state.replace(step=jnp.zeros((), jnp.int32))
 
 
 def micro_batch_size(cfg: TrainConfig) -> int:
@@ -88,12 +93,15 @@ def make_train_step(cfg: TrainConfig) -> Callable:
         value_and_grad = jax.value_and_grad(data_loss, has_aux=True)
         if chunks == 1:
             (loss, logits), grads = value_and_grad(
-                state.params, batch["image"], batch["label"], step_key)
+                state.params, batch["image"], batch["label"], step_key
+            )
         else:
+
             def accumulate(grad_sum, chunk):
                 images, labels, i = chunk
                 (loss, logits), grads = value_and_grad(
-                    state.params, images, labels, jax.random.fold_in(step_key, i))
+                    state.params, images, labels, jax.random.fold_in(step_key, i)
+                )
                 return jax.tree.map(jnp.add, grad_sum, grads), (loss, logits)
 
             def split(x):  # [B, ...] -> [chunks, micro, ...]
@@ -114,7 +122,7 @@ def make_train_step(cfg: TrainConfig) -> Callable:
         metrics = {
             "loss": loss,
             "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
         }
         return state, metrics
 
@@ -140,8 +148,12 @@ def make_eval_step(cfg: TrainConfig, apply_fn: Callable) -> Callable:
 def evaluate(eval_step: Callable, params, images: jax.Array, labels: jax.Array, batch_size: int):
     """(mean loss, accuracy) over all of ``images``; the last short batch is kept."""
     n = images.shape[0]
-    totals = [eval_step(params, {"image": images[i : i + batch_size], "label": labels[i : i + batch_size]})
-              for i in range(0, n, batch_size)]
+    totals = [
+        eval_step(
+            params, {"image": images[i : i + batch_size], "label": labels[i : i + batch_size]}
+        )
+        for i in range(0, n, batch_size)
+    ]
     loss_sum = sum(float(t["loss_sum"]) for t in totals)
     correct = sum(int(t["correct"]) for t in totals)
     return loss_sum / n, correct / n
@@ -208,9 +220,16 @@ def train_and_evaluate(
         # The remainder of n / batch_size is left out this epoch (a different part each epoch).
         order = order[: steps_per_epoch * cfg.batch_size].reshape(steps_per_epoch, cfg.batch_size)
         step_metrics = []
-        for idx in tqdm(order, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress,
-                        leave=False, mininterval=1.0):
-            state, m = train_step(state, {"image": train_x[idx], "label": train_y[idx]}, dropout_key)
+        for idx in tqdm(
+            order,
+            desc=f"epoch {epoch}/{cfg.epochs}",
+            disable=not progress,
+            leave=False,
+            mininterval=1.0,
+        ):
+            state, m = train_step(
+                state, {"image": train_x[idx], "label": train_y[idx]}, dropout_key
+            )
             step_metrics.append(m)
         step_metrics = jax.tree.map(lambda *xs: np.asarray(jnp.stack(xs)), *step_metrics)
         seconds = time.perf_counter() - t0
@@ -228,8 +247,8 @@ def train_and_evaluate(
         }
         history.append(record)
         log(
-            f"epoch {epoch:3d}  train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}"
-            f"  test loss {test_loss:.4f} acc {test_acc:.4f}  {seconds:.1f}s"
+            f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}"
+            f" acc {record['train_accuracy']:.4f}  test loss {test_loss:.4f} acc {test_acc:.4f}  {seconds:.1f}s"
         )
         if ckpt is not None:
             ckpt.save(epoch, _state_tree(state), history, cfg.to_dict())

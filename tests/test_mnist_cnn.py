@@ -1,0 +1,165 @@
+"""The experiment script end to end, on small slices of real MNIST."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from cnn_jax.config import TrainConfig
+from cnn_jax.run import default_out_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("mnist_cnn", ROOT / "experiments" / "mnist_cnn.py")
+mnist_cnn = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mnist_cnn)
+
+
+def run_main(argv, capsys):
+    code = mnist_cnn.main(argv)
+    return code, capsys.readouterr()
+
+
+def test_smoke_seed_cnn_on_real_images(mnist, tmp_path, capsys):
+    del mnist  # only for the skip when the data is missing
+    out = tmp_path / "run"
+    code, _ = run_main(
+        [
+            "--limit",
+            "2000",
+            "--test-limit",
+            "1000",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capsys,
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert 0.85 < results["test_accuracy"] <= 1.0
+    assert results["test_accuracies"] == [results["test_accuracy"]]
+    assert results["epochs"] == 1 and len(results["seconds_per_epoch"]) == 1
+    assert results["param_count"] == 90_390
+    assert results["config"]["arch"] == "seed" and "jax" in results["versions"]
+    assert (out / "curves.png").stat().st_size > 0
+    assert (out / "checkpoints" / "1").is_dir()
+    # A finished run is not retrained.
+    code, printed = run_main(
+        [
+            "--limit",
+            "2000",
+            "--test-limit",
+            "1000",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--out",
+            str(out),
+        ],
+        capsys,
+    )
+    assert code == 0 and "already finished" in printed.out
+
+
+def test_resume_equals_uninterrupted(mnist, tmp_path, capsys):
+    del mnist
+    common = [
+        "--arch",
+        "mlp",
+        "--widths",
+        "30,10",
+        "--dropout",
+        "0.3",
+        "--limit",
+        "600",
+        "--test-limit",
+        "500",
+        "--batch-size",
+        "20",
+        "--no-progress",
+    ]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert run_main(common + ["--epochs", "3", "--out", str(straight)], capsys)[0] == 0
+    assert run_main(common + ["--epochs", "1", "--out", str(resumed)], capsys)[0] == 0
+    code, printed = run_main(common + ["--epochs", "3", "--out", str(resumed)], capsys)
+    assert code == 0 and "resuming from the checkpoint after epoch 1" in printed.out
+    a = json.loads((straight / "results.json").read_text())
+    b = json.loads((resumed / "results.json").read_text())
+    assert a["test_accuracies"] == b["test_accuracies"]
+    assert a["train_losses"] == b["train_losses"]
+    assert a["epochs"] == b["epochs"] == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--epochs", "-1"], "epochs must be >= 1"),
+        (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+        (["--arch", "vgg"], "invalid choice"),
+        (["--data-dir", "/nonexistent/mnist"], "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mnist_cnn.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_config_mismatch_in_out_dir_is_refused(tmp_path, capsys, mnist):
+    del mnist
+    out = str(tmp_path / "r")
+    base = [
+        "--arch",
+        "mlp",
+        "--limit",
+        "100",
+        "--test-limit",
+        "100",
+        "--batch-size",
+        "50",
+        "--no-progress",
+        "--out",
+        out,
+        "--epochs",
+        "1",
+    ]
+    assert run_main(base, capsys)[0] == 0
+    with pytest.raises(SystemExit) as exit_info:
+        mnist_cnn.main(base[:-1] + ["2", "--lr", "0.01"])
+    assert exit_info.value.code == 2 and "different config: lr=0.001" in capsys.readouterr().err
+
+
+def test_help_names_every_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        mnist_cnn.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in (
+        "--arch",
+        "--dropout",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--optimizer",
+        "--l2",
+        "--seed",
+        "--data-dir",
+        "--out",
+        "--limit",
+    ):
+        assert flag in text
+
+
+def test_default_out_dir_names_changed_flags():
+    assert default_out_dir(TrainConfig()) == Path("runs/mnist_cnn/seed")
+    assert default_out_dir(TrainConfig(epochs=3, dropout=0.5)) == Path(
+        "runs/mnist_cnn/seed-dropout0.5"
+    )
