@@ -60,6 +60,12 @@ def _conv_layer(impl: str):
     return make
 
 
+def _tap(module: nn.Module, name: str, x: jax.Array) -> jax.Array:
+    """Record ``x`` as the named layer output (kept only when "intermediates" is mutable)."""
+    module.sow("intermediates", name, x)
+    return x
+
+
 class MLP(nn.Module):
     """Fully connected network: flatten -> [Dense -> activation -> dropout]* -> Dense.
 
@@ -75,11 +81,12 @@ class MLP(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         act = ACTIVATIONS[self.activation]
-        x = x.reshape(x.shape[0], -1)  # [B, 784]
-        for width in self.widths[:-1]:
-            x = act(_dense(width, self.weight_init)(x))
+        x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 784]
+        for i, width in enumerate(self.widths[:-1], start=1):
+            x = _tap(self, f"dense{i}", _dense(width, self.weight_init)(x))
+            x = _tap(self, f"{self.activation}{i}", act(x))
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _dense(self.widths[-1], self.weight_init)(x)
+        return _tap(self, f"dense{len(self.widths)}", _dense(self.widths[-1], self.weight_init)(x))
 
 
 class ChainNet(nn.Module):
@@ -117,15 +124,16 @@ class SeedCNN(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         conv = _conv_layer(self.conv)
-        x = conv(32, (6, 6))(x)  # [B, 23, 23, 32]
-        x = nn.relu(x)
-        x = conv(32, (6, 6))(x)  # [B, 18, 18, 32]
-        x = nn.max_pool(x, (4, 4), strides=(4, 4))  # [B, 4, 4, 32]
-        x = x.reshape(x.shape[0], -1)  # [B, 512]
+        x = _tap(self, "conv1", conv(32, (6, 6))(x))  # [B, 23, 23, 32]
+        x = _tap(self, "relu1", nn.relu(x))
+        x = _tap(self, "conv2", conv(32, (6, 6))(x))  # [B, 18, 18, 32]
+        x = _tap(self, "maxpool", nn.max_pool(x, (4, 4), strides=(4, 4)))  # [B, 4, 4, 32]
+        x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 512]
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        x = nn.relu(_dense(100, "glorot")(x))
+        x = _tap(self, "dense1", _dense(100, "glorot")(x))  # [B, 100]
+        x = _tap(self, "relu3", nn.relu(x))  # the study's "activation 3"
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _dense(10, "glorot")(x)
+        return _tap(self, "dense2", _dense(10, "glorot")(x))  # [B, 10]
 
 
 class DeepCNN(nn.Module):
@@ -143,15 +151,19 @@ class DeepCNN(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         conv = _conv_layer(self.conv)
-        for features in (32, 64):
+        n = 0
+        for block, features in enumerate((32, 64), start=1):
             for _ in range(3):
-                x = nn.relu(conv(features, (3, 3))(x))
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
-        x = x.reshape(x.shape[0], -1)  # [B, 256]: 28 -> 22 -> 11 -> 5 -> 2
+                n += 1
+                x = _tap(self, f"conv{n}", conv(features, (3, 3))(x))
+                x = _tap(self, f"relu{n}", nn.relu(x))
+            x = _tap(self, f"maxpool{block}", nn.max_pool(x, (2, 2), strides=(2, 2)))
+        x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 256]: 28 -> 22 -> 11 -> 5 -> 2
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        x = nn.relu(_dense(256, "glorot")(x))
+        x = _tap(self, "dense1", _dense(256, "glorot")(x))
+        x = _tap(self, "relu_dense1", nn.relu(x))
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _dense(10, "glorot")(x)
+        return _tap(self, "dense2", _dense(10, "glorot")(x))
 
 
 def param_count(params) -> int:

@@ -1,0 +1,154 @@
+"""Training throughput against the machine's own float32 matmul speed, measured in one run.
+
+    python -m cnn_jax.benchmark            # or: python experiments/benchmark.py
+
+Images per second are steady-state (the first, compiling step is timed apart) and
+reported per window of steps, so a slowdown late in training (subnormal floats, say)
+shows as a falling number. Achieved GFLOP/s = images/s x analytic FLOPs per image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax import data as data_lib
+from cnn_jax.config import TrainConfig
+from cnn_jax.train import INPUT_SHAPE, build_model, create_train_state, make_train_step
+
+# Forward multiply-adds x 2 (FLOPs per multiply-add) x 3 (forward + two backward matmuls).
+TRAIN_FLOPS_PER_MAC = 2 * 3
+
+
+def forward_macs(model: nn.Module) -> dict[str, int]:
+    """Multiply-adds per image of each Conv and Dense layer, named by path, input side first."""
+    x = jnp.zeros(INPUT_SHAPE, jnp.float32)
+
+    def shapes():
+        variables = model.init(jax.random.key(0), x)
+        _, state = model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
+        return variables["params"], state["intermediates"]
+
+    params, inter = jax.eval_shape(shapes)
+    macs = {}
+    for name, layer in params.items():
+        kernel = layer["kernel"].shape
+        out = inter[name]["__call__"][0].shape  # [1, ..., features]
+        if name.startswith("Conv"):
+            kh, kw, c_in, c_out = kernel
+            macs[name] = out[1] * out[2] * kh * kw * c_in * c_out
+        elif name.startswith("Dense"):
+            macs[name] = kernel[0] * kernel[1]
+    return macs
+
+
+def train_flops_per_image(model: nn.Module) -> int:
+    return TRAIN_FLOPS_PER_MAC * sum(forward_macs(model).values())
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
+    """Best float32 [n, n] @ [n, n] GFLOP/s of several timed runs (jitted, compiled first)."""
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (n, n), jnp.float32)
+    f = jax.jit(jnp.matmul)
+    f(a, b).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        f(a, b).block_until_ready()
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def training_throughput(
+    cfg: TrainConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    steps: int = 400,
+    window: int = 100,
+    progress=None,
+) -> dict:
+    """Train ``steps`` steps of ``cfg`` on ``images`` (cycled); images/s per window of steps.
+
+    Returns ``compile_seconds`` (the first step), ``window_images_per_second`` and
+    ``images_per_second`` over all steps after the first.
+    """
+    key = jax.random.key(cfg.seed)
+    state = create_train_state(cfg, key)
+    step = jax.jit(make_train_step(cfg), donate_argnums=0)
+    x = jnp.asarray(data_lib.scale(images))
+    y = jnp.asarray(labels)
+    n_batches = x.shape[0] // cfg.batch_size
+    order = jax.random.permutation(key, n_batches * cfg.batch_size).reshape(n_batches, -1)
+    batches = [{"image": x[idx], "label": y[idx]} for idx in order]
+
+    t0 = time.perf_counter()
+    state, metrics = step(state, batches[0], key)
+    jax.block_until_ready(metrics)
+    compile_seconds = time.perf_counter() - t0
+
+    rates = []
+    start = time.perf_counter()
+    for w0 in range(1, steps, window):
+        t0 = time.perf_counter()
+        for i in range(w0, min(w0 + window, steps)):
+            state, metrics = step(state, batches[i % n_batches], key)
+        jax.block_until_ready(metrics)
+        done = min(w0 + window, steps) - w0
+        rates.append(done * cfg.batch_size / (time.perf_counter() - t0))
+        if progress:
+            progress(done)
+    total = (steps - 1) * cfg.batch_size / (time.perf_counter() - start)
+    return {
+        "compile_seconds": compile_seconds,
+        "window_steps": window,
+        "window_images_per_second": rates,
+        "images_per_second": total,
+        "final_loss": float(metrics["loss"]),
+    }
+
+
+def benchmark(
+    archs=("seed", "deep"),
+    *,
+    steps: int = 400,
+    window: int = 100,
+    batch_size: int = 128,
+    conv: str = "auto",
+    micro_batch: int | None = None,
+    mnist: data_lib.Mnist | None = None,
+    progress_factory=None,
+) -> dict:
+    """Throughput of each arch, the matmul peak before and after, and their ratio."""
+    if mnist is None:
+        mnist = data_lib.load_mnist()
+    peak_before = matmul_gflops()
+    models = {}
+    for arch in archs:
+        cfg = TrainConfig(arch=arch, batch_size=batch_size, conv=conv, micro_batch=micro_batch)
+        flops = train_flops_per_image(build_model(cfg))
+        bar = progress_factory(arch, steps - 1) if progress_factory else None
+        result = training_throughput(
+            cfg,
+            mnist.train_images,
+            mnist.train_labels,
+            steps=steps,
+            window=window,
+            progress=bar.update if bar else None,
+        )
+        if bar:
+            bar.close()
+        models[arch] = {"config": dataclasses.asdict(cfg), "train_flops_per_image": flops, **result}
+    peak_after = matmul_gflops()
+    peak = max(peak_before, peak_after)
+    for m in models.values():
+        m["gflops"] = m["images_per_second"] * m["train_flops_per_image"] / 1e9
+        m["matmul_gflops"] = peak
+        m["fraction_of_peak"] = m["gflops"] / peak
+    return {"matmul_gflops_before_after": [peak_before, peak_after], "models": models}

@@ -1,0 +1,99 @@
+"""Steady-state training images/s of the study's CNNs vs this machine's matmul peak.
+
+python experiments/benchmark.py [--steps 400] [--archs seed,deep] [--out runs/benchmark]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from cnn_jax import cli
+from cnn_jax.benchmark import benchmark
+from cnn_jax.config import ARCHS
+from cnn_jax.conv import CONV_IMPLS
+from cnn_jax.data import DataError, load_mnist
+from cnn_jax.results import machine, versions, write_json
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = cli.Parser(prog="benchmark.py", description=__doc__.splitlines()[1])
+    p.add_argument("--archs", default="seed,deep", help="comma-separated (default: %(default)s)")
+    p.add_argument(
+        "--steps",
+        type=cli.positive_int,
+        default=400,
+        help="training steps per model after the compile step; windows of "
+        "--window steps are timed apart (default: %(default)s)",
+    )
+    p.add_argument(
+        "--window",
+        type=cli.positive_int,
+        default=100,
+        help="steps per timed window (default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size", type=cli.positive_int, default=128, help="(default: %(default)s)"
+    )
+    p.add_argument(
+        "--conv",
+        choices=CONV_IMPLS,
+        default="auto",
+        help="convolution routine (default: %(default)s)",
+    )
+    p.add_argument(
+        "--micro-batch",
+        type=cli.positive_int,
+        default=None,
+        help="gradient-accumulation chunk (default: automatic)",
+    )
+    p.add_argument("--data-dir", default=None, help="MNIST IDX folder (default: $CNN_JAX_DATA_DIR)")
+    p.add_argument("--out", default="runs/benchmark", help="output folder (default: %(default)s)")
+    args = p.parse_args(argv)
+    archs = tuple(a for a in args.archs.split(",") if a)
+    if not archs or any(a not in ARCHS for a in archs):
+        p.error(f"--archs takes names from {', '.join(ARCHS)}, got {args.archs!r}")
+    if args.batch_size % (args.micro_batch or 1):
+        p.error(f"--micro-batch {args.micro_batch} must divide --batch-size {args.batch_size}")
+    try:
+        mnist = load_mnist(args.data_dir)
+    except DataError as e:
+        p.error(str(e))
+
+    result = benchmark(
+        archs,
+        steps=args.steps + 1,
+        window=args.window,
+        batch_size=args.batch_size,
+        conv=args.conv,
+        micro_batch=args.micro_batch,
+        mnist=mnist,
+        progress_factory=lambda name, total: tqdm(total=total, desc=name, unit="step"),
+    )
+    result.update(versions=versions(), machine=machine(), command=vars(args))
+    out = Path(args.out)
+    write_json(out / "benchmark.json", result)
+
+    peak = result["models"][archs[0]]["matmul_gflops"]
+    print(
+        f"float32 matmul peak here: {peak:.0f} GFLOP/s "
+        f"(before/after: {', '.join(f'{g:.0f}' for g in result['matmul_gflops_before_after'])})"
+    )
+    print(
+        f"{'model':6} {'MFLOP/img':>9} {'images/s':>9} {'GFLOP/s':>8} {'of peak':>8} "
+        f"{'compile s':>9}  images/s per {args.window}-step window"
+    )
+    for arch, m in result["models"].items():
+        windows = " ".join(f"{r:.0f}" for r in m["window_images_per_second"])
+        print(
+            f"{arch:6} {m['train_flops_per_image'] / 1e6:9.1f} {m['images_per_second']:9.0f} "
+            f"{m['gflops']:8.1f} {m['fraction_of_peak']:8.1%} {m['compile_seconds']:9.2f}  "
+            f"{windows}"
+        )
+    print(f"wrote {out / 'benchmark.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

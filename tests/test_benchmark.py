@@ -1,0 +1,61 @@
+import importlib.util
+import json
+from pathlib import Path
+
+from cnn_jax.benchmark import forward_macs, train_flops_per_image
+from cnn_jax.models import DeepCNN, SeedCNN
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_seed_cnn_flops_are_the_issue_numbers():
+    macs = forward_macs(SeedCNN())
+    assert macs == {"Conv_0": 609_408, "Conv_1": 11_943_936, "Dense_0": 51_200, "Dense_1": 1_000}
+    assert abs(train_flops_per_image(SeedCNN()) / 1e6 - 75.6) < 0.05
+
+
+def test_deep_cnn_flops():
+    macs = forward_macs(DeepCNN())
+    # 26², 24², 22² outputs of 3x3 convs on 1, 32, 32 channels; then 9², 7², 5² at 32/64 -> 64.
+    assert macs["Conv_0"] == 26 * 26 * 9 * 32
+    assert macs["Conv_2"] == 22 * 22 * 9 * 32 * 32
+    assert macs["Conv_5"] == 5 * 5 * 9 * 64 * 64
+    assert list(macs) == [f"Conv_{i}" for i in range(6)] + ["Dense_0", "Dense_1"]
+
+
+def test_benchmark_command_runs_and_writes_json(mnist, tmp_path, capsys):
+    del mnist
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "experiments" / "benchmark.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "b"
+    assert (
+        bench.main(
+            [
+                "--archs",
+                "seed",
+                "--steps",
+                "4",
+                "--window",
+                "2",
+                "--batch-size",
+                "32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    result = json.loads((out / "benchmark.json").read_text())
+    seed = result["models"]["seed"]
+    for key in (
+        "images_per_second",
+        "gflops",
+        "matmul_gflops",
+        "fraction_of_peak",
+        "compile_seconds",
+    ):
+        assert seed[key] > 0
+    assert len(seed["window_images_per_second"]) == 2
+    assert abs(seed["gflops"] / seed["matmul_gflops"] - seed["fraction_of_peak"]) < 1e-9
+    assert "images/s" in capsys.readouterr().out
