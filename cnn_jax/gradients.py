@@ -1,0 +1,401 @@
+"""Per-layer gradients, measured: the vanishing gradient as numbers.
+
+The study's argument, for a chain of one-neuron layers:
+
+    ∂C/∂w1 = x·σ'(z1)·w2·σ'(z2)·w3·σ'(z3)·w4·σ'(z4)·∂C/∂a4,
+
+and σ' <= 1/4, so layers near the input learn slowest. This module measures that on
+any model in this package: per-layer gradients named by path (``Dense_0/kernel``,
+input side first), their norms, Nielsen's "speed of learning" ‖δˡ‖ (the norm of
+∂C/∂bˡ of the batch-mean cost), and the same during full-batch training. Sweeps over
+seeds are one jit-compiled, vmapped call.
+
+A cost here is ``cost(logits [B, K], targets [B, K]) -> scalar``, the batch mean, as in
+:mod:`cnn_jax.losses`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax import losses
+from cnn_jax.models import MLP
+
+Cost = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def _natural_key(name: str):
+    # "Dense_10" after "Dense_9": jax sorts dict keys as strings, which puts 10 before 2.
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def layer_names(params) -> list[str]:
+    """Top-level module names of ``params``, input side first: ["Dense_0", "Dense_1", ...].
+
+    Flax numbers modules of one type in call order, and this package's models call every
+    Conv before any Dense, so the name order (digits compared as numbers) is the input
+    order: ["Conv_0", "Conv_1", "Dense_0", "Dense_1"] for SeedCNN.
+    """
+    return sorted(params, key=_natural_key)
+
+
+def path_name(path) -> str:
+    """A pytree key path as "Dense_0/kernel"."""
+    return "/".join(str(getattr(k, "key", k)) for k in path)
+
+
+def named_leaves(tree) -> dict[str, jax.Array]:
+    """{"Dense_0/kernel": leaf, "Dense_0/bias": leaf, ...}, input side first (kernel
+    before bias within a layer)."""
+    leaves = {path_name(p): leaf for p, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+    order = {"kernel": 0, "bias": 1}
+
+    def key(name: str):
+        layer, _, leaf = name.rpartition("/")
+        return (_natural_key(layer), order.get(leaf, 2), leaf)
+
+    return {name: leaves[name] for name in sorted(leaves, key=key)}
+
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def batch_cost(model: nn.Module, cost: Cost) -> Callable:
+    """(params, images [B, ...], targets [B, K]) -> the batch-mean cost."""
+
+    def f(params, images, targets):
+        return cost(model.apply({"params": params}, images), targets)
+
+    return f
+
+
+def layer_grads(model: nn.Module, params, images, targets, cost: Cost) -> dict[str, jax.Array]:
+    """∂C/∂θ for every parameter, named by path and ordered from the input side."""
+    return named_leaves(jax.grad(batch_cost(model, cost))(params, images, targets))
+
+
+class GradStats(NamedTuple):
+    """Per-layer gradient norms, one entry per layer from the input side (any leading
+    axes, e.g. [S] seeds, come first: [..., L])."""
+
+    kernel_norm: jax.Array  # [L] ‖∂C/∂Wˡ‖_F of the batch-mean cost
+    delta_norm: jax.Array  # [L] ‖∂C/∂bˡ‖ = ‖mean_x δˡ_x‖: Nielsen's speed of learning
+    # [L] mean_x ‖δˡ_x‖ (norm, then mean); None unless asked for, as it costs a
+    # per-example backward pass.
+    per_example_delta_norm: jax.Array | None = None
+
+
+def _stack_norms(grads, names: list[str], leaf: str) -> jax.Array:
+    return jnp.stack([jnp.linalg.norm(grads[name][leaf].ravel()) for name in names])
+
+
+def grad_stats(
+    model: nn.Module, params, images, targets, cost: Cost, *, per_example: bool = False
+) -> GradStats:
+    """Per-layer norms of the gradient of the batch-mean cost at ``params``.
+
+    images [B, ...], targets [B, K]. With ``per_example`` also the mean over examples of
+    each example's ‖δˡ_x‖ (its bias gradient alone), which is >= ‖mean_x δˡ_x‖.
+    """
+    f = batch_cost(model, cost)
+    names = layer_names(params)
+    grads = jax.grad(f)(params, images, targets)
+    per_example_norm = None
+    if per_example:
+        # One example as a batch of one: vmap puts the example axis back outside.
+        def one(x, y):
+            return jax.grad(f)(params, x[None], y[None])
+
+        example_grads = jax.vmap(one)(images, targets)  # leaves [B, ...]
+        per_example_norm = jnp.stack(
+            [jnp.mean(jnp.linalg.norm(example_grads[n]["bias"], axis=-1)) for n in names]
+        )
+    return GradStats(
+        kernel_norm=_stack_norms(grads, names, "kernel"),
+        delta_norm=_stack_norms(grads, names, "bias"),
+        per_example_delta_norm=per_example_norm,
+    )
+
+
+def init_params(model: nn.Module, key: jax.Array, example: jax.Array):
+    """The model's parameters drawn with ``key``; ``example`` [1, ...] fixes the shapes."""
+    return model.init(key, example)["params"]
+
+
+def param_shapes(model: nn.Module, input_shape: tuple[int, ...] = (28, 28, 1)):
+    """The parameter tree as shapes (jax.ShapeDtypeStruct), without drawing or compiling."""
+    example = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
+    return jax.eval_shape(lambda x: init_params(model, jax.random.key(0), x), example)
+
+
+def draw_params(model: nn.Module, keys: jax.Array, input_shape: tuple[int, ...] = (28, 28, 1)):
+    """:func:`init_params` for each key in ``keys`` [S]: leaves [S, ...], one jit-compiled
+    call, cached per model, input shape and S.
+
+    The seeds are drawn one after another (``lax.map``): the same numbers as vmapped,
+    but XLA compiles vmapped threefry draws about twice as slowly, and drawing is a small
+    part of a sweep's run time.
+    """
+    return _draw_params(keys, model=model, input_shape=tuple(input_shape))
+
+
+@functools.partial(jax.jit, static_argnames=("model", "input_shape"))
+def _draw_params(keys, *, model, input_shape):
+    example = jnp.zeros((1, *input_shape), jnp.float32)
+    return jax.lax.map(lambda key: init_params(model, key, example), keys)
+
+
+def init_sweep(
+    model: nn.Module,
+    images: jax.Array,
+    targets: jax.Array,
+    cost: Cost,
+    keys: jax.Array,
+    *,
+    per_example: bool = False,
+    batch_size: int | None = None,
+) -> GradStats:
+    """:func:`grad_stats` at initialisation for each key in ``keys`` [S]: leaves [S, L].
+
+    Parameters from :func:`draw_params`, then one jit-compiled call (cached per model and
+    cost) vmapped over seeds in groups of ``batch_size`` (all S at once when None;
+    activations take S·B·width floats per layer).
+    """
+    params = draw_params(model, keys, images.shape[1:])
+    return _sweep_stats(params, images, targets, model=model, cost=cost,
+                        per_example=per_example, batch_size=batch_size or keys.shape[0])
+
+
+@functools.partial(jax.jit, static_argnames=("model", "cost", "per_example", "batch_size"))
+def _sweep_stats(params, images, targets, *, model, cost, per_example, batch_size) -> GradStats:
+    def stats(p):
+        return grad_stats(model, p, images, targets, cost, per_example=per_example)
+
+    return jax.lax.map(stats, params, batch_size=batch_size)
+
+
+# ----------------------------------------------------------------------------- chain
+
+
+def chain_closed_form_grads(
+    params, x: jax.Array, y: jax.Array, cost: str
+) -> tuple[jax.Array, jax.Array]:
+    """∂C/∂wi and ∂C/∂bi of a sigmoid :class:`~cnn_jax.models.ChainNet` by the study's
+    product formula, not by autodiff.
+
+    params: the ChainNet's parameters (Dense_i/kernel [1, 1], Dense_i/bias [1]);
+    x, y: [B, 1]; cost: "quadratic" (½(a − y)²) or "cross_entropy" (sigmoid CE), each
+    averaged over the batch. Returns (dC/dw [L], dC/db [L]), input side first.
+
+    With a_0 = x, z_i = w_i·a_(i-1) + b_i, a_i = σ(z_i):
+
+        ∂C/∂w_i = a_(i-1) · σ'(z_i) · Π_{j>i} w_j·σ'(z_j) · ∂C/∂a_L,
+
+    where ∂C/∂a_L = a_L − y (quadratic) or (a_L − y)/σ'(z_L) (cross-entropy): the
+    cross-entropy cancels the output's σ'(z_L), which the quadratic cost keeps.
+    """
+    names = layer_names(params)
+    w = jnp.stack([params[n]["kernel"].reshape(()) for n in names])  # [L]
+    b = jnp.stack([params[n]["bias"].reshape(()) for n in names])  # [L]
+    a = x[:, 0]  # [B]
+    inputs, slopes = [], []
+    for i in range(len(names)):
+        inputs.append(a)  # a_(i-1)
+        a = jax.nn.sigmoid(w[i] * a + b[i])
+        slopes.append(a * (1.0 - a))  # σ'(z_i) = σ(1 − σ)
+    inputs, slopes = jnp.stack(inputs), jnp.stack(slopes)  # [L, B]
+    error = a - y[:, 0]  # a_L − y
+    if cost == "quadratic":
+        output_delta = error * slopes[-1]  # ∂C/∂z_L = (a − y)·σ'(z_L)
+    elif cost == "cross_entropy":
+        output_delta = error  # σ'(z_L) cancelled
+    else:
+        raise ValueError(f"cost must be 'quadratic' or 'cross_entropy', got {cost!r}")
+    # δ_i = ∂C/∂z_i = Π_{j=i}^{L-1} σ'(z_j)·w_(j+1) · ∂C/∂z_L: a reversed cumulative product.
+    links = slopes[:-1] * w[1:, None]  # [L-1, B]: σ'(z_j)·w_(j+1)
+    tail = jnp.flip(jnp.cumprod(jnp.flip(links, 0), axis=0), 0)  # [L-1, B]
+    factors = jnp.concatenate([tail, jnp.ones_like(output_delta)[None]])  # [L, B]
+    deltas = factors * output_delta[None]  # [L, B]
+    return jnp.mean(inputs * deltas, axis=1), jnp.mean(deltas, axis=1)
+
+
+# ----------------------------------------------------------------------------- networks
+
+COSTS: dict[str, Cost] = {
+    "quadratic": losses.quadratic_cost,
+    "cross_entropy": losses.sigmoid_cross_entropy,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Network:
+    """A fully connected network of the comparison: layer sizes, activation, init, cost."""
+
+    sizes: tuple[int, ...] = (784, 30, 30, 10)  # Nielsen's notation, input first
+    activation: str = "sigmoid"
+    init: str = "nielsen"
+    cost: str = "cross_entropy"  # a key of COSTS
+
+    def __post_init__(self):
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise ValueError(f"sizes must be >= 2 positive layer sizes, got {self.sizes}")
+        if self.cost not in COSTS:
+            raise ValueError(f"cost must be one of {sorted(COSTS)}, got {self.cost!r}")
+
+    @property
+    def name(self) -> str:
+        """"784-30-30-10"."""
+        return "-".join(map(str, self.sizes))
+
+    def model(self) -> MLP:
+        return MLP(widths=tuple(self.sizes[1:]), activation=self.activation,
+                   weight_init=self.init)
+
+    @property
+    def cost_fn(self) -> Cost:
+        return COSTS[self.cost]
+
+
+# ----------------------------------------------------------------------------- training
+
+
+class TrainHistory(NamedTuple):
+    """Measured at the parameters after e updates (e = 0: init). Leading axes (e.g. [S]
+    seeds) come first."""
+
+    delta_norm: jax.Array  # [E+1, L] ‖∂C/∂bˡ‖ of the batch-mean cost (L2 spares biases)
+    cost: jax.Array  # [E+1] batch-mean cost on the training images, without the L2 term
+    train_accuracy: jax.Array  # [E+1]
+    test_accuracy: jax.Array  # [E/eval_every + 1], at epochs 0, eval_every, ..., E
+
+
+def _accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+
+
+def train_speed_of_learning(
+    model: nn.Module,
+    params,
+    train: tuple[jax.Array, jax.Array],
+    test: tuple[jax.Array, jax.Array],
+    cost: Cost,
+    *,
+    epochs: int,
+    lr: float,
+    l2_coeff: float,
+    eval_every: int = 1,
+) -> tuple[object, TrainHistory]:
+    """Full-batch gradient descent, recording per-layer ‖δˡ‖ every epoch (Nielsen ch. 5).
+
+    train: (images [N, ...], one-hot targets [N, K]); test: (images [M, ...], labels [M]).
+    Each epoch is one step θ ← θ − lr·∇(C + l2_coeff·Σ_kernels w²) on the whole training
+    set, as Nielsen's ``network2.SGD`` with mini-batch size N (his weight decay
+    1 − lr·λ/N is ``l2_coeff = λ/(2N)``). Test accuracy every ``eval_every`` epochs,
+    which must divide ``epochs``: on 10,000 test images it costs more than the step.
+    The loop is two nested ``lax.scan``s. Returns (final params, history).
+    """
+    if epochs % eval_every:
+        raise ValueError(f"eval_every={eval_every} must divide epochs={epochs}")
+    images, targets = train
+    test_images, test_labels = test
+    labels = jnp.argmax(targets, axis=-1)
+    names = layer_names(params)
+
+    def loss(p):
+        logits = model.apply({"params": p}, images)
+        data_cost = cost(logits, targets)
+        return data_cost + losses.l2_penalty(p, l2_coeff), (data_cost, logits)
+
+    def measure(p):
+        grads, (data_cost, logits) = jax.grad(loss, has_aux=True)(p)
+        return grads, (_stack_norms(grads, names, "bias"), data_cost, _accuracy(logits, labels))
+
+    def test_accuracy(p):
+        return _accuracy(model.apply({"params": p}, test_images), test_labels)
+
+    def epoch(p, _):
+        grads, record = measure(p)
+        return jax.tree.map(lambda w, g: w - lr * g, p, grads), record
+
+    def block(p, _):
+        acc = test_accuracy(p)
+        p, records = jax.lax.scan(epoch, p, None, length=eval_every)
+        return p, (records, acc)
+
+    params, (records, test_acc) = jax.lax.scan(block, params, None, length=epochs // eval_every)
+    _, last = measure(params)
+    # [E/k, k, ...] -> [E, ...], then the final parameters' numbers as entry E.
+    records = jax.tree.map(
+        lambda r, x: jnp.concatenate([r.reshape(-1, *r.shape[2:]), x[None]]), records, last
+    )
+    test_acc = jnp.concatenate([test_acc, test_accuracy(params)[None]])
+    return params, TrainHistory(*records, test_accuracy=test_acc)
+
+
+def train_sweep(
+    network: Network,
+    keys: jax.Array,
+    train: tuple[jax.Array, jax.Array],
+    test: tuple[jax.Array, jax.Array],
+    *,
+    epochs: int,
+    lr: float,
+    l2_coeff: float,
+    eval_every: int = 1,
+) -> TrainHistory:
+    """:func:`train_speed_of_learning` from the init drawn with each key [S]
+    (:func:`draw_params`), vmapped over seeds in one jit-compiled call: leaves [S, ...]."""
+    params = draw_params(network.model(), keys, train[0].shape[1:])
+    return _train_sweep(params, train, test, lr, l2_coeff, network=network, epochs=epochs,
+                        eval_every=eval_every)
+
+
+@functools.partial(jax.jit, static_argnames=("network", "epochs", "eval_every"))
+def _train_sweep(params, train, test, lr, l2_coeff, *, network, epochs, eval_every):
+    def one(p):
+        _, history = train_speed_of_learning(
+            network.model(), p, train, test, network.cost_fn,
+            epochs=epochs, lr=lr, l2_coeff=l2_coeff, eval_every=eval_every,
+        )
+        return history
+
+    return jax.vmap(one)(params)
+
+
+# ----------------------------------------------------------------------------- summaries
+
+QUANTILES = {"p01": 1, "p05": 5, "median": 50, "p95": 95, "p99": 99}
+
+
+def seed_quantiles(values) -> dict[str, list[float]]:
+    """values [S, L] -> {"median": [L], "p01": [L], "p05", "p95", "p99"} over seeds."""
+    values = np.asarray(values, np.float64)
+    return {name: np.percentile(values, q, axis=0).tolist() for name, q in QUANTILES.items()}
+
+
+def median_shrink(delta_norm) -> list[float]:
+    """delta_norm [S, L] -> [L-1]: the median over seeds of ‖δ^(l+1)‖/‖δˡ‖, the factor
+    by which the speed of learning falls from layer l+1 to layer l (toward the input)."""
+    d = np.asarray(delta_norm, np.float64)
+    return np.median(d[:, 1:] / d[:, :-1], axis=0).tolist()
+
+
+# Nielsen, Neural Networks and Deep Learning, ch. 5: ‖δˡ‖ of each hidden layer at init
+# (network2 init, sigmoid, cross-entropy, first 1,000 training images), one draw each.
+NIELSEN_CH5_INIT: dict[str, tuple[float, ...]] = {
+    "784-30-30-10": (0.0657, 0.3092),
+    "784-30-30-30-10": (0.0118, 0.0600, 0.2831),
+    "784-30-30-30-30-10": (0.0030, 0.0171, 0.0695, 0.2851),
+}
