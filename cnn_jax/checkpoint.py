@@ -8,6 +8,7 @@ mid-save leaves only complete checkpoints behind. Nothing is pickled.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import jax
@@ -15,17 +16,32 @@ import orbax.checkpoint as ocp
 
 
 class RunCheckpoints:
-    def __init__(self, out_dir: str | Path, max_to_keep: int = 2):
+    """The checkpoints of one run. ``read_only=True`` is for readers (a viewer must never
+    write into, or clean up, a run that may still be training)."""
+
+    def __init__(self, out_dir: str | Path, max_to_keep: int = 2, *, read_only: bool = False):
         self.directory = Path(out_dir).absolute() / "checkpoints"
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(
+        if read_only:
+            options = ocp.CheckpointManagerOptions(
+                read_only=True, create=False, save_interval_steps=0
+            )
+        else:
+            options = ocp.CheckpointManagerOptions(
                 max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
-            ),
-        )
+            )
+        absl_logger = logging.getLogger("absl")
+        level = absl_logger.level
+        absl_logger.setLevel(logging.ERROR)  # Orbax warns "directory is read only" on open
+        try:
+            self._manager = ocp.CheckpointManager(self.directory, options=options)
+        finally:
+            absl_logger.setLevel(level)
 
     def latest_epoch(self) -> int | None:
         return self._manager.latest_step()
+
+    def all_epochs(self) -> list[int]:
+        return sorted(self._manager.all_steps())
 
     def save(self, epoch: int, state: dict, history: list[dict], config: dict) -> None:
         self._manager.save(
@@ -39,8 +55,8 @@ class RunCheckpoints:
         self._manager.wait_until_finished()
 
     def restore(self, epoch: int, target: dict) -> tuple[dict, list[dict], dict]:
-        """Restore into the structure, shapes and dtypes of ``target`` (e.g. from
-        ``jax.eval_shape``). Returns (state, history, config)."""
+        """Restore into the structure, shapes and dtypes of ``target`` (arrays or
+        ``jax.eval_shape`` structs). Returns (state, history, config)."""
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
         restored = self._manager.restore(
             epoch,

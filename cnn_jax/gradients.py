@@ -174,8 +174,15 @@ def init_sweep(
     activations take S·B·width floats per layer).
     """
     params = draw_params(model, keys, images.shape[1:])
-    return _sweep_stats(params, images, targets, model=model, cost=cost,
-                        per_example=per_example, batch_size=batch_size or keys.shape[0])
+    return _sweep_stats(
+        params,
+        images,
+        targets,
+        model=model,
+        cost=cost,
+        per_example=per_example,
+        batch_size=batch_size or keys.shape[0],
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("model", "cost", "per_example", "batch_size"))
@@ -256,12 +263,11 @@ class Network:
 
     @property
     def name(self) -> str:
-        """"784-30-30-10"."""
+        """ "784-30-30-10"."""
         return "-".join(map(str, self.sizes))
 
     def model(self) -> MLP:
-        return MLP(widths=tuple(self.sizes[1:]), activation=self.activation,
-                   weight_init=self.init)
+        return MLP(widths=tuple(self.sizes[1:]), activation=self.activation, weight_init=self.init)
 
     @property
     def cost_fn(self) -> Cost:
@@ -358,16 +364,24 @@ def train_sweep(
     """:func:`train_speed_of_learning` from the init drawn with each key [S]
     (:func:`draw_params`), vmapped over seeds in one jit-compiled call: leaves [S, ...]."""
     params = draw_params(network.model(), keys, train[0].shape[1:])
-    return _train_sweep(params, train, test, lr, l2_coeff, network=network, epochs=epochs,
-                        eval_every=eval_every)
+    return _train_sweep(
+        params, train, test, lr, l2_coeff, network=network, epochs=epochs, eval_every=eval_every
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("network", "epochs", "eval_every"))
 def _train_sweep(params, train, test, lr, l2_coeff, *, network, epochs, eval_every):
     def one(p):
         _, history = train_speed_of_learning(
-            network.model(), p, train, test, network.cost_fn,
-            epochs=epochs, lr=lr, l2_coeff=l2_coeff, eval_every=eval_every,
+            network.model(),
+            p,
+            train,
+            test,
+            network.cost_fn,
+            epochs=epochs,
+            lr=lr,
+            l2_coeff=l2_coeff,
+            eval_every=eval_every,
         )
         return history
 

@@ -117,8 +117,13 @@ def _pair_expectation(f: Callable, g: Callable, q: float, c: float, n: int) -> f
 
 
 def correlation_map(
-    c: float, q: float, activation: str | Callable, sigma_w2: float, sigma_b2: float,
-    *, n: int = 2 * QUADRATURE_NODES,
+    c: float,
+    q: float,
+    activation: str | Callable,
+    sigma_w2: float,
+    sigma_b2: float,
+    *,
+    n: int = 2 * QUADRATURE_NODES,
 ) -> tuple[float, float]:
     """(q, c) of layer l -> (q, c) of layer l+1 for two examples of equal length q."""
     phi = _activation(activation)
@@ -128,8 +133,12 @@ def correlation_map(
 
 
 def chi_c(
-    c: float, q: float, activation: str | Callable, sigma_w2: float,
-    *, n: int = 2 * QUADRATURE_NODES,
+    c: float,
+    q: float,
+    activation: str | Callable,
+    sigma_w2: float,
+    *,
+    n: int = 2 * QUADRATURE_NODES,
 ) -> float:
     """σ_w²·E[φ'(u_a)φ'(u_b)] at variance q and correlation c: the per-layer factor on
     δ_a·δ_b (χ1 at c = 1)."""
@@ -148,7 +157,11 @@ def input_moments(x) -> tuple[float, float]:
 
 
 def predicted_layer_shrinks(
-    activation: str | Callable, sigma_w2: float, sigma_b2: float, q_x: float, c_x: float,
+    activation: str | Callable,
+    sigma_w2: float,
+    sigma_b2: float,
+    q_x: float,
+    c_x: float,
     hidden: int,
 ) -> dict[str, list[float]]:
     """Per-layer shrink of ‖δ‖ toward the input through ``hidden`` hidden layers, from the

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import jax
+import numpy as np
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "matplotlib")
 
@@ -34,19 +35,36 @@ def machine() -> dict:
     }
 
 
-def write_json(path: str | Path, obj) -> None:
-    """Write ``obj`` as JSON so that ``path`` is never left half-written."""
+def _atomic_write(path: str | Path, write, mode: str = "w") -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it into place,
+    so that ``path`` is never left half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as f:
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | Path, obj) -> None:
+    _atomic_write(path, lambda f: (json.dump(obj, f, indent=2), f.write("\n")))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text))
+
+
+def write_npz(path: str | Path, arrays) -> None:
+    """``np.savez_compressed`` of a name -> array mapping (loads without pickle)."""
+    _atomic_write(
+        path,
+        lambda f: np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()}),
+        mode="wb",
+    )
 
 
 def save_figure(fig, path: str | Path) -> None:

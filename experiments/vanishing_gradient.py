@@ -68,41 +68,86 @@ def build_parser() -> cli.Parser:
         "compare with Nielsen ch. 5 and the mean-field prediction, and write "
         "<out>/results.json and PNG figures.",
     )
-    p.add_argument("--seeds", type=cli.positive_int, default=1000,
-                   help="initialisations per network, vmapped (default: %(default)s)")
-    p.add_argument("--hidden", type=hidden_depths, default=(2, 3, 4),
-                   help="numbers of 30-unit hidden layers of Nielsen's networks, "
-                   "comma-separated (default: 2,3,4)")
-    p.add_argument("--comparison-hidden", type=cli.positive_int, default=4,
-                   help="hidden layers of the sigmoid + MSE / sigmoid + CE / ReLU comparison "
-                   "(default: %(default)s)")
-    p.add_argument("--images", type=cli.positive_int, default=1000,
-                   help="the first N training images, as Nielsen (default: %(default)s)")
-    p.add_argument("--seed-batch", type=cli.positive_int, default=None,
-                   help="vmap this many seeds at a time to bound memory (default: all)")
-    p.add_argument("--per-example", action="store_true",
-                   help="also measure mean_x ‖δˡ_x‖ (norm, then mean) at init; slower")
-    p.add_argument("--train", action="store_true",
-                   help="also train each network by full-batch gradient descent and record "
-                   "‖δˡ‖ and accuracy every epoch (Nielsen: 500 epochs, η 0.1, λ 5.0)")
-    p.add_argument("--epochs", type=cli.positive_int, default=500,
-                   help="with --train: epochs (default: %(default)s)")
+    p.add_argument(
+        "--seeds",
+        type=cli.positive_int,
+        default=1000,
+        help="initialisations per network, vmapped (default: %(default)s)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=hidden_depths,
+        default=(2, 3, 4),
+        help="numbers of 30-unit hidden layers of Nielsen's networks, "
+        "comma-separated (default: 2,3,4)",
+    )
+    p.add_argument(
+        "--comparison-hidden",
+        type=cli.positive_int,
+        default=4,
+        help="hidden layers of the sigmoid + MSE / sigmoid + CE / ReLU comparison "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--images",
+        type=cli.positive_int,
+        default=1000,
+        help="the first N training images, as Nielsen (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed-batch",
+        type=cli.positive_int,
+        default=None,
+        help="vmap this many seeds at a time to bound memory (default: all)",
+    )
+    p.add_argument(
+        "--per-example",
+        action="store_true",
+        help="also measure mean_x ‖δˡ_x‖ (norm, then mean) at init; slower",
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="also train each network by full-batch gradient descent and record "
+        "‖δˡ‖ and accuracy every epoch (Nielsen: 500 epochs, η 0.1, λ 5.0)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=cli.positive_int,
+        default=500,
+        help="with --train: epochs (default: %(default)s)",
+    )
     p.add_argument("--lr", type=float, default=0.1, help="with --train: η (default: %(default)s)")
-    p.add_argument("--lam", type=float, default=5.0,
-                   help="with --train: Nielsen's L2 λ; weight decay 1 − ηλ/n on n images "
-                   "(default: %(default)s)")
-    p.add_argument("--train-seeds", type=cli.positive_int, default=1,
-                   help="with --train: seeds per network, vmapped; curves show the median "
-                   "(default: %(default)s)")
-    p.add_argument("--eval-every", type=cli.positive_int, default=10,
-                   help="with --train: test accuracy on the 10,000 test images every N "
-                   "epochs; must divide --epochs (default: %(default)s)")
+    p.add_argument(
+        "--lam",
+        type=float,
+        default=5.0,
+        help="with --train: Nielsen's L2 λ; weight decay 1 − ηλ/n on n images "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--train-seeds",
+        type=cli.positive_int,
+        default=1,
+        help="with --train: seeds per network, vmapped; curves show the median "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--eval-every",
+        type=cli.positive_int,
+        default=10,
+        help="with --train: test accuracy on the 10,000 test images every N "
+        "epochs; must divide --epochs (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="root random seed (default: %(default)s)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the MNIST IDX files "
-                   f"(default: ${data_lib.ENV_VAR}, else TFDS)")
-    p.add_argument("--out", default="runs/vanishing_gradient",
-                   help="output folder (default: %(default)s)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"folder with the MNIST IDX files (default: ${data_lib.ENV_VAR}, else TFDS)",
+    )
+    p.add_argument(
+        "--out", default="runs/vanishing_gradient", help="output folder (default: %(default)s)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -124,9 +169,13 @@ def init_summary(stats: G.GradStats, names: list[str], net: G.Network, moments) 
     hidden = np.asarray(stats.delta_norm)[:, :-1]
     sigma_w2, sigma_b2 = mean_field.INIT_VARIANCES[net.init]
     layer_theory = mean_field.predicted_layer_shrinks(
-        net.activation, sigma_w2, sigma_b2, *moments, hidden.shape[1])
+        net.activation, sigma_w2, sigma_b2, *moments, hidden.shape[1]
+    )
     out = {
-        "network": net.name, "activation": net.activation, "init": net.init, "cost": net.cost,
+        "network": net.name,
+        "activation": net.activation,
+        "init": net.init,
+        "cost": net.cost,
         "layers": names,
         **G.seed_quantiles(stats.delta_norm),
         "kernel_norm_median": np.median(np.asarray(stats.kernel_norm), axis=0).tolist(),
@@ -150,8 +199,13 @@ def nielsen_entry(summary: dict, published: tuple[float, ...] | None) -> dict:
     if "per_example_median" in summary:
         entry["per_example_median"] = summary["per_example_median"][:n]
     predicted = summary["predicted_shrink"]
-    for key in ("predicted_shrink", "median_shrink", "predicted_shrink_by_layer",
-                "predicted_shrink_of_mean_by_layer", "per_example_median_shrink"):
+    for key in (
+        "predicted_shrink",
+        "median_shrink",
+        "predicted_shrink_by_layer",
+        "predicted_shrink_of_mean_by_layer",
+        "per_example_median_shrink",
+    ):
         if key in summary:
             entry[key] = summary[key]
     entry["shrink_within_20pct"] = [
@@ -169,7 +223,10 @@ def training_entry(history: G.TrainHistory, net: G.Network, args, summary: dict)
     """Median over training seeds of each curve."""
     med = lambda x: np.median(np.asarray(x, np.float64), axis=0).tolist()  # noqa: E731
     return {
-        "network": net.name, "activation": net.activation, "init": net.init, "cost": net.cost,
+        "network": net.name,
+        "activation": net.activation,
+        "init": net.init,
+        "cost": net.cost,
         "layers": summary["layers"],
         "epoch": list(range(args.epochs + 1)),
         "delta_norm": med(history.delta_norm),
@@ -183,35 +240,44 @@ def training_entry(history: G.TrainHistory, net: G.Network, args, summary: dict)
 
 def print_tables(delta_norms: dict, comparison: dict, training: dict) -> None:
     print("\nNielsen ch. 5 at init: ‖δˡ‖ per hidden layer (input side first), over seeds")
-    print(f"{'network':<20}{'layer':<9}{'published':>10}{'p01':>9}{'median':>9}{'p99':>9}"
-          f"  inside")
+    print(f"{'network':<20}{'layer':<9}{'published':>10}{'p01':>9}{'median':>9}{'p99':>9}  inside")
     for name, e in delta_norms.items():
         for i, layer in enumerate(e["layers"]):
             pub = e.get("published")
             pub_text = f"{pub[i]:10.4f}" if pub else f"{'-':>10}"
             inside = ("yes" if e["published_inside_p01_p99"][i] else "NO") if pub else "-"
-            print(f"{name:<20}{layer:<9}{pub_text}{e['p01'][i]:9.4f}{e['median'][i]:9.4f}"
-                  f"{e['p99'][i]:9.4f}  {inside}")
-    print("\nshrink of ‖δ‖ per layer toward the input (h1/h2, h2/h3, ...): median over seeds;"
-          "\nmean field: 1/√χ1 at q*, and 1/√χ_c for the mean over examples at the data's"
-          " correlation")
+            print(
+                f"{name:<20}{layer:<9}{pub_text}{e['p01'][i]:9.4f}{e['median'][i]:9.4f}"
+                f"{e['p99'][i]:9.4f}  {inside}"
+            )
+    print(
+        "\nshrink of ‖δ‖ per layer toward the input (h1/h2, h2/h3, ...): median over seeds;"
+        "\nmean field: 1/√χ1 at q*, and 1/√χ_c for the mean over examples at the data's"
+        " correlation"
+    )
     fmt = lambda xs: " ".join(f"{x:5.2f}" for x in xs)  # noqa: E731
     for name, e in {**delta_norms, **comparison}.items():
         theory = fmt(e["predicted_shrink_of_mean_by_layer"])
-        print(f"{name:<20}1/√χ1 {e['predicted_shrink']:5.2f}  1/√χ_c {theory}"
-              f"  measured {fmt(e['median_shrink'])}")
+        print(
+            f"{name:<20}1/√χ1 {e['predicted_shrink']:5.2f}  1/√χ_c {theory}"
+            f"  measured {fmt(e['median_shrink'])}"
+        )
         if "per_example_median_shrink" in e:
             print(f"{'':<20}norm-then-mean measured {fmt(e['per_example_median_shrink'])}")
-    print(f"\ncomparison at init, {next(iter(comparison.values()))['network']}: "
-          "median ‖δˡ‖ (h1 .. out)")
+    print(
+        f"\ncomparison at init, {next(iter(comparison.values()))['network']}: "
+        "median ‖δˡ‖ (h1 .. out)"
+    )
     for name, e in comparison.items():
         print(f"{name:<16}" + " ".join(f"{m:9.2e}" for m in e["median"]))
     if training:
         print("\nafter training: final train / test accuracy, ‖δ_h1‖/‖δ_last hidden‖")
         for name, t in training.items():
             d = t["delta_norm"][-1]
-            print(f"{name:<20}{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}"
-                  f"   first/last hidden {d[0] / d[-2]:.3g}")
+            print(
+                f"{name:<20}{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}"
+                f"   first/last hidden {d[0] / d[-2]:.3g}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,8 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     except data_lib.DataError as e:
         parser.error(str(e))
     if args.images > len(mnist.train_labels):
-        parser.error(f"--images {args.images} exceeds the {len(mnist.train_labels)} "
-                     "training images")
+        parser.error(
+            f"--images {args.images} exceeds the {len(mnist.train_labels)} training images"
+        )
     mnist = data_lib.limit(mnist, train=args.images)
     images = jnp.asarray(data_lib.scale(mnist.train_images))  # [N, 28, 28, 1]
     targets = jnp.asarray(data_lib.one_hot(mnist.train_labels))  # [N, 10]
@@ -246,26 +313,40 @@ def main(argv: list[str] | None = None) -> int:
     summaries: dict[G.Network, dict] = {}
     timings = {}
     t0 = time.perf_counter()
-    for net in tqdm(unique, desc=f"init, {args.seeds} seeds", disable=args.no_progress,
-                    file=sys.stderr):
-        stats = G.init_sweep(net.model(), images, targets, net.cost_fn, init_keys,
-                             per_example=args.per_example, batch_size=args.seed_batch)
+    for net in tqdm(
+        unique, desc=f"init, {args.seeds} seeds", disable=args.no_progress, file=sys.stderr
+    ):
+        stats = G.init_sweep(
+            net.model(),
+            images,
+            targets,
+            net.cost_fn,
+            init_keys,
+            per_example=args.per_example,
+            batch_size=args.seed_batch,
+        )
         names = G.layer_names(G.param_shapes(net.model(), images.shape[1:]))
         summaries[net] = init_summary(jax.device_get(stats), names, net, moments)
     timings["init_sweeps_s"] = time.perf_counter() - t0
 
-    delta_norms = {name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name))
-                   for name, net in nielsen.items()}
+    delta_norms = {
+        name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name))
+        for name, net in nielsen.items()
+    }
     comparison = {label: summaries[net] for label, net in comparison_nets.items()}
     mf = {
         act: {
-            "activation": act, "sigma_w2": w, "sigma_b2": b,
+            "activation": act,
+            "sigma_w2": w,
+            "sigma_b2": b,
             "q_star": mean_field.fixed_point_q(act, w, b),
             "chi1": mean_field.chi1(act, w, b),
             "predicted_shrink": mean_field.predicted_shrink(act, w, b),
         }
-        for act, (w, b) in (("sigmoid", mean_field.INIT_VARIANCES["nielsen"]),
-                            ("relu", mean_field.INIT_VARIANCES["he"]))
+        for act, (w, b) in (
+            ("sigmoid", mean_field.INIT_VARIANCES["nielsen"]),
+            ("relu", mean_field.INIT_VARIANCES["he"]),
+        )
     }
 
     training: dict[str, dict] = {}
@@ -274,11 +355,18 @@ def main(argv: list[str] | None = None) -> int:
         train_keys = jax.random.split(train_key, args.train_seeds)
         trained: dict[G.Network, dict] = {}
         t0 = time.perf_counter()
-        for net in tqdm(unique, desc=f"train, {args.epochs} epochs", disable=args.no_progress,
-                        file=sys.stderr):
+        for net in tqdm(
+            unique, desc=f"train, {args.epochs} epochs", disable=args.no_progress, file=sys.stderr
+        ):
             history = G.train_sweep(
-                net, train_keys, (images, targets), test, epochs=args.epochs, lr=args.lr,
-                l2_coeff=losses.nielsen_coeff(args.lam, args.images), eval_every=args.eval_every,
+                net,
+                train_keys,
+                (images, targets),
+                test,
+                epochs=args.epochs,
+                lr=args.lr,
+                l2_coeff=losses.nielsen_coeff(args.lam, args.images),
+                eval_every=args.eval_every,
             )
             trained[net] = training_entry(jax.device_get(history), net, args, summaries[net])
         timings["training_s"] = time.perf_counter() - t0
@@ -305,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     print_tables(delta_norms, comparison, training)
 
     fig = plotting.plot_delta_norms_by_depth(
-        delta_norms, published=G.NIELSEN_CH5_INIT,
+        delta_norms,
+        published=G.NIELSEN_CH5_INIT,
         predicted_shrink=mf["sigmoid"]["predicted_shrink"],
     )
     save_figure(fig, out / "delta_norms_by_depth.png")
@@ -319,9 +408,11 @@ def main(argv: list[str] | None = None) -> int:
             {name: training[name] for name in nielsen}, hidden_only=True
         )
         save_figure(fig, out / "speed_of_learning.png")
-    print(f"\n{timings['total_s']:.1f} s in all ({timings['init_sweeps_s']:.1f} s init sweeps"
-          + (f", {timings['training_s']:.1f} s training" if training else "")
-          + f"); results and figures in {out}")
+    print(
+        f"\n{timings['total_s']:.1f} s in all ({timings['init_sweeps_s']:.1f} s init sweeps"
+        + (f", {timings['training_s']:.1f} s training" if training else "")
+        + f"); results and figures in {out}"
+    )
     return 0
 
 

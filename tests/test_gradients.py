@@ -53,8 +53,7 @@ def test_chain_closed_form_equals_autodiff(depth, cost):
     grads = jax.grad(G.batch_cost(model, G.COSTS[cost]))(params, x, y)
     dw, db = G.chain_closed_form_grads(params, x, y, cost)
     names = G.layer_names(params)
-    np.testing.assert_allclose(dw, [grads[n]["kernel"][0, 0] for n in names], rtol=1e-5,
-                               atol=1e-8)
+    np.testing.assert_allclose(dw, [grads[n]["kernel"][0, 0] for n in names], rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(db, [grads[n]["bias"][0] for n in names], rtol=1e-5, atol=1e-8)
     assert np.any(np.abs(dw) > 1e-6)  # not trivially zero
 
@@ -91,7 +90,8 @@ def test_named_leaves_order_from_the_input_side():
     # String order would put Dense_10 before Dense_2.
     tree = {f"Dense_{i}": {"bias": i, "kernel": -i} for i in range(12)}
     assert list(G.named_leaves(tree)) == [
-        f"Dense_{i}/{p}" for i in range(12) for p in ("kernel", "bias")]
+        f"Dense_{i}/{p}" for i in range(12) for p in ("kernel", "bias")
+    ]
     assert G.layer_names(tree) == [f"Dense_{i}" for i in range(12)]
 
 
@@ -101,8 +101,9 @@ def test_layer_grads_equal_jax_grad_leaves():
     params = small_params()
     named = G.layer_grads(model, params, images, targets, losses.sigmoid_cross_entropy)
     assert list(named) == [f"Dense_{i}/{p}" for i in range(3) for p in ("kernel", "bias")]
-    reference = jax.grad(lambda p: losses.sigmoid_cross_entropy(
-        model.apply({"params": p}, images), targets))(params)
+    reference = jax.grad(
+        lambda p: losses.sigmoid_cross_entropy(model.apply({"params": p}, images), targets)
+    )(params)
     for name, g in named.items():
         assert g.shape == leaf(params, name).shape
         np.testing.assert_array_equal(g, leaf(reference, name))
@@ -124,26 +125,28 @@ def test_grad_stats_norms_and_per_example():
     stats = small_stats(params, images, targets)
     grads = small_grads(params, images, targets)
     for i, layer in enumerate(G.layer_names(params)):
-        np.testing.assert_allclose(stats.delta_norm[i], jnp.linalg.norm(grads[layer]["bias"]),
-                                   rtol=1e-5)
-        np.testing.assert_allclose(stats.kernel_norm[i], jnp.linalg.norm(grads[layer]["kernel"]),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            stats.delta_norm[i], jnp.linalg.norm(grads[layer]["bias"]), rtol=1e-5
+        )
+        np.testing.assert_allclose(
+            stats.kernel_norm[i], jnp.linalg.norm(grads[layer]["kernel"]), rtol=1e-5
+        )
     # Norm then mean >= mean then norm (triangle inequality), and strictly here.
     assert np.all(np.asarray(stats.per_example_delta_norm) > np.asarray(stats.delta_norm))
     # The batch gradient is the mean of per-example gradients (the cost is a batch mean).
-    single = [small_grads(params, images[i:i + 1], targets[i:i + 1]) for i in range(16)]
+    single = [small_grads(params, images[i : i + 1], targets[i : i + 1]) for i in range(16)]
     for i, layer in enumerate(G.layer_names(params)):
         biases = np.stack([g[layer]["bias"] for g in single])  # [16, n]
         np.testing.assert_allclose(biases.mean(0), grads[layer]["bias"], rtol=1e-4, atol=1e-7)
-        np.testing.assert_allclose(stats.per_example_delta_norm[i],
-                                   np.linalg.norm(biases, axis=1).mean(), rtol=1e-5)
+        np.testing.assert_allclose(
+            stats.per_example_delta_norm[i], np.linalg.norm(biases, axis=1).mean(), rtol=1e-5
+        )
 
 
 def test_jitted_equals_unjitted():
     images, targets = toy_batch(16)
     params = small_params(1)
-    eager = G.grad_stats(SMALL.model(), params, images, targets, SMALL.cost_fn,
-                         per_example=True)
+    eager = G.grad_stats(SMALL.model(), params, images, targets, SMALL.cost_fn, per_example=True)
     jitted = small_stats(params, images, targets)
     for a, b in zip(eager, jitted, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5)
@@ -201,7 +204,8 @@ def test_training_records_init_applies_nielsens_update_and_vmaps():
     kwargs = dict(epochs=4, lr=lr, l2_coeff=coeff, eval_every=2)
     params = small_params(2)
     final, history = G.train_speed_of_learning(
-        model, params, (images, targets), test, net.cost_fn, **kwargs)
+        model, params, (images, targets), test, net.cost_fn, **kwargs
+    )
     assert history.delta_norm.shape == (5, 3)
     assert history.test_accuracy.shape == (3,)
     init = small_stats(params, images, targets)
@@ -210,8 +214,13 @@ def test_training_records_init_applies_nielsens_update_and_vmaps():
     p = params
     for _ in range(4):
         g = small_grads(p, images, targets)
-        p = {k: {"kernel": (1 - lr * lam / n) * p[k]["kernel"] - lr * g[k]["kernel"],
-                 "bias": p[k]["bias"] - lr * g[k]["bias"]} for k in p}
+        p = {
+            k: {
+                "kernel": (1 - lr * lam / n) * p[k]["kernel"] - lr * g[k]["kernel"],
+                "bias": p[k]["bias"] - lr * g[k]["bias"],
+            }
+            for k in p
+        }
     for a, b in zip(jax.tree.leaves(final), jax.tree.leaves(p), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     assert history.cost[-1] < history.cost[0]
@@ -221,8 +230,17 @@ def test_training_records_init_applies_nielsens_update_and_vmaps():
     for field in history._fields:
         np.testing.assert_allclose(getattr(sweep, field)[2], getattr(history, field), rtol=1e-4)
     with pytest.raises(ValueError, match="eval_every"):
-        G.train_speed_of_learning(model, params, (images, targets), test, net.cost_fn,
-                                  epochs=5, lr=lr, l2_coeff=coeff, eval_every=2)
+        G.train_speed_of_learning(
+            model,
+            params,
+            (images, targets),
+            test,
+            net.cost_fn,
+            epochs=5,
+            lr=lr,
+            l2_coeff=coeff,
+            eval_every=2,
+        )
 
 
 # ----------------------------------------------------------------------------- mean field
@@ -230,16 +248,17 @@ def test_training_records_init_applies_nielsens_update_and_vmaps():
 
 @pytest.mark.parametrize("sigma_w2,sigma_b2", [(2.0, 0.0), (1.0, 0.5), (1.5, 0.3), (0.5, 1.0)])
 def test_relu_chi1_is_half_sigma_w2(sigma_w2, sigma_b2):
-    np.testing.assert_allclose(mean_field.chi1("relu", sigma_w2, sigma_b2), sigma_w2 / 2,
-                               rtol=1e-6)
+    np.testing.assert_allclose(mean_field.chi1("relu", sigma_w2, sigma_b2), sigma_w2 / 2, rtol=1e-6)
 
 
-@pytest.mark.parametrize("activation,sigma_w2,sigma_b2",
-                         [("sigmoid", 1.0, 1.0), ("tanh", 1.5, 0.05), ("relu", 1.5, 0.3)])
+@pytest.mark.parametrize(
+    "activation,sigma_w2,sigma_b2", [("sigmoid", 1.0, 1.0), ("tanh", 1.5, 0.05), ("relu", 1.5, 0.3)]
+)
 def test_fixed_point_satisfies_its_equation(activation, sigma_w2, sigma_b2):
     q = mean_field.fixed_point_q(activation, sigma_w2, sigma_b2)
-    np.testing.assert_allclose(mean_field.length_map(q, activation, sigma_w2, sigma_b2), q,
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        mean_field.length_map(q, activation, sigma_w2, sigma_b2), q, rtol=1e-7
+    )
     if activation == "relu":  # q = σ_w²q/2 + σ_b²
         np.testing.assert_allclose(q, sigma_b2 / (1 - sigma_w2 / 2), rtol=1e-6)
 
@@ -262,11 +281,15 @@ def test_relu_diverges_above_critical():
 
 def test_chi_c():
     # c = 1 is χ1; ReLU has the closed form σ_w²(π − arccos c)/2π.
-    np.testing.assert_allclose(mean_field.chi_c(1.0, 1.3, "sigmoid", 1.0),
-                               mean_field.chi1("sigmoid", 1.0, 1.0, q=1.3), rtol=1e-4)
+    np.testing.assert_allclose(
+        mean_field.chi_c(1.0, 1.3, "sigmoid", 1.0),
+        mean_field.chi1("sigmoid", 1.0, 1.0, q=1.3),
+        rtol=1e-4,
+    )
     for c in (0.2, 0.6, 0.9):
-        np.testing.assert_allclose(mean_field.chi_c(c, 1.0, "relu", 2.0),
-                                   (math.pi - math.acos(c)) / math.pi, atol=0.02)
+        np.testing.assert_allclose(
+            mean_field.chi_c(c, 1.0, "relu", 2.0), (math.pi - math.acos(c)) / math.pi, atol=0.02
+        )
 
 
 def test_input_moments():

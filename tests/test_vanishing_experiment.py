@@ -21,7 +21,8 @@ def script():
 
 def write_idx(path: Path, array: np.ndarray) -> None:
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
-        int(d).to_bytes(4, "big") for d in array.shape)
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
@@ -45,13 +46,16 @@ def test_help_lists_the_flags(script, capsys):
         assert flag in text
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--seeds", "0"], "must be >= 1"),
-    (["--hidden", "2,x"], "comma-separated integers"),
-    (["--hidden", "0"], "depths must be >= 1"),
-    (["--train", "--epochs", "5", "--eval-every", "2"], "must divide"),
-    (["--data-dir", "/no/such/folder"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--seeds", "0"], "must be >= 1"),
+        (["--hidden", "2,x"], "comma-separated integers"),
+        (["--hidden", "0"], "depths must be >= 1"),
+        (["--train", "--epochs", "5", "--eval-every", "2"], "must divide"),
+        (["--data-dir", "/no/such/folder"], "does not exist"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(script, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         script.main(argv)
@@ -69,11 +73,30 @@ def test_images_beyond_the_data_is_an_error(script, fake_mnist, capsys):
 
 def test_tiny_run_writes_results_and_figures(script, fake_mnist, tmp_path, capsys):
     out = tmp_path / "out"
-    code = script.main([
-        "--data-dir", str(fake_mnist), "--images", "16", "--seeds", "4", "--hidden", "1",
-        "--comparison-hidden", "1", "--train", "--train-seeds", "4", "--epochs", "2",
-        "--eval-every", "1", "--no-progress", "--out", str(out),
-    ])
+    code = script.main(
+        [
+            "--data-dir",
+            str(fake_mnist),
+            "--images",
+            "16",
+            "--seeds",
+            "4",
+            "--hidden",
+            "1",
+            "--comparison-hidden",
+            "1",
+            "--train",
+            "--train-seeds",
+            "4",
+            "--epochs",
+            "2",
+            "--eval-every",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
     entry = results["delta_norms"]["784-30-10"]

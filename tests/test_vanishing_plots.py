@@ -16,8 +16,13 @@ def close_figures():
 
 def summary(medians):
     m = np.asarray(medians, float)
-    return {"median": m.tolist(), "p01": (m / 3).tolist(), "p05": (m / 2).tolist(),
-            "p95": (m * 2).tolist(), "p99": (m * 3).tolist()}
+    return {
+        "median": m.tolist(),
+        "p01": (m / 3).tolist(),
+        "p05": (m / 2).tolist(),
+        "p95": (m * 2).tolist(),
+        "p99": (m * 3).tolist(),
+    }
 
 
 def bands(ax):
@@ -26,14 +31,20 @@ def bands(ax):
 
 def training(n_layers, epochs=6):
     e = np.arange(epochs)
-    return {"epoch": e.tolist(), "delta_norm": np.outer(np.exp(-e / 3), 4.0 ** np.arange(n_layers)),
-            "train_accuracy": np.linspace(0.1, 0.5, epochs).tolist(), "test_epoch": [0, 5],
-            "test_accuracy": [0.1, 0.4]}
+    return {
+        "epoch": e.tolist(),
+        "delta_norm": np.outer(np.exp(-e / 3), 4.0 ** np.arange(n_layers)),
+        "train_accuracy": np.linspace(0.1, 0.5, epochs).tolist(),
+        "test_epoch": [0, 5],
+        "test_accuracy": [0.1, 0.4],
+    }
 
 
 def test_delta_norms_by_depth():
-    summaries = {"784-30-30-10": summary([0.06, 0.3]),
-                 "784-30-30-30-10": summary([0.01, 0.06, 0.3])}
+    summaries = {
+        "784-30-30-10": summary([0.06, 0.3]),
+        "784-30-30-30-10": summary([0.01, 0.06, 0.3]),
+    }
     published = {"784-30-30-10": (0.0657, 0.3092)}
     fig = plotting.plot_delta_norms_by_depth(summaries, predicted_shrink=4.88, published=published)
     (ax,) = fig.axes

@@ -1,0 +1,300 @@
+"""One digit through every layer, written to a folder: numbers, figures, and an HTML page.
+
+:func:`write_visualization` computes (``cnn_jax.layers``), saves the numbers
+(``results.json``, ``activations.npz``), draws the figures from them
+(``cnn_jax.layer_plots``) and renders ``index.html`` from ``results.json``. The page
+shows, in order: the overview figure, the layer table (each layer's input and output
+shape, like Keras's summary "input (None, 28, 28, 1) → output (None, 23, 23, 32)"), the
+activation statistics with their definitions, then every layer's own figure.
+
+The folder is built beside its destination and renamed into place when complete, so
+an interrupted run leaves the previous output (or nothing) behind, never half of one.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax import layer_plots, layers
+from cnn_jax.results import machine, save_figure, versions, write_json, write_npz, write_text
+
+KIND = "visualize_layers"  # marks an output folder as ours (safe to replace on a rerun)
+ARCH_NAMES = {"seed": "the seed CNN", "deep": "the deep CNN", "mlp": "the MLP"}
+
+STAT_COLUMNS = (
+    ("mean", "mean"),
+    ("std", "std"),
+    ("min", "min"),
+    ("max", "max"),
+    ("zero_fraction", "zero fraction"),
+    ("dead_fraction", "dead ReLU fraction"),
+    ("saturated_fraction", "saturated fraction"),
+    ("saturated_unit_fraction", "saturated-unit fraction"),
+)
+
+
+def shape_text(shape) -> str:
+    """[None, 23, 23, 32] -> "(None, 23, 23, 32)"; a 1-tuple keeps its comma."""
+    items = ["None" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _number(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def render_page(results: Mapping) -> str:
+    """The page as an HTML string; ``results`` is what visualize_layers writes to results.json."""
+    e = html.escape
+    image, stats, figures = results["image"], results["statistics"], results["figures"]
+    source = results["source"]
+    title = f"Digit {image['label']} (test image {image['index']}) through every layer"
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+        "padding:3px 8px;text-align:right}td:first-child,th:first-child,td.l{text-align:left}"
+        "img{max-width:100%}code{background:#f4f4f4}</style>",
+        "</head><body>",
+        f"<h1>{e(title)}</h1>",
+        "<p>",
+        f"Network <b>{e(source['arch'])}</b> from <code>{e(source['checkpoint'])}</code>, "
+        f"checkpoint after epoch {source['epoch']}",
+    ]
+    if source.get("test_accuracy") is not None:
+        out.append(f", test accuracy {source['test_accuracy']:.4f}")
+    out.append(".</p>")
+    if source.get("trained_here"):
+        out.append(f"<p><b>Note:</b> {e(source['trained_here'])}</p>")
+    probs = image["probabilities"]
+    out += [
+        f"<p>Label {image['label']}, predicted {image['predicted']} with probability "
+        f"{probs[image['predicted']]:.4f}.</p>",
+        "<h2>Overview</h2>",
+        f'<img src="{e(figures["overview"])}" alt="every layer of one digit">',
+        "<h2>Layers</h2>",
+        "<table><tr><th>#</th><th>layer</th><th>what</th><th>shape</th><th>params</th></tr>",
+    ]
+    for i, row in enumerate(results["layers"], start=1):
+        out.append(
+            f"<tr><td>{i}</td><td>{e(row['name'])}</td>"
+            f'<td class="l">{e(row["description"])}</td>'
+            f'<td class="l">input {shape_text(row["input_shape"])} → output '
+            f"{shape_text(row['output_shape'])}</td><td>{row['params']:,}</td></tr>"
+        )
+    total = sum(row["params"] for row in results["layers"])
+    out.append(f"<tr><td></td><td>total</td><td></td><td></td><td>{total:,}</td></tr></table>")
+
+    out += [
+        f"<h2>Activation statistics over {stats['num_images']:,} test images</h2>",
+        f"<p>The first {stats['num_images']:,} images of the test set, "
+        "evaluation mode (no dropout). A dash: not defined for that layer.</p>",
+        "<table><tr><th>layer</th>" + "".join(f"<th>{e(h)}</th>" for _, h in STAT_COLUMNS),
+    ]
+    out[-1] += "</tr>"
+    for name, row in stats["layers"].items():
+        cells = "".join(f"<td>{_number(row.get(key))}</td>" for key, _ in STAT_COLUMNS)
+        out.append(f"<tr><td>{e(name)}</td>{cells}</tr>")
+    out.append("</table><dl>")
+    for key, text in stats["definitions"].items():
+        out.append(f"<dt><b>{e(key)}</b></dt><dd>{e(text)}</dd>")
+    out.append("</dl>")
+
+    out.append("<h2>Every layer</h2>")
+    out.append(f"<p>{e(figures['colour_scale'])}</p>")
+    out.append(f'<h3>input</h3><img src="{e(figures["input"])}" alt="input">')
+    for row in results["layers"]:
+        name = row["name"]
+        out += [
+            f"<h3>{e(name)}: {e(row['description'])}</h3>",
+            f"<p>input {shape_text(row['input_shape'])} → output "
+            f"{shape_text(row['output_shape'])}</p>",
+            f'<img src="{e(figures["layers"][name])}" alt="{e(name)}">',
+        ]
+    if figures.get("filters"):
+        out += [
+            "<h2>Learned first-layer filters</h2>",
+            f'<img src="{e(figures["filters"])}" alt="conv1 filters">',
+        ]
+    out += [
+        "<h2>How this page was made</h2>",
+        f"<p><code>{e(results['command'])}</code></p>",
+        f"<p>Numbers: <code>results.json</code>; one image's layer outputs: "
+        f"<code>{e(results['arrays'])}</code>.</p>",
+        "</body></html>",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write_page(path: str | Path, results: Mapping) -> None:
+    write_text(path, render_page(results))
+
+
+# ----------------------------------------------------------------------------- the folder
+
+
+class OutputError(Exception):
+    """The output folder cannot be used; the message says why."""
+
+
+def check_out_dir(out_dir: str | Path) -> None:
+    """Refuse an existing, non-empty folder that is not an earlier output of this tool
+    (a rerun replaces that folder as a whole)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir} exists and is not a folder")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    try:
+        kind = json.loads((out_dir / "results.json").read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    if kind != KIND:
+        raise OutputError(
+            f"--out {out_dir} exists and is not a visualize_layers output; choose another folder"
+        )
+
+
+def _first_layer_weights(params) -> tuple[np.ndarray, str] | None:
+    """conv1's kernels [kh, kw, 1, F], or an MLP's dense1 weights as 28×28 images."""
+    if "Conv_0" in params:
+        kernel = np.asarray(params["Conv_0"]["kernel"])
+        return (kernel, "learned conv1 filters") if kernel.shape[2] == 1 else None
+    kernel = np.asarray(params["Dense_0"]["kernel"])
+    if kernel.shape[0] != 28 * 28:
+        return None
+    return kernel.reshape(28, 28, 1, -1), "learned dense1 weights as 28×28 images"
+
+
+def write_visualization(
+    out_dir: str | Path,
+    *,
+    model,
+    params,
+    images: np.ndarray,
+    labels: np.ndarray,
+    index: int,
+    source: Mapping,
+    output: str = "softmax",
+    stats_images: int = 1000,
+    per_map_scale: bool = False,
+    command: str = "",
+) -> dict:
+    """Write one digit's pass through ``model`` and batch statistics to ``out_dir``.
+
+    ``images`` float32 [N, 28, 28, 1] in [0, 1] and ``labels`` int [N] are the test set;
+    test image ``index`` is drawn; the statistics use the first ``stats_images``.
+    ``source`` describes the network (checkpoint, epoch, arch, test_accuracy,
+    trained_here). Returns what it wrote to ``results.json``.
+    """
+    out_dir = Path(out_dir)
+    check_out_dir(out_dir)
+    n = min(stats_images, images.shape[0])
+    # One batch, one compile: the statistics' images with the drawn one appended.
+    batch = jnp.asarray(np.concatenate([images[:n], images[index : index + 1]]))
+    outputs = layers.layer_outputs(model, params, batch, output=output)
+    activations = {name: act for name in outputs if (act := layers.layer_activation(model, name))}
+    stats = layers.activation_statistics({k: v[:n] for k, v in outputs.items()}, activations)
+    one = {name: np.asarray(v[n]) for name, v in outputs.items()}  # [...] per layer
+    table = layers.layer_table(model, params, {k: v[n:] for k, v in outputs.items()})
+    probs = one[output]
+    image = np.asarray(images[index])
+    weights = _first_layer_weights(params)
+
+    figures = {
+        "overview": "overview.png",
+        "input": "layers/00_input.png",
+        "layers": {
+            row["name"]: f"layers/{i:02d}_{row['name']}.png" for i, row in enumerate(table, start=1)
+        },
+        "filters": "filters.png" if weights is not None else None,
+        "colour_scale": (
+            "Feature maps: one colour scale per map (0 = its min, 1 = its max)."
+            if per_map_scale
+            else "Feature maps: one colour scale shared by all maps of a layer; signed "
+            "values red > 0 > blue (white = 0), non-negative values viridis."
+        ),
+    }
+    results = {
+        "kind": KIND,
+        "source": dict(source),
+        "image": {
+            "index": int(index),
+            "label": int(labels[index]),
+            "predicted": int(np.argmax(probs)),
+            "probabilities": [float(p) for p in probs],
+        },
+        "layers": table,
+        "statistics": {
+            "num_images": int(n),
+            "definitions": layers.DEFINITIONS,
+            "layers": stats,
+        },
+        "figures": figures,
+        "arrays": "activations.npz",
+        "command": command,
+        "versions": versions(),
+        "machine": machine(),
+    }
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        write_npz(staging / results["arrays"], {"input": image, **one})
+        write_json(staging / "results.json", results)
+        # Figures from the saved numbers.
+        with np.load(staging / results["arrays"]) as npz:
+            saved = dict(npz)
+        label = results["image"]["label"]
+        arch = source.get("arch")
+        caption = f"test image {index} (label {label}) through {ARCH_NAMES.get(arch, arch)}"
+        if source.get("epoch") is not None:
+            caption += f" after epoch {source['epoch']}"
+        layer_list = [(row["name"], row["kind"], saved[row["name"]]) for row in table]
+        for fig, rel in [
+            (
+                layer_plots.plot_overview(
+                    saved["input"],
+                    layer_list,
+                    label=label,
+                    per_map_scale=per_map_scale,
+                    title=caption,
+                ),
+                figures["overview"],
+            ),
+            (layer_plots.plot_image(saved["input"], title="input 28×28×1"), figures["input"]),
+        ]:
+            save_figure(fig, staging / rel)
+            layer_plots.plt.close(fig)
+        for name, kind, values in layer_list:
+            fig = layer_plots.plot_layer(
+                name, kind, values, per_map_scale=per_map_scale, label=label
+            )
+            save_figure(fig, staging / figures["layers"][name])
+            layer_plots.plt.close(fig)
+        if weights is not None:
+            fig = layer_plots.plot_filters(weights[0], title=weights[1])
+            save_figure(fig, staging / figures["filters"])
+            layer_plots.plt.close(fig)
+        write_page(staging / "index.html", json.loads((staging / "results.json").read_text()))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # an earlier output of ours (check_out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return results
