@@ -2,6 +2,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
 from cnn_jax.benchmark import forward_macs, train_flops_per_image
 from cnn_jax.models import DeepCNN, SeedCNN
 
@@ -59,3 +64,13 @@ def test_benchmark_command_runs_and_writes_json(mnist, tmp_path, capsys):
     assert len(seed["window_images_per_second"]) == 2
     assert abs(seed["gflops"] / seed["matmul_gflops"] - seed["fraction_of_peak"]) < 1e-9
     assert "images/s" in capsys.readouterr().out
+
+
+def test_jitted_cpu_code_flushes_subnormals():
+    # Why the benchmark needs no denormal handling: products below float32's normal range
+    # become 0 in XLA's compiled code (numpy keeps the subnormal 1e-40).
+    if jax.default_backend() != "cpu":
+        pytest.skip("a CPU property")
+    tiny = jnp.full((4,), 1e-20, jnp.float32)
+    assert float(jax.jit(lambda x: x * jnp.float32(1e-20))(tiny)[0]) == 0.0
+    assert np.float32(1e-20) * np.float32(1e-20) > 0
