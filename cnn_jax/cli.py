@@ -17,3 +17,33 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """ "30,30,10" -> (30, 30, 10); every entry >= 1."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"entries must be >= 1, got {text!r}")
+    return values
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    from cnn_jax.data import ENV_VAR
+
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"folder with the four MNIST IDX files (default: ${ENV_VAR}, else TFDS)",
+    )

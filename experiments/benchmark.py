@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="gradient-accumulation chunk (default: automatic)",
     )
-    p.add_argument("--data-dir", default=None, help="MNIST IDX folder (default: $CNN_JAX_DATA_DIR)")
+    cli.add_data_dir(p)
     p.add_argument("--out", default="runs/benchmark", help="output folder (default: %(default)s)")
     args = p.parse_args(argv)
     archs = tuple(a for a in args.archs.split(",") if a)

@@ -73,6 +73,7 @@ def build_parser() -> cli.Parser:
     )
     p.add_argument(
         "--widths",
+        type=cli.int_list,
         default="100,10",
         help="MLP layer sizes after the 784 inputs, comma-separated, last = 10 "
         "(default: %(default)s)",
@@ -104,11 +105,7 @@ def build_parser() -> cli.Parser:
         default=None,
         help="evaluate on the first N test images only (default: all 10,000)",
     )
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"folder with the four MNIST IDX files (default: ${ENV_VAR}, else TFDS)",
-    )
+    cli.add_data_dir(p)
     p.add_argument(
         "--out",
         default=None,
@@ -122,7 +119,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        widths = tuple(int(w) for w in args.widths.split(","))
         cfg = TrainConfig(
             arch=args.arch,
             dropout=args.dropout,
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             limit=args.limit,
             test_limit=args.test_limit,
-            mlp_widths=widths,
+            mlp_widths=args.widths,
             activation=args.activation,
             init=args.init,
         )

@@ -14,7 +14,6 @@ Writes <out>/results.json and PNG figures, and prints a table.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -49,17 +48,6 @@ def comparison_networks(hidden: int) -> dict[str, G.Network]:
 SHRINK_TOLERANCE = 0.20  # the target: median shrink within 20 % of 1/√χ1
 
 
-def hidden_depths(text: str) -> tuple[int, ...]:
-    try:
-        depths = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        msg = f"expected comma-separated integers, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if not depths or min(depths) < 1:
-        raise argparse.ArgumentTypeError(f"depths must be >= 1, got {text!r}")
-    return depths
-
-
 def build_parser() -> cli.Parser:
     p = cli.Parser(
         prog="vanishing_gradient.py",
@@ -76,7 +64,7 @@ def build_parser() -> cli.Parser:
     )
     p.add_argument(
         "--hidden",
-        type=hidden_depths,
+        type=cli.int_list,
         default=(2, 3, 4),
         help="numbers of 30-unit hidden layers of Nielsen's networks, "
         "comma-separated (default: 2,3,4)",
@@ -140,11 +128,7 @@ def build_parser() -> cli.Parser:
         "epochs; must divide --epochs (default: %(default)s)",
     )
     p.add_argument("--seed", type=int, default=0, help="root random seed (default: %(default)s)")
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"folder with the MNIST IDX files (default: ${data_lib.ENV_VAR}, else TFDS)",
-    )
+    cli.add_data_dir(p)
     p.add_argument(
         "--out", default="runs/vanishing_gradient", help="output folder (default: %(default)s)"
     )

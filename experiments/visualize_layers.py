@@ -7,7 +7,6 @@ python experiments/visualize_layers.py            # no checkpoint: trains the se
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import sys
@@ -27,13 +26,6 @@ from cnn_jax.train import build_model
 BRIEF_TRAINING = TrainConfig(arch="seed", epochs=1, batch_size=32, limit=2000, test_limit=1000)
 BRIEF_RUN_NAME = "brief-seed-run"
 DEFAULT_ROOT = Path("runs/visualize_layers")
-
-
-def non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def build_parser() -> cli.Parser:
@@ -62,7 +54,7 @@ def build_parser() -> cli.Parser:
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--index",
-        type=non_negative_int,
+        type=cli.non_negative_int,
         default=None,
         help="test image to draw, 0-9999 (default: 0)",
     )
@@ -84,11 +76,7 @@ def build_parser() -> cli.Parser:
         help="stretch every feature map to its own colour range "
         "(default: one colour scale shared by all maps of a layer)",
     )
-    p.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"folder with the four MNIST IDX files (default: ${ENV_VAR}, else TFDS)",
-    )
+    cli.add_data_dir(p)
     p.add_argument(
         "--out",
         default=None,
