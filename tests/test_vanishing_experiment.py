@@ -51,7 +51,7 @@ def test_help_lists_the_flags(script, capsys):
     [
         (["--seeds", "0"], "must be >= 1"),
         (["--hidden", "2,x"], "comma-separated integers"),
-        (["--hidden", "0"], "depths must be >= 1"),
+        (["--hidden", "0"], "entries must be >= 1"),
         (["--train", "--epochs", "5", "--eval-every", "2"], "must divide"),
         (["--data-dir", "/no/such/folder"], "does not exist"),
     ],
