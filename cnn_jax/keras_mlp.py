@@ -1,0 +1,92 @@
+"""The study's Keras-style MLP, in JAX: a 1-D regression with one tanh hidden layer.
+
+The study's Keras sample, layer for layer::
+
+    model = Sequential()
+    model.add(Dense(n, input_dim=1, init="uniform"))   # U(−0.05, 0.05), zero bias
+    model.add(Activation("tanh"))
+    model.add(Dense(1))                                # init "uniform" as well here
+    model.add(Activation("linear"))
+    model.compile(loss="mean_squared_error", optimizer=SGD(lr=0.1))
+    model.fit(x, y, batch_size=32, epochs=...)        # Keras shuffles every epoch
+
+Keras's "uniform" initializer is U(−0.05, 0.05); its MSE is the mean of (y − ŷ)² (no ½);
+its SGD step is w ← w − lr·∇(batch-mean loss), with the last partial batch kept (here
+the data size is a multiple of the batch size, so there is none).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def keras_uniform(key, shape, dtype=jnp.float32):
+    """Keras's ``init="uniform"``: U(−0.05, 0.05)."""
+    return jax.random.uniform(key, shape, dtype, minval=-0.05, maxval=0.05)
+
+
+class KerasMLP(nn.Module):
+    """x [B, 1] -> Dense(hidden) -> tanh -> Dense(1) -> linear: returns ŷ [B, 1]."""
+
+    hidden: int = 20
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = nn.Dense(self.hidden, kernel_init=keras_uniform, bias_init=nn.initializers.zeros)(x)
+        x = jnp.tanh(x)
+        return nn.Dense(1, kernel_init=keras_uniform, bias_init=nn.initializers.zeros)(x)
+
+
+def mse(pred: jax.Array, target: jax.Array) -> jax.Array:
+    """Keras's mean_squared_error: mean (ŷ − y)² over the batch; [B, 1] each."""
+    return jnp.mean((pred - target) ** 2)
+
+
+def target_function(x: jax.Array) -> jax.Array:
+    """The synthetic 1-D function we fit (the study does not give its data): sin(πx)."""
+    return jnp.sin(jnp.pi * x)
+
+
+def make_data(key: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    """n points x ~ U(−1, 1) and y = sin(πx): ([n, 1], [n, 1])."""
+    x = jax.random.uniform(key, (n, 1), minval=-1.0, maxval=1.0)
+    return x, target_function(x)
+
+
+class FitHistory(NamedTuple):
+    train_loss: jax.Array  # [E] MSE on the training set after each epoch
+    test_loss: jax.Array  # [E] MSE on the test grid after each epoch
+
+
+@functools.partial(jax.jit, static_argnames=("hidden", "epochs", "batch_size"))
+def fit(key, train, test, *, hidden: int, epochs: int, batch_size: int = 32, lr: float = 0.1):
+    """Init with ``key`` and run ``epochs`` of mini-batch SGD: (params, FitHistory).
+
+    train/test: (x [N, 1], y [N, 1]). One ``lax.scan`` over epochs, each a scan over
+    steps on a fresh permutation (``fold_in(shuffle_key, epoch)``).
+    """
+    model = KerasMLP(hidden)
+    init_key, shuffle_key = jax.random.split(key)
+    x, y = train
+    params = model.init(init_key, x[:1])["params"]
+    steps = x.shape[0] // batch_size
+
+    def loss(p, xb, yb):
+        return mse(model.apply({"params": p}, xb), yb)
+
+    def step(p, idx):
+        grads = jax.grad(loss)(p, x[idx], y[idx])
+        return jax.tree.map(lambda w, g: w - lr * g, p, grads), None
+
+    def epoch(p, e):
+        order = jax.random.permutation(jax.random.fold_in(shuffle_key, e), x.shape[0])
+        p, _ = jax.lax.scan(step, p, order[: steps * batch_size].reshape(steps, batch_size))
+        return p, (loss(p, x, y), loss(p, *test))
+
+    params, (train_loss, test_loss) = jax.lax.scan(epoch, params, jnp.arange(epochs))
+    return params, FitHistory(train_loss, test_loss)

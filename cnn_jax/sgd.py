@@ -1,0 +1,344 @@
+"""Nielsen's mini-batch SGD for MLPs, as ``lax.scan`` over epochs and steps, vmapped over
+configurations (learning rate, L2 coefficient, cost, seed) in one jit-compiled call.
+
+One step on a mini-batch of m examples is w ← w − η·∇(C_batch + coeff·Σ_kernels w²),
+where C_batch is the batch-mean cost: Nielsen's w ← (1 − ηλ/n)·w − (η/m)·Σ_x ∇C_x with
+``coeff = λ/(2n)`` (:func:`cnn_jax.losses.nielsen_coeff`). Every epoch shuffles with
+``jax.random.permutation(fold_in(shuffle_key, epoch))`` and drops the last partial batch.
+Long runs go in blocks of epochs, with an Orbax checkpoint after each block to resume from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from cnn_jax import losses
+from cnn_jax.costs import COST_NAMES, cost_id
+from cnn_jax.gradients import named_leaves
+from cnn_jax.models import MLP
+
+
+@dataclasses.dataclass(frozen=True)
+class Net:
+    """An MLP in Nielsen's notation: sizes input first, e.g. (784, 30, 10)."""
+
+    sizes: tuple[int, ...] = (784, 30, 10)
+    activation: str = "sigmoid"
+    init: str = "large"  # Nielsen's network.py N(0, 1); "nielsen" is network2's N(0, 1/n_in)
+    dropout: float = 0.0
+
+    def model(self) -> MLP:
+        return MLP(
+            widths=tuple(self.sizes[1:]),
+            activation=self.activation,
+            weight_init=self.init,
+            dropout=self.dropout,
+        )
+
+
+class Hyper(NamedTuple):
+    """One row per configuration: leaves [C]."""
+
+    lr: jax.Array  # η
+    l2_coeff: jax.Array  # coeff in coeff·Σ w² (λ/2n for Nielsen's λ)
+    cost: jax.Array  # int: index into costs.COST_NAMES
+
+
+def hypers(lr, l2_coeff, cost) -> Hyper:
+    """Lists (or scalars, broadcast) -> :class:`Hyper` with leaves [C]; cost by name."""
+    names = [cost] if isinstance(cost, str) else list(cost)
+    ids = jnp.asarray([cost_id(n) for n in names], jnp.int32)
+    lr, l2 = jnp.atleast_1d(jnp.asarray(lr, jnp.float32)), jnp.atleast_1d(jnp.asarray(l2_coeff))
+    c = max(lr.shape[0], l2.shape[0], ids.shape[0])
+    return Hyper(*(jnp.broadcast_to(v, (c,)) for v in (lr, l2.astype(jnp.float32), ids)))
+
+
+def mixed_cost(cost, logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """Batch-mean quadratic (cost 0) or sigmoid cross-entropy (cost 1); cost may be traced."""
+    return jnp.where(
+        cost == 0,
+        losses.quadratic_cost(logits, targets),
+        losses.sigmoid_cross_entropy(logits, targets),
+    )
+
+
+class EpochMetrics(NamedTuple):
+    """After each epoch, without the L2 term: leaves [..., E]."""
+
+    train_cost: jax.Array
+    train_accuracy: jax.Array
+    test_cost: jax.Array
+    test_accuracy: jax.Array
+
+
+def evaluate(model, params, images, targets, cost) -> tuple[jax.Array, jax.Array]:
+    """(batch-mean cost, accuracy) on images [N, ...] and one-hot targets [N, K]."""
+    logits = model.apply({"params": params}, images)
+    accuracy = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(targets, -1))
+    return mixed_cost(cost, logits, targets), accuracy
+
+
+def train_epoch(model, params, hyper: Hyper, train, key, epoch, *, batch_size: int):
+    """One shuffled pass of mini-batch SGD. train: (images [N, ...], targets [N, K]);
+    key: this configuration's key (split into shuffle and dropout keys)."""
+    images, targets = train
+    n = images.shape[0]
+    steps = n // batch_size
+    shuffle_key, dropout_key = jax.random.split(key)
+    order = jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n)
+    batches = order[: steps * batch_size].reshape(steps, batch_size)  # [steps, m]
+
+    def step(p, inputs):
+        i, idx = inputs
+        rng = jax.random.fold_in(dropout_key, epoch * steps + i)
+
+        def loss(q):
+            logits = model.apply({"params": q}, images[idx], train=True, rngs={"dropout": rng})
+            return mixed_cost(hyper.cost, logits, targets[idx]) + losses.l2_penalty(
+                q, hyper.l2_coeff
+            )
+
+        grads = jax.grad(loss)(p)
+        return jax.tree.map(lambda w, g: w - hyper.lr * g, p, grads), None
+
+    params, _ = jax.lax.scan(step, params, (jnp.arange(steps), batches))
+    return params
+
+
+def train_epochs(model, params, hyper, key, train, test, first_epoch, *, epochs, batch_size):
+    """``epochs`` epochs from epoch index ``first_epoch``; metrics after each: [epochs]."""
+
+    def one(p, epoch):
+        p = train_epoch(model, p, hyper, train, key, epoch, batch_size=batch_size)
+        return p, EpochMetrics(
+            *evaluate(model, p, *train, hyper.cost), *evaluate(model, p, *test, hyper.cost)
+        )
+
+    return jax.lax.scan(one, params, first_epoch + jnp.arange(epochs))
+
+
+@functools.partial(jax.jit, static_argnames=("net", "epochs", "batch_size"))
+def _train_block(params, hyper, keys, train, test, first_epoch, *, net, epochs, batch_size):
+    def one(p, h, k):
+        return train_epochs(
+            net.model(), p, h, k, train, test, first_epoch, epochs=epochs, batch_size=batch_size
+        )
+
+    return jax.vmap(one)(params, hyper, keys)
+
+
+def init_params(net: Net, init_keys: jax.Array, input_shape=(28, 28, 1)):
+    """Parameters for each key [C]: leaves [C, ...].
+
+    Drawn one key at a time without jit: a sweep has a handful of configurations, and
+    compiling the draw (``gradients.draw_params``) takes longer than drawing them."""
+    model = net.model()
+    example = jnp.zeros((1, *input_shape), jnp.float32)
+    draws = [model.init(key, example)["params"] for key in init_keys]
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *draws)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _manager(directory: Path, read_only: bool = False) -> ocp.CheckpointManager:
+    if read_only:
+        options = ocp.CheckpointManagerOptions(read_only=True, create=False)
+    else:
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=1, create=True, enable_async_checkpointing=False
+        )
+    return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+
+
+def _save_checkpoint(directory: Path, params, metrics: dict, epoch: int, fingerprint: str) -> None:
+    """An Orbax checkpoint (step = epochs done) of the params, the curves so far and the
+    run's fingerprint; Orbax renames it into place only when complete."""
+    manager = _manager(directory)
+    manager.save(
+        epoch,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardSave({"params": params, "metrics": metrics}),
+            meta=ocp.args.JsonSave({"fingerprint": fingerprint, "epoch": epoch}),
+        ),
+    )
+    manager.wait_until_finished()
+    manager.close()
+
+
+def load_checkpoint(directory: str | Path):
+    """(params, metrics, epoch, fingerprint) of the latest checkpoint in ``directory``,
+    or None when there is none."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    manager = _manager(directory, read_only=True)
+    try:
+        epoch = manager.latest_step()
+        if epoch is None:
+            return None
+        restored = manager.restore(
+            epoch,
+            args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
+        )
+    finally:
+        manager.close()
+    state, meta = restored["state"], restored["meta"]
+    metrics = {k: np.asarray(v) for k, v in state["metrics"].items()}
+    return state["params"], metrics, epoch, meta["fingerprint"]
+
+
+def _resume(directory: Path, params_like, fingerprint: str):
+    """(params, metrics, epoch) from ``directory``, or None if absent or from another run."""
+    loaded = load_checkpoint(directory)
+    if loaded is None or loaded[3] != fingerprint:
+        return None
+    params, metrics, epoch, _ = loaded
+    params = jax.tree.map(lambda like, p: jnp.asarray(p, like.dtype), params_like, params)
+    return params, metrics, epoch
+
+
+def run_sweep(
+    net: Net,
+    hyper: Hyper,
+    init_keys: jax.Array,
+    train_keys: jax.Array,
+    train: tuple[jax.Array, jax.Array],
+    test: tuple[jax.Array, jax.Array],
+    *,
+    epochs: int,
+    batch_size: int,
+    block: int | None = None,
+    checkpoint: str | Path | None = None,
+    progress=None,
+):
+    """Train C configurations at once: hyper leaves [C], init_keys and train_keys [C].
+
+    train/test: (images [N, 28, 28, 1], one-hot targets [N, 10]) on the device. Runs in
+    blocks of ``block`` epochs (all at once when None); with ``checkpoint`` (a folder)
+    saves after each block and resumes from a checkpoint of the same run (same
+    configurations, keys, data size and batch size; ``epochs`` may grow, which extends a run).
+    ``progress(epochs_done)`` is called after each block. Returns (params [C, ...],
+    {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
+    """
+    block = min(block or epochs, epochs)
+    params = init_params(net, init_keys, train[0].shape[1:])
+    fingerprint = json.dumps(
+        {
+            "net": dataclasses.asdict(net),
+            "hyper": [np.asarray(h).tolist() for h in hyper],
+            "init_keys": np.asarray(jax.random.key_data(init_keys)).tolist(),
+            "train_keys": np.asarray(jax.random.key_data(train_keys)).tolist(),
+            "n_train": int(train[0].shape[0]),
+            "batch_size": batch_size,
+        }
+    )
+    done, metrics = 0, {k: np.zeros((len(init_keys), 0), np.float32) for k in EpochMetrics._fields}
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        restored = _resume(checkpoint, params, fingerprint)
+        if restored is not None and restored[2] <= epochs:
+            params, metrics, done = restored
+    if progress is not None and done:
+        progress(done)
+    while done < epochs:
+        n = min(block, epochs - done)
+        params, new = _train_block(
+            params, hyper, train_keys, train, test, done, net=net, epochs=n, batch_size=batch_size
+        )
+        new = jax.device_get(new)
+        metrics = {
+            k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
+        }
+        done += n
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, params, metrics, done, fingerprint)
+        if progress is not None:
+            progress(done)
+    return params, metrics
+
+
+def summary(metrics: dict, index: int) -> dict:
+    """Final and best test accuracy (with its epoch, 1-based) of configuration ``index``."""
+    test = np.asarray(metrics["test_accuracy"][index], np.float64)
+    train = np.asarray(metrics["train_accuracy"][index], np.float64)
+    best = int(np.argmax(test))
+    return {
+        "final_test_accuracy": float(test[-1]),
+        "best_test_accuracy": float(test[best]),
+        "best_epoch": best + 1,
+        "final_train_accuracy": float(train[-1]),
+        "best_train_accuracy": float(train.max()),
+    }
+
+
+__all__ = [
+    "COST_NAMES",
+    "EpochMetrics",
+    "Hyper",
+    "Net",
+    "evaluate",
+    "hypers",
+    "init_params",
+    "layer_mechanism",
+    "preactivations",
+    "run_sweep",
+    "saturation_stats",
+    "summary",
+    "train_epoch",
+]
+
+
+# ----------------------------------------------------------------------------- mechanism
+
+
+def preactivations(model, params, images) -> dict[str, jax.Array]:
+    """z of every dense layer, input side first: {"dense1": [N, width], ...} (the MLP's
+    sown "denseI" taps; the last is the output layer)."""
+    _, state = model.apply({"params": params}, images, mutable=["intermediates"])
+    taps = state["intermediates"]
+    names = sorted((k for k in taps if k.startswith("dense")), key=lambda k: int(k[5:]))
+    return {name: taps[name][0] for name in names}
+
+
+ABS_Z_BINS = np.linspace(0.0, 20.0, 41)  # |z| histogram edges; the last bin takes |z| > 20
+SLOPE_BINS = np.linspace(0.0, 0.25, 26)  # σ'(z) histogram edges
+SATURATED_SLOPE = 0.01  # σ'(z) < 0.01, i.e. |z| > 4.6: a neuron that barely learns
+
+
+def saturation_stats(z: np.ndarray) -> dict:
+    """How far into σ's flat tails the pre-activations z (any shape) sit."""
+    z = np.abs(np.asarray(z, np.float64)).ravel()
+    e = np.exp(-z)  # z >= 0: underflows to 0 quietly, never overflows
+    slope = e / (1.0 + e) ** 2  # σ'(z) = σ(1 − σ), even in z
+    counts, _ = np.histogram(np.minimum(z, ABS_Z_BINS[-1]), ABS_Z_BINS)
+    slope_counts, _ = np.histogram(slope, SLOPE_BINS)
+    return {
+        "abs_z_median": float(np.median(z)),
+        "abs_z_p90": float(np.quantile(z, 0.9)),
+        "abs_z_mean": float(z.mean()),
+        "slope_mean": float(slope.mean()),
+        "fraction_saturated": float(np.mean(slope < SATURATED_SLOPE)),
+        "abs_z_hist": (counts / z.size).tolist(),
+        "slope_hist": (slope_counts / z.size).tolist(),
+    }
+
+
+def layer_mechanism(net: Net, params, images) -> dict:
+    """Per layer (input side first): the kernel's Frobenius norm and :func:`saturation_stats`
+    of z on ``images``. params: one configuration's parameters."""
+    zs = jax.device_get(preactivations(net.model(), params, images))
+    kernels = [v for k, v in named_leaves(params).items() if k.endswith("/kernel")]
+    return {
+        name: {"kernel_norm": float(jnp.linalg.norm(w)), **saturation_stats(z)}
+        for (name, z), w in zip(zs.items(), kernels, strict=True)
+    }
