@@ -15,7 +15,6 @@ Writes <out>/results.json and PNG figures, and prints a table.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -38,18 +37,6 @@ PUBLISHED = {
 LR = {"cross_entropy": 0.5, "quadratic": 3.0}
 
 
-def int_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"values must be >= 1, got {text!r}")
-    return values
-
-
 def build_parser() -> cli.Parser:
     p = cli.Parser(description=__doc__.split("\n")[0])
     p.add_argument("--no-mnist", action="store_true", help="run the single neuron only")
@@ -57,7 +44,10 @@ def build_parser() -> cli.Parser:
         "--neuron-epochs", type=cli.positive_int, default=300, help="(default: %(default)s)"
     )
     p.add_argument(
-        "--hidden", type=int_list, default=(30,), help="hidden widths, e.g. 30,100 (default: 30)"
+        "--hidden",
+        type=cli.int_list,
+        default=(30,),
+        help="hidden widths, e.g. 30,100 (default: 30)",
     )
     p.add_argument("--epochs", type=cli.positive_int, default=30, help="(default: %(default)s)")
     p.add_argument("--batch-size", type=cli.positive_int, default=10, help="(default: %(default)s)")
@@ -72,9 +62,7 @@ def build_parser() -> cli.Parser:
         "--seeds", type=cli.positive_int, default=1, help="seeds per cost, vmapped (default: 1)"
     )
     p.add_argument("--seed", type=int, default=0, help="root random seed (default: %(default)s)")
-    p.add_argument(
-        "--data-dir", default=None, help=f"MNIST IDX folder (default: ${data_lib.ENV_VAR})"
-    )
+    cli.add_data_dir(p)
     p.add_argument("--out", default="runs/cost_functions", help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p

@@ -69,9 +69,7 @@ def build_parser() -> cli.Parser:
         "--block", type=cli.positive_int, default=20, help="epochs per checkpoint (default: 20)"
     )
     p.add_argument("--seed", type=int, default=0, help="root random seed (default: %(default)s)")
-    p.add_argument(
-        "--data-dir", default=None, help=f"MNIST IDX folder (default: ${data_lib.ENV_VAR})"
-    )
+    cli.add_data_dir(p)
     p.add_argument("--out", default="runs/regularization", help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
