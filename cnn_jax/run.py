@@ -8,12 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+
 from cnn_jax import data as data_lib
 from cnn_jax import plotting
 from cnn_jax.config import TrainConfig
 from cnn_jax.models import param_count
 from cnn_jax.results import machine, save_figure, versions, write_json
-from cnn_jax.train import train_and_evaluate
+from cnn_jax.train import build_model, evaluate, make_eval_step, train_and_evaluate
 
 
 def default_out_dir(cfg: TrainConfig, root: str | Path = "runs/mnist_cnn") -> Path:
@@ -78,3 +81,36 @@ def run(
     fig = plotting.plot_training_curves(columns, title=out_dir.name)
     save_figure(fig, out_dir / "curves.png")
     return results
+
+
+def evaluate_saved(
+    loaded,
+    mnist: data_lib.Mnist,
+    *,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+) -> dict:
+    """Loss and accuracy of a saved run (a ``layers.LoadedRun``) in eval mode, dropout off,
+    on the images it trained on and on the test set.
+
+    The history's train accuracy is a running mean taken while training, with dropout on
+    and the weights still moving; this is the same network the test accuracy measures.
+    ``train_limit`` evaluates only the first N of the run's training images.
+    """
+    cfg = loaded.config
+    n_train = min(x for x in (cfg.limit, train_limit, len(mnist.train_labels)) if x is not None)
+    ds = data_lib.limit(mnist, n_train, test_limit)
+    apply_fn = build_model(cfg).apply
+    eval_step = jax.jit(make_eval_step(cfg, apply_fn))
+    params = jax.device_put(loaded.params)
+    out = {}
+    for split, images, labels in (
+        ("train", ds.train_images, ds.train_labels),
+        ("test", ds.test_images, ds.test_labels),
+    ):
+        x, y = jnp.asarray(data_lib.scale(images)), jnp.asarray(labels)
+        loss, acc = evaluate(eval_step, params, x, y, cfg.eval_batch_size)
+        out[f"{split}_loss"], out[f"{split}_accuracy"] = loss, acc
+        out[f"{split}_images"] = int(labels.shape[0])
+    out["gap"] = out["train_accuracy"] - out["test_accuracy"]
+    return out

@@ -52,6 +52,13 @@ def build_parser() -> cli.Parser:
     p.add_argument("--full-epochs", type=cli.positive_int, default=30)
     p.add_argument("--full-lambda", type=float, default=5.0, help="(default: %(default)s)")
     p.add_argument("--hidden", type=cli.positive_int, default=30, help="(default: %(default)s)")
+    p.add_argument(
+        "--seeds",
+        type=cli.positive_int,
+        default=1,
+        help="seeds per λ in the L2 studies, vmapped; the first is --seed's run, the "
+        "others are reported as a spread (default: 1)",
+    )
     p.add_argument("--skip-dropout", action="store_true", help="skip the dropout MLP study")
     p.add_argument("--dropout-hidden", type=cli.positive_int, default=100)
     p.add_argument("--dropout-epochs", type=cli.positive_int, default=200)
@@ -87,14 +94,20 @@ def study(args, name, mnist, *, images, epochs, lam, key, out: Path) -> dict:
     )
     test_images = jnp.asarray(data_lib.scale(mnist.test_images))
     test = (test_images, jnp.asarray(data_lib.one_hot(mnist.test_labels)))
-    lams = [0.0, lam]
-    hyper = sgd.hypers(args.lr, [losses.nielsen_coeff(v, images) for v in lams], "cross_entropy")
-    init_key, train_key = jax.random.split(key)
-    keys_init, keys_train = (jnp.stack([k, k]) for k in (init_key, train_key))  # paired
+    lams, seeds = [0.0, lam], args.seeds
+    # Configs [λ 0 seed 0, λ seed 0, λ 0 seed 1, ...]: both λ share each seed's init and
+    # batches. Seed 0 is the key --seed alone gives: the same run, up to float32 rounding
+    # (the vmap width changes the order of some sums).
+    seed_keys = [key] + [jax.random.fold_in(key, s) for s in range(1, seeds)]
+    pairs = [jax.random.split(k) for k in seed_keys for _ in lams]
+    keys_init, keys_train = jnp.stack([p[0] for p in pairs]), jnp.stack([p[1] for p in pairs])
+    coeffs = [losses.nielsen_coeff(v, images) for v in lams] * seeds
+    hyper = sgd.hypers(args.lr, coeffs, "cross_entropy")
     net = sgd.Net((784, args.hidden, 10), "sigmoid", "large")
     bar = tqdm(
         total=epochs,
-        desc=f"{name}: {images} images, λ 0 and {lam:g}",
+        desc=f"{name}: {images} images, λ 0 and {lam:g}"
+        + (f", {seeds} seeds" if seeds > 1 else ""),
         disable=args.no_progress,
         file=sys.stderr,
     )
@@ -109,7 +122,7 @@ def study(args, name, mnist, *, images, epochs, lam, key, out: Path) -> dict:
         epochs=epochs,
         batch_size=args.batch_size,
         block=args.block,
-        checkpoint=out / "checkpoints" / name,
+        checkpoint=out / "checkpoints" / (name if seeds == 1 else f"{name}-{seeds}seeds"),
         progress=lambda done: bar.update(done - bar.n),
     )
     bar.close()
@@ -126,6 +139,12 @@ def study(args, name, mnist, *, images, epochs, lam, key, out: Path) -> dict:
             "curves": {k: np.asarray(m[i], np.float64).tolist() for k, m in metrics.items()},
             "mechanism": sgd.layer_mechanism(net, p, test_images),
         }
+        if seeds > 1:
+            per_seed = [sgd.summary(metrics, s * len(lams) + i) for s in range(seeds)]
+            entry["configs"][label]["seeds"] = {
+                key: [r[key] for r in per_seed]
+                for key in ("final_test_accuracy", "best_test_accuracy", "best_epoch")
+            }
     return entry
 
 
@@ -191,6 +210,15 @@ def print_table(results: dict) -> None:
                 f"{100 * c['best_test_accuracy']:6.2f} (epoch {c['best_epoch']:>3})  train "
                 f"{100 * c['final_train_accuracy']:6.2f}   published {c.get('published_pct')}"
             )
+        for label, c in entry["configs"].items():
+            if "seeds" in c:
+                final = 100 * np.asarray(c["seeds"]["final_test_accuracy"])
+                best = 100 * np.asarray(c["seeds"]["best_test_accuracy"])
+                print(
+                    f"  {name:<8}{label:<12} {len(final)} seeds: final {final.mean():6.2f} "
+                    f"± {final.std(ddof=1):.2f} ({final.min():.2f}–{final.max():.2f})  best "
+                    f"{best.mean():6.2f} ({best.min():.2f}–{best.max():.2f})"
+                )
         print(f"  {'':<8}({entry['seconds']:.0f} s)")
     print("\nmechanism after training: per layer ‖W‖, median |z|, fraction σ'(z) < 0.01")
     for name, entry in results["studies"].items():

@@ -121,6 +121,17 @@ def test_script_short_run_writes_json_and_checkpoints(tmp_path, mnist, script):
     _, ckpt_metrics, epoch, _ = sgd.load_checkpoint(out / "checkpoints" / "overfit")
     assert epoch == 2
     np.testing.assert_allclose(ckpt_metrics["test_cost"][1], c["curves"]["test_cost"])
+    # --seeds 2: the first seed is the run above (up to float32 rounding); the second differs.
+    args[args.index(str(out))] = str(tmp_path / "seeds")
+    assert script.main([*args, "--seeds", "2", "--skip-dropout"]) == 0
+    two = json.loads((tmp_path / "seeds" / "results.json").read_text())
+    for label, one_seed in overfit["configs"].items():
+        spread = two["studies"]["overfit"]["configs"][label]
+        for name, curve in one_seed["curves"].items():  # vmap width changes rounding only
+            np.testing.assert_allclose(spread["curves"][name], curve, rtol=1e-5, err_msg=name)
+        finals = spread["seeds"]["final_test_accuracy"]
+        assert len(finals) == 2 and finals[0] == pytest.approx(one_seed["final_test_accuracy"])
+        assert finals[1] != finals[0]
 
 
 def test_script_bad_images_is_one_line_exit_2(mnist, script, capsys):

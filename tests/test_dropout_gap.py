@@ -1,0 +1,75 @@
+"""experiments/dropout_gap.py on two tiny saved runs: eval-mode accuracies, checked by hand."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnn_jax.data import scale
+from cnn_jax.layers import load_checkpoint
+from cnn_jax.train import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+mnist_cnn = load_script("mnist_cnn")
+dropout_gap = load_script("dropout_gap")
+
+
+@pytest.fixture(scope="module")
+def two_runs(mnist, tmp_path_factory):
+    del mnist
+    root = tmp_path_factory.mktemp("runs")
+    runs = []
+    for rate in ("0", "0.5"):
+        out = root / f"dropout{rate}"
+        argv = ["--arch", "mlp", "--widths", "30,10", "--dropout", rate, "--limit", "400",
+                "--test-limit", "100", "--batch-size", "20", "--epochs", "2", "--no-progress",
+                "--out", str(out)]  # fmt: skip
+        assert mnist_cnn.main(argv) == 0
+        runs.append(out)
+    return runs
+
+
+def test_eval_mode_accuracies_match_a_direct_forward_pass(two_runs, mnist, tmp_path, capsys):
+    out = tmp_path / "gap"
+    code = dropout_gap.main([*map(str, two_runs), "--test-limit", "300", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    rows = json.loads((out / "results.json").read_text())["runs"]
+    for run in two_runs:
+        row = rows[str(run)]
+        saved = load_checkpoint(run)
+        # The run trained on its first 400 images; those are what "train" evaluates.
+        assert row["train_images"] == 400 and row["test_images"] == 300
+        model = build_model(saved.config)
+        for split, images, labels in (
+            ("train", mnist.train_images[:400], mnist.train_labels[:400]),
+            ("test", mnist.test_images[:300], mnist.test_labels[:300]),
+        ):
+            logits = model.apply({"params": saved.params}, jnp.asarray(scale(images)))
+            expected = float(np.mean(np.argmax(np.asarray(logits), -1) == labels))
+            assert row[f"{split}_accuracy"] == pytest.approx(expected, abs=1e-9)
+        assert row["gap"] == pytest.approx(row["train_accuracy"] - row["test_accuracy"])
+        assert row["logged_train_accuracy"] == saved.history[-1]["train_accuracy"]
+        assert row["epoch"] == 2 and row["dropout"] == saved.config.dropout
+        assert str(run) in printed
+    assert [rows[str(run)]["dropout"] for run in two_runs] == [0.0, 0.5]
+
+
+def test_missing_run_is_one_line_and_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        dropout_gap.main([str(tmp_path / "nope")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "does not exist" in err
+    assert len(err.strip().splitlines()) == 1
