@@ -15,27 +15,43 @@ import jax
 import orbax.checkpoint as ocp
 
 
+class CheckpointError(Exception):
+    """A checkpoint cannot be found or read; the message says which and why."""
+
+
+def unreadable(where: str | Path, error: Exception) -> CheckpointError:
+    """Orbax, tensorstore and JSON raise many types; one clear line for the user."""
+    lines = str(error).strip().splitlines()
+    reason = lines[0][:200] if lines else ""
+    return CheckpointError(f"{where} is corrupt or unreadable ({type(error).__name__}: {reason})")
+
+
+def open_manager(
+    directory: str | Path, *, read_only: bool = False, max_to_keep: int = 2
+) -> ocp.CheckpointManager:
+    """A synchronous Orbax manager over ``directory``. ``read_only=True`` is for readers
+    (a viewer must never write into, or clean up, a run that may still be training)."""
+    if read_only:
+        options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
+    else:
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+        )
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.setLevel(logging.ERROR)  # Orbax warns "directory is read only" on open
+    try:
+        return ocp.CheckpointManager(Path(directory).absolute(), options=options)
+    finally:
+        absl_logger.setLevel(level)
+
+
 class RunCheckpoints:
-    """The checkpoints of one run. ``read_only=True`` is for readers (a viewer must never
-    write into, or clean up, a run that may still be training)."""
+    """The checkpoints of one run; ``read_only`` as in :func:`open_manager`."""
 
     def __init__(self, out_dir: str | Path, max_to_keep: int = 2, *, read_only: bool = False):
         self.directory = Path(out_dir).absolute() / "checkpoints"
-        if read_only:
-            options = ocp.CheckpointManagerOptions(
-                read_only=True, create=False, save_interval_steps=0
-            )
-        else:
-            options = ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
-            )
-        absl_logger = logging.getLogger("absl")
-        level = absl_logger.level
-        absl_logger.setLevel(logging.ERROR)  # Orbax warns "directory is read only" on open
-        try:
-            self._manager = ocp.CheckpointManager(self.directory, options=options)
-        finally:
-            absl_logger.setLevel(level)
+        self._manager = open_manager(self.directory, read_only=read_only, max_to_keep=max_to_keep)
 
     def latest_epoch(self) -> int | None:
         return self._manager.latest_step()
@@ -56,22 +72,28 @@ class RunCheckpoints:
 
     def restore(self, epoch: int, target: dict) -> tuple[dict, list[dict], dict]:
         """Restore into the structure, shapes and dtypes of ``target`` (arrays or
-        ``jax.eval_shape`` structs). Returns (state, history, config)."""
+        ``jax.eval_shape`` structs). Returns (state, history, config); raises
+        CheckpointError when the checkpoint cannot be read."""
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-        restored = self._manager.restore(
-            epoch,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardRestore(abstract),
-                history=ocp.args.JsonRestore(),
-                config=ocp.args.JsonRestore(),
-            ),
-        )
+        try:
+            restored = self._manager.restore(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract),
+                    history=ocp.args.JsonRestore(),
+                    config=ocp.args.JsonRestore(),
+                ),
+            )
+        except Exception as e:
+            raise unreadable(self.directory / str(epoch), e) from None
         return restored["state"], restored["history"], restored["config"]
 
     def read_config(self, epoch: int) -> dict:
-        return self._manager.restore(epoch, args=ocp.args.Composite(config=ocp.args.JsonRestore()))[
-            "config"
-        ]
+        try:
+            args = ocp.args.Composite(config=ocp.args.JsonRestore())
+            return self._manager.restore(epoch, args=args)["config"]
+        except Exception as e:
+            raise unreadable(self.directory / str(epoch), e) from None
 
     def close(self) -> None:
         self._manager.close()

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Callable
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
+
+
+def exit_with(main: Callable[[], int]) -> None:
+    """``raise SystemExit(main())`` for a script. After a failure, noise at interpreter
+    shutdown is silenced so the one-line error stays the only output: reading a corrupt
+    checkpoint leaves Orbax's other array reads unfinished, and they report as they die."""
+    try:
+        code = main()
+    except SystemExit as e:
+        code = e.code
+    if code:
+        sys.unraisablehook = lambda _: None
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    raise SystemExit(code)
 
 
 def positive_int(text: str) -> int:

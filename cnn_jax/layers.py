@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.checkpoint import RunCheckpoints
+from cnn_jax.checkpoint import CheckpointError, RunCheckpoints, unreadable
 from cnn_jax.config import TrainConfig
 from cnn_jax.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN
 
@@ -282,10 +282,6 @@ def _batch_statistics(arrays: tuple, acts: tuple[str, ...]) -> tuple[dict, ...]:
 # ----------------------------------------------------------------------------- checkpoints
 
 
-class CheckpointError(Exception):
-    """A run folder has no readable checkpoint; the message says which and why."""
-
-
 @dataclasses.dataclass(frozen=True)
 class LoadedRun:
     config: TrainConfig
@@ -336,11 +332,10 @@ def load_checkpoint(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
                 "step": abstract.step,
             }
             state, history, _ = ckpt.restore(epoch, target)
-        except Exception as e:  # Orbax / tensorstore / JSON / config raise many types
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            raise CheckpointError(
-                f"{where} is corrupt or unreadable ({type(e).__name__}: {reason[:200]})"
-            ) from None
+        except CheckpointError:
+            raise
+        except Exception as e:  # a saved config this version cannot build
+            raise unreadable(where, e) from None
     finally:
         ckpt.close()
     params = jax.tree.map(np.asarray, state["params"])

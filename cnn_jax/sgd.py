@@ -22,6 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from cnn_jax import losses
+from cnn_jax.checkpoint import open_manager
 from cnn_jax.costs import COST_NAMES, cost_id
 from cnn_jax.gradients import named_leaves
 from cnn_jax.models import MLP
@@ -150,20 +151,10 @@ def init_params(net: Net, init_keys: jax.Array, input_shape=(28, 28, 1)):
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _manager(directory: Path, read_only: bool = False) -> ocp.CheckpointManager:
-    if read_only:
-        options = ocp.CheckpointManagerOptions(read_only=True, create=False)
-    else:
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=1, create=True, enable_async_checkpointing=False
-        )
-    return ocp.CheckpointManager(Path(directory).absolute(), options=options)
-
-
 def _save_checkpoint(directory: Path, params, metrics: dict, epoch: int, fingerprint: str) -> None:
     """An Orbax checkpoint (step = epochs done) of the params, the curves so far and the
     run's fingerprint; Orbax renames it into place only when complete."""
-    manager = _manager(directory)
+    manager = open_manager(directory, max_to_keep=1)
     manager.save(
         epoch,
         args=ocp.args.Composite(
@@ -181,7 +172,7 @@ def load_checkpoint(directory: str | Path):
     directory = Path(directory)
     if not directory.is_dir():
         return None
-    manager = _manager(directory, read_only=True)
+    manager = open_manager(directory, read_only=True)
     try:
         epoch = manager.latest_step()
         if epoch is None:

@@ -13,8 +13,9 @@ import os
 from pathlib import Path
 
 from cnn_jax import cli
+from cnn_jax.checkpoint import CheckpointError
 from cnn_jax.data import ENV_VAR, DataError, load_mnist
-from cnn_jax.layers import CheckpointError, load_checkpoint
+from cnn_jax.layers import load_checkpoint
 from cnn_jax.results import machine, versions, write_json
 from cnn_jax.run import evaluate_saved
 
@@ -102,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.exit_with(main)

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from cnn_jax import cli
+from cnn_jax.checkpoint import CheckpointError
 from cnn_jax.config import ARCHS, OPTIMIZERS, TrainConfig
 from cnn_jax.data import ENV_VAR, DataError
 from cnn_jax.losses import LOSSES
@@ -154,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         results = run(cfg, out, args.data_dir, progress=not args.no_progress)
     except (DataError, ConfigMismatch) as e:
         parser.error(str(e))
+    except CheckpointError as e:
+        parser.error(f"cannot resume: {e}; delete it or pass another --out")
     print(
         f"test accuracy {results['test_accuracy']:.4f} after {results['epochs']} epochs; "
         f"results in {out / 'results.json'}"
@@ -162,4 +165,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.exit_with(main)

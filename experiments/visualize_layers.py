@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from cnn_jax import cli
+from cnn_jax.checkpoint import CheckpointError
 from cnn_jax.config import TrainConfig
 from cnn_jax.data import ENV_VAR, DataError, load_mnist, scale
 from cnn_jax.layer_page import ARCH_NAMES, OutputError, check_out_dir, write_visualization
-from cnn_jax.layers import CheckpointError, load_checkpoint, output_activation
+from cnn_jax.layers import load_checkpoint, output_activation
 from cnn_jax.run import finished_results, run
 from cnn_jax.train import build_model
 
@@ -199,4 +200,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.exit_with(main)

@@ -137,6 +137,20 @@ def test_config_mismatch_in_out_dir_is_refused(tmp_path, capsys, mnist):
     assert exit_info.value.code == 2 and "different config: lr=0.001" in capsys.readouterr().err
 
 
+def test_unreadable_checkpoint_is_refused_in_one_line(tmp_path, capsys, mnist):
+    del mnist
+    out = tmp_path / "r"
+    argv = ["--arch", "mlp", "--limit", "100", "--test-limit", "100", "--batch-size", "50",
+            "--no-progress", "--out", str(out), "--epochs"]  # fmt: skip
+    assert run_main([*argv, "1"], capsys)[0] == 0
+    (out / "checkpoints" / "1" / "config" / "metadata").write_text("{not json")
+    with pytest.raises(SystemExit) as exit_info:
+        mnist_cnn.main([*argv, "2"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "cannot resume" in err and "is corrupt" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_help_names_every_flag(capsys):
     with pytest.raises(SystemExit) as exit_info:
         mnist_cnn.main(["--help"])
