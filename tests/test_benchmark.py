@@ -17,6 +17,9 @@ def test_seed_cnn_flops_are_the_issue_numbers():
     macs = forward_macs(SeedCNN())
     assert macs == {"Conv_0": 609_408, "Conv_1": 11_943_936, "Dense_0": 51_200, "Dense_1": 1_000}
     assert abs(train_flops_per_image(SeedCNN()) / 1e6 - 75.6) < 0.05
+    # As trained: conv1 21x21 and conv2 16x16 outputs (the crop), the rest unchanged.
+    trained = forward_macs(SeedCNN(), as_trained=True)
+    assert trained == {**macs, "Conv_0": 21 * 21 * 36 * 32, "Conv_1": 16 * 16 * 1152 * 32}
 
 
 def test_deep_cnn_flops():
@@ -26,6 +29,7 @@ def test_deep_cnn_flops():
     assert macs["Conv_2"] == 22 * 22 * 9 * 32 * 32
     assert macs["Conv_5"] == 5 * 5 * 9 * 64 * 64
     assert list(macs) == [f"Conv_{i}" for i in range(6)] + ["Dense_0", "Dense_1"]
+    assert forward_macs(DeepCNN(), as_trained=True) == macs
 
 
 def test_benchmark_command_runs_and_writes_json(mnist, tmp_path, capsys):

@@ -59,3 +59,23 @@ def test_auto_picks_by_backend():
     assert resolve("xla") == "xla"
     with pytest.raises(ValueError):
         resolve("winograd")
+
+
+def test_seed_cnn_crop_changes_no_output_or_gradient():
+    """Training skips the image pixels that reach only conv2 outputs the max-pool drops;
+    recording the layers runs the full-size network. Same logits, same gradients."""
+    x = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1))
+    model = SeedCNN(conv="xla")
+    params = model.init(jax.random.key(0), x)["params"]
+
+    def logits(p, record):
+        if record:
+            return model.apply({"params": p}, x, mutable=["intermediates"])[0]
+        return model.apply({"params": p}, x)
+
+    np.testing.assert_allclose(logits(params, False), logits(params, True), rtol=1e-6, atol=1e-6)
+    grads = [jax.grad(lambda p, r=r: jnp.sum(logits(p, r) ** 2))(params) for r in (False, True)]
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), *grads)
+    # And the crop is real: the recorded conv2 is 18x18, the trained one is 16x16.
+    _, state = model.apply({"params": params}, x, mutable=["intermediates"])
+    assert state["intermediates"]["conv2"][0].shape == (4, 18, 18, 32)

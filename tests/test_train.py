@@ -6,7 +6,7 @@ import pytest
 
 from cnn_jax import data as data_lib
 from cnn_jax.config import TrainConfig
-from cnn_jax.train import create_train_state, make_train_step, train_and_evaluate
+from cnn_jax.train import create_train_state, make_eval_step, make_train_step, train_and_evaluate
 
 B = 32
 
@@ -83,6 +83,17 @@ def test_micro_batching_is_the_same_gradient():
     np.testing.assert_allclose(m_micro["loss"], m_full["loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(p_micro), jax.tree.leaves(p_full), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_chunked_evaluation_is_the_same_as_whole_batch():
+    batch = fixed_batch()
+    out = []
+    for micro in (4, B):  # 4: lax.map over chunks; B: one call
+        cfg = TrainConfig.tiny(arch="seed", batch_size=B, micro_batch=micro)
+        state = create_train_state(cfg, jax.random.key(0))
+        out.append(jax.jit(make_eval_step(cfg, state.apply_fn))(state.params, batch))
+    np.testing.assert_allclose(out[0]["loss_sum"], out[1]["loss_sum"], rtol=1e-5)
+    assert int(out[0]["correct"]) == int(out[1]["correct"])
 
 
 def synthetic_mnist(n_train=128, n_test=64) -> data_lib.Mnist:
