@@ -279,17 +279,14 @@ def write_visualization(
             (layer_plots.plot_image(saved["input"], title="input 28×28×1"), figures["input"]),
         ]:
             save_figure(fig, staging / rel)
-            layer_plots.plt.close(fig)
         for name, kind, values in layer_list:
             fig = layer_plots.plot_layer(
                 name, kind, values, per_map_scale=per_map_scale, label=label
             )
             save_figure(fig, staging / figures["layers"][name])
-            layer_plots.plt.close(fig)
         if weights is not None:
             fig = layer_plots.plot_filters(weights[0], title=weights[1])
             save_figure(fig, staging / figures["filters"])
-            layer_plots.plt.close(fig)
         write_page(staging / "index.html", json.loads((staging / "results.json").read_text()))
         if out_dir.exists():
             shutil.rmtree(out_dir)  # an earlier output of ours (check_out_dir)

@@ -68,7 +68,10 @@ def write_npz(path: str | Path, arrays) -> None:
 
 
 def save_figure(fig, path: str | Path) -> None:
-    """Save a matplotlib figure atomically (temporary file, then rename)."""
+    """Save a matplotlib figure atomically (temporary file, then rename), then close it:
+    pyplot keeps every figure it made until closed."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -77,3 +80,4 @@ def save_figure(fig, path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+        plt.close(fig)

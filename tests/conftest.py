@@ -19,3 +19,12 @@ def mnist():
     from cnn_jax.data import load_idx_folder
 
     return load_idx_folder(DATA_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Tests that inspect figures leave them open; pyplot warns past 20 (an error here)."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
