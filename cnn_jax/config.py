@@ -28,7 +28,7 @@ class TrainConfig:
     init: str = "glorot"
     eval_batch_size: int = 1000
     # Speed only; the numbers stay the same up to float32 rounding:
-    conv: str = "auto"  # "xla", "im2col", or "auto" (im2col on CPU, XLA's conv elsewhere)
+    conv: str = "auto"  # "xla", "im2col", "rows", or "auto" (rows on CPU, XLA's conv elsewhere)
     micro_batch: int | None = None  # gradient accumulation chunk; None = auto (16 for CNNs on CPU)
 
     def __post_init__(self):

@@ -1,9 +1,17 @@
-"""Convolution as im2col + one matmul: exact, and on CPU faster than XLA's native conv.
+"""Convolution on CPU as matmuls: exact, and faster here than XLA's native conv.
 
-XLA's CPU convolution runs far below the machine's matmul speed here; gathering the
-kh·kw shifted views of the input into a patch matrix and doing one matmul with the
-reshaped kernel computes the same sums through the fast matmul path. On GPU and TPU
-XLA's own convolution is kept.
+XLA's CPU convolution runs far below the machine's matmul speed. Two rewrites:
+
+- ``im2col``: gather the kh·kw shifted views of the input into one patch matrix
+  [B·Ho·Wo, kh·kw·C] and do one matmul with the kernel reshaped to [kh·kw·C, F].
+- ``rows`` (the default on CPU): unfold along x only, px [B·H·Wo, kw·C], do one matmul
+  with all kh kernel rows side by side, [kw·C, kh·F], and add the kh row results shifted
+  by their row offset. Its patch matrix is kh times smaller and its matmul square-ish;
+  the backward pass is written by hand (``jax.custom_vjp``) as the transposes of the
+  same three steps, because autodiff's version adds slow transposed copies. 1.5x
+  faster than im2col on the seed CNN here (experiments/benchmark.py).
+
+On GPU and TPU XLA's own convolution is kept.
 """
 
 from __future__ import annotations
@@ -11,11 +19,27 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-CONV_IMPLS = ("auto", "xla", "im2col")
+CONV_IMPLS = ("auto", "xla", "im2col", "rows")
 
 
 def _trivial(value) -> bool:
     return value is None or all(v == 1 for v in value)
+
+
+def _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, groups) -> None:
+    """Only stride 1, VALID, undilated, ungrouped NHWC x HWIO: anything else raises rather
+    than computing something else."""
+    pads_zero = padding == "VALID" or all(tuple(p) == (0, 0) for p in padding)
+    if not (
+        pads_zero
+        and _trivial(window_strides)
+        and _trivial(lhs_dilation)
+        and _trivial(rhs_dilation)
+        and groups == 1
+        and lhs.ndim == 4
+    ):
+        raise NotImplementedError("these convs handle only stride 1, VALID, undilated 2-D convs")
+    assert lhs.shape[-1] == rhs.shape[2], (lhs.shape, rhs.shape)
 
 
 def im2col_conv(
@@ -32,22 +56,11 @@ def im2col_conv(
 ):
     """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding.
 
-    lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F]. Anything else
-    (strides, dilation, groups, padding) raises rather than computing something else.
+    lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F].
     """
+    _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
     kh, kw, c, f = rhs.shape
-    pads_zero = padding == "VALID" or all(tuple(p) == (0, 0) for p in padding)
-    if not (
-        pads_zero
-        and _trivial(window_strides)
-        and _trivial(lhs_dilation)
-        and _trivial(rhs_dilation)
-        and feature_group_count == 1
-        and lhs.ndim == 4
-    ):
-        raise NotImplementedError("im2col_conv handles only stride 1, VALID, undilated 2-D convs")
-    _, h, w, c_in = lhs.shape
-    assert c_in == c, (lhs.shape, rhs.shape)
+    _, h, w, _ = lhs.shape
     ho, wo = h - kh + 1, w - kw + 1
     # Patch layout (i, j, c) with c fastest matches the HWIO kernel reshaped to [kh·kw·C, F].
     patches = jnp.concatenate(
@@ -61,15 +74,87 @@ def im2col_conv(
     )
 
 
+def _unfold_x(x, kw: int):
+    """[B, H, W, C] -> [B, H, W-kw+1, kw·C]: the kw shifted views along x, (j, c) order."""
+    wo = x.shape[2] - kw + 1
+    return jnp.concatenate([x[:, :, j : j + wo, :] for j in range(kw)], axis=-1)
+
+
+def _rows_kernel(rhs):
+    """[kh, kw, C, F] -> [kw·C, kh·F]: rows (j, c), columns (i, f)."""
+    kh, kw, c, f = rhs.shape
+    return rhs.transpose(1, 2, 0, 3).reshape(kw * c, kh * f)
+
+
+def _rows_forward(lhs, rhs):
+    kh, kw, _, f = rhs.shape
+    b, h = lhs.shape[:2]
+    px = _unfold_x(lhs, kw)  # [B, H, Wo, kw·C]
+    r = (px @ _rows_kernel(rhs)).reshape(b, h, px.shape[2], kh, f)
+    # out[:, y] = Σ_i r[:, y + i, :, i]: kernel row i sees input row y + i.
+    ho = h - kh + 1
+    return sum(r[:, i : i + ho, :, i, :] for i in range(kh)), px
+
+
+@jax.custom_vjp
+def _rows(lhs, rhs):
+    return _rows_forward(lhs, rhs)[0]
+
+
+def _rows_fwd(lhs, rhs):
+    out, px = _rows_forward(lhs, rhs)
+    return out, (px, rhs)
+
+
+def _rows_bwd(residuals, g):
+    px, rhs = residuals
+    kh, kw, c, f = rhs.shape
+    b, h, wo, _ = px.shape
+    # The transpose of the shifted sum: dr[:, y, :, i] = g[:, y - i] (zero outside).
+    dr = jnp.stack([jnp.pad(g, ((0, 0), (i, kh - 1 - i), (0, 0), (0, 0))) for i in range(kh)], 3)
+    dr = dr.reshape(b * h * wo, kh * f)
+    d_kernel = jax.lax.dot_general(px.reshape(b * h * wo, kw * c), dr, (((0,), (0,)), ((), ())))
+    d_rhs = d_kernel.reshape(kw, c, kh, f).transpose(2, 0, 1, 3)
+    d_px = (dr @ _rows_kernel(rhs).T).reshape(b, h, wo, kw, c)
+    # The transpose of the unfold: input column x + j collects view j's column x.
+    d_lhs = sum(
+        jnp.pad(d_px[:, :, :, j, :], ((0, 0), (0, 0), (j, kw - 1 - j), (0, 0))) for j in range(kw)
+    )
+    return d_lhs, d_rhs
+
+
+_rows.defvjp(_rows_fwd, _rows_bwd)
+
+
+def rows_conv(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    precision=None,
+    preferred_element_type=None,
+):
+    """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding,
+    by the row method in the module docstring. lhs [B, H, W, C], rhs [kh, kw, C, F]."""
+    _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
+    if precision is not None or preferred_element_type is not None:
+        raise NotImplementedError("rows_conv computes in the inputs' dtype at default precision")
+    return _rows(lhs, rhs)
+
+
 def resolve(impl: str) -> str:
-    """ "auto" -> "im2col" on CPU, "xla" on GPU/TPU."""
+    """ "auto" -> "rows" on CPU, "xla" on GPU/TPU."""
     if impl not in CONV_IMPLS:
         raise ValueError(f"conv must be one of {', '.join(CONV_IMPLS)}, got {impl!r}")
     if impl == "auto":
-        return "im2col" if jax.default_backend() == "cpu" else "xla"
+        return "rows" if jax.default_backend() == "cpu" else "xla"
     return impl
 
 
 def conv_fn(impl: str):
     """The ``conv_general_dilated`` to give ``nn.Conv`` (None = Flax's default, XLA)."""
-    return im2col_conv if resolve(impl) == "im2col" else None
+    return {"im2col": im2col_conv, "rows": rows_conv, "xla": None}[resolve(impl)]

@@ -119,7 +119,7 @@ class SeedCNN(nn.Module):
     """
 
     dropout: float = 0.0
-    conv: str = "auto"  # "xla", "im2col", or "auto" (im2col on CPU): same numbers
+    conv: str = "auto"  # "xla", "im2col", "rows", or "auto" (rows on CPU): same numbers
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.conv import im2col_conv, resolve
+from cnn_jax.conv import im2col_conv, resolve, rows_conv
 from cnn_jax.models import DeepCNN, SeedCNN
 
 DN = ("NHWC", "HWIO", "NHWC")
@@ -19,13 +19,15 @@ def xla_conv(x, k):
         ((3, 28, 28, 1), (6, 6, 1, 32)),
         ((2, 23, 23, 32), (6, 6, 32, 32)),
         ((2, 11, 11, 32), (3, 3, 32, 64)),
+        ((2, 9, 13, 3), (4, 2, 3, 5)),  # H != W, kh != kw: catches a swapped axis
     ],
 )
-def test_im2col_matches_xla_forward_and_gradient(shape, kernel):
+@pytest.mark.parametrize("conv", [im2col_conv, rows_conv], ids=["im2col", "rows"])
+def test_conv_matches_xla_forward_and_gradient(conv, shape, kernel):
     kx, kk, kg = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(kx, shape, jnp.float32)
     k = jax.random.normal(kk, kernel, jnp.float32) * 0.1
-    ours = im2col_conv(x, k, (1, 1), "VALID")
+    ours = conv(x, k, (1, 1), "VALID")
     np.testing.assert_allclose(ours, xla_conv(x, k), rtol=1e-4, atol=1e-4)
     cotangent = jax.random.normal(kg, ours.shape, jnp.float32)
 
@@ -33,29 +35,32 @@ def test_im2col_matches_xla_forward_and_gradient(shape, kernel):
         return jax.grad(lambda x, k: jnp.sum(conv(x, k) * cotangent), argnums=(0, 1))(x, k)
 
     for g_ours, g_xla in zip(
-        pull(lambda x, k: im2col_conv(x, k, (1, 1), "VALID")), pull(xla_conv), strict=True
+        pull(lambda x, k: conv(x, k, (1, 1), "VALID")), pull(xla_conv), strict=True
     ):
         np.testing.assert_allclose(g_ours, g_xla, rtol=1e-4, atol=1e-3)
 
 
-def test_im2col_refuses_what_it_does_not_compute():
+@pytest.mark.parametrize("conv", [im2col_conv, rows_conv], ids=["im2col", "rows"])
+def test_conv_refuses_what_it_does_not_compute(conv):
     x, k = jnp.zeros((1, 8, 8, 1)), jnp.zeros((3, 3, 1, 2))
     with pytest.raises(NotImplementedError):
-        im2col_conv(x, k, (2, 2), "VALID")
+        conv(x, k, (2, 2), "VALID")
     with pytest.raises(NotImplementedError):
-        im2col_conv(x, k, (1, 1), [(1, 1), (1, 1)])
+        conv(x, k, (1, 1), [(1, 1), (1, 1)])
 
 
 @pytest.mark.parametrize("model_cls", [SeedCNN, DeepCNN])
 def test_models_give_the_same_numbers_either_way(model_cls):
     x = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1))
     params = model_cls(conv="xla").init(jax.random.key(0), x)["params"]
-    out = {impl: model_cls(conv=impl).apply({"params": params}, x) for impl in ("xla", "im2col")}
-    np.testing.assert_allclose(out["im2col"], out["xla"], rtol=1e-4, atol=1e-5)
+    impls = ("xla", "im2col", "rows")
+    out = {impl: model_cls(conv=impl).apply({"params": params}, x) for impl in impls}
+    for impl in impls[1:]:
+        np.testing.assert_allclose(out[impl], out["xla"], rtol=1e-4, atol=1e-5, err_msg=impl)
 
 
 def test_auto_picks_by_backend():
-    assert resolve("auto") == ("im2col" if jax.default_backend() == "cpu" else "xla")
+    assert resolve("auto") == ("rows" if jax.default_backend() == "cpu" else "xla")
     assert resolve("xla") == "xla"
     with pytest.raises(ValueError):
         resolve("winograd")
