@@ -1,3 +1,4 @@
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,11 +67,15 @@ def test_auto_picks_by_backend():
         resolve("winograd")
 
 
-def test_seed_cnn_crop_changes_no_output_or_gradient():
-    """Training skips the image pixels that reach only conv2 outputs the max-pool drops;
-    recording the layers runs the full-size network. Same logits, same gradients."""
+@pytest.mark.parametrize(
+    "model_cls, layer, full, trained",
+    [(SeedCNN, "conv2", (18, 18), (16, 16)), (DeepCNN, "conv6", (5, 5), (4, 4))],
+)
+def test_cnn_crop_changes_no_output_or_gradient(model_cls, layer, full, trained):
+    """Training skips the image pixels that reach only outputs a max-pool drops; recording
+    the layers runs the full-size network. Same logits, same gradients."""
     x = jax.random.uniform(jax.random.key(1), (4, 28, 28, 1))
-    model = SeedCNN(conv="xla")
+    model = model_cls(conv="xla")
     params = model.init(jax.random.key(0), x)["params"]
 
     def logits(p, record):
@@ -81,6 +86,17 @@ def test_seed_cnn_crop_changes_no_output_or_gradient():
     np.testing.assert_allclose(logits(params, False), logits(params, True), rtol=1e-6, atol=1e-6)
     grads = [jax.grad(lambda p, r=r: jnp.sum(logits(p, r) ** 2))(params) for r in (False, True)]
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), *grads)
-    # And the crop is real: the recorded conv2 is 18x18, the trained one is 16x16.
+    # And the crop is real: the recorded layer is full size, the trained one smaller.
     _, state = model.apply({"params": params}, x, mutable=["intermediates"])
-    assert state["intermediates"]["conv2"][0].shape == (4, 18, 18, 32)
+    assert state["intermediates"][layer][0].shape[1:3] == full
+
+    def trained_shape(next_fun, args, kwargs, context):
+        y = next_fun(*args, **kwargs)
+        if context.module.name == f"Conv_{int(layer[4:]) - 1}":
+            shapes.append(y.shape[1:3])
+        return y
+
+    shapes = []
+    with nn.intercept_methods(trained_shape):
+        model.apply({"params": params}, x)
+    assert shapes == [trained]
