@@ -5,8 +5,8 @@
 Images per second are steady-state (the first, compiling step is timed apart) and
 reported per window of steps, so a slowdown late in training (subnormal floats, say)
 shows as a falling number. Achieved GFLOP/s = images/s x the analytic FLOPs per image
-that the training step runs (``train_flops_per_image``; the seed CNN skips the pixels its
-max-pool discards, so this is below the architecture's ``model_train_flops_per_image``).
+that the training step runs (``train_flops_per_image``; both CNNs skip the pixels their
+max-pools discard, so this is below the architecture's ``model_train_flops_per_image``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def forward_macs(model: nn.Module, *, as_trained: bool = False) -> dict[str, int
     """Multiply-adds per image of each Conv and Dense layer, named by module, input side first.
 
     By default the full network as defined (the study's numbers). ``as_trained=True``
-    counts what the training step computes: the seed CNN skips the pixels its max-pool
-    discards (see SeedCNN), so it runs fewer.
+    counts what the training step computes: the CNNs skip the pixels their max-pools
+    discard (see SeedCNN, DeepCNN), so they run fewer.
     """
     x = jnp.zeros(INPUT_SHAPE, jnp.float32)
     macs = {}

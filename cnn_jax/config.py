@@ -29,7 +29,7 @@ class TrainConfig:
     eval_batch_size: int = 1000
     # Speed only; the numbers stay the same up to float32 rounding:
     conv: str = "auto"  # "xla", "im2col", "rows", or "auto" (rows on CPU, XLA's conv elsewhere)
-    micro_batch: int | None = None  # gradient accumulation chunk; None = auto (16 for CNNs on CPU)
+    micro_batch: int | None = None  # gradient accumulation chunk; None = per model on CPU
 
     def __post_init__(self):
         from cnn_jax.conv import CONV_IMPLS
