@@ -1,17 +1,52 @@
-"""Shared bits of the experiment scripts: a parser whose errors are one line, exit 2."""
+"""What every experiment script shares: one-line errors, the common flags and their checks,
+the data preamble, and the run folder (created, checked writable and locked before work).
+
+Every rejected input is one line on stderr and exit 2 (:data:`errors.EXIT_USAGE`), found
+before anything is computed or written; a diverged run is one line and exit 3.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fcntl
+import functools
+import inspect
 import logging
+import math
+import os
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
+
+from cnn_jax.errors import EXIT_DIVERGED, EXIT_USAGE, Diverged, UsageError
+
+SEED_RANGE = 2**32  # jax.random.key takes an unsigned 32-bit seed without wrapping
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
+        raise SystemExit(EXIT_USAGE)
+
+
+def one_line_errors(main: Callable) -> Callable:
+    """Wrap a script's ``main(argv)``: a :class:`UsageError` (bad data, folder, checkpoint,
+    config) ends it with one line and exit 2, :class:`Diverged` with one line and exit 3."""
+    prog = Path(inspect.getfile(main)).name
+
+    @functools.wraps(main)
+    def wrapped(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except UsageError as e:
+            sys.stderr.write(f"{prog}: error: {e}\n")
+            raise SystemExit(EXIT_USAGE) from None
+        except Diverged as e:
+            sys.stderr.write(f"{prog}: diverged: {e}\n")
+            raise SystemExit(EXIT_DIVERGED) from None
+
+    return wrapped
 
 
 def exit_with(main: Callable[[], int]) -> None:
@@ -28,17 +63,58 @@ def exit_with(main: Callable[[], int]) -> None:
     raise SystemExit(code)
 
 
+# ----------------------------------------------------------------------------- flag types
+
+
+def _number(text: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+
+
 def positive_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
 def non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _number(text, int)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    value = _number(text, int)
+    if not 0 <= value < SEED_RANGE:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0: a learning rate, a scale."""
+    value = _number(text, float)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0: an L2 λ."""
+    value = _number(text, float)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def rate(text: str) -> float:
+    """A probability in [0, 1): a dropout rate."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
@@ -55,11 +131,125 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def float_list(text: str) -> tuple[float, ...]:
+    """ "0.1,0.5" -> (0.1, 0.5); every entry finite and > 0."""
+    return tuple(positive_float(v) for v in text.split(","))
+
+
+# ----------------------------------------------------------------------------- shared flags
+
+
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     from cnn_jax.data import ENV_VAR
 
     parser.add_argument(
         "--data-dir",
         default=None,
-        help=f"folder with the four MNIST IDX files (default: ${ENV_VAR}, else TFDS)",
+        help=f"folder with the four MNIST IDX files (default: ${ENV_VAR}, else the download "
+        "cache, TFDS, or a download)",
     )
+
+
+def add_common(
+    parser: argparse.ArgumentParser,
+    *,
+    out: str | None,
+    seed_default: int | None = 0,
+    test_images: int | None = None,
+) -> None:
+    """--data-dir, --out, --no-progress, and --seed (unless ``seed_default`` is None) and
+    --test-images (when ``test_images`` is given)."""
+    add_data_dir(parser)
+    if seed_default is not None:
+        parser.add_argument(
+            "--seed",
+            type=seed,
+            default=seed_default,
+            help="root random seed (default: %(default)s)",
+        )
+    if test_images is not None:
+        parser.add_argument(
+            "--test-images",
+            type=positive_int,
+            default=test_images,
+            help="the first N test images (default: %(default)s)",
+        )
+    parser.add_argument("--out", default=out, help="output folder (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def check(ok: bool, message: str) -> None:
+    """Raise :class:`UsageError` with ``message`` unless ``ok``."""
+    if not ok:
+        raise UsageError(message)
+
+
+def check_count(flag: str, asked: int | None, available: int, what: str) -> None:
+    """``flag`` asks for ``asked`` of ``available`` items: more is an error, never a silent cap
+    (results.json records what was asked for, so it must be what was used)."""
+    if asked is not None and asked > available:
+        raise UsageError(f"{flag} {asked} is more than the {available:,} {what}")
+
+
+def check_data_dir(data_dir: str | None) -> None:
+    """An explicit data folder (flag or environment) must be a folder."""
+    from cnn_jax.data import ENV_VAR
+
+    folder = data_dir or os.environ.get(ENV_VAR)
+    if folder and not Path(folder).is_dir():
+        state = "is not a folder" if Path(folder).exists() else "does not exist"
+        raise UsageError(f"data folder {folder} {state}")
+
+
+def load_mnist(data_dir: str | None, *, progress: bool = True):
+    """The data preamble of a script: check the folder, then load (DataError is one line)."""
+    from cnn_jax import data
+
+    check_data_dir(data_dir)
+    return data.load_mnist(data_dir)
+
+
+# ----------------------------------------------------------------------------- run folder
+
+LOCK_NAME = ".lock"
+
+
+class RunFolder:
+    """An output folder held by this process alone: created, checked writable, and locked
+    with an OS lock (``flock``) that the kernel drops when the process dies, so kill -9
+    leaves no stale lock. Use as a context manager, or keep it for the process's life."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"--out {self.path} exists and is not a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=self.path).close()
+        except OSError as e:
+            raise UsageError(f"--out {self.path} is not writable ({e.strerror})") from None
+        self._fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self._fd, 32).decode(errors="replace").strip() or "?"
+            os.close(self._fd)
+            raise UsageError(
+                f"{self.path} is in use by another run (pid {holder}); wait or pass another --out"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

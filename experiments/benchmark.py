@@ -10,11 +10,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cnn_jax import cli
-from cnn_jax.benchmark import benchmark
-from cnn_jax.config import ARCHS
-from cnn_jax.conv import CONV_IMPLS
 from cnn_jax.data import DataError, load_mnist
+from cnn_jax.nn.conv import CONV_IMPLS
 from cnn_jax.results import machine, versions, write_json
+from cnn_jax.training.benchmark import benchmark
+from cnn_jax.training.config import ARCHS
 
 
 def main(argv: list[str] | None = None) -> int:

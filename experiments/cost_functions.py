@@ -25,9 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from cnn_jax import cli, costs, plotting, sgd
+from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
 from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.studies import neuron as costs
+from cnn_jax.studies import sgd
 
 # Nielsen, chapter 3: test accuracy (%) after 30 epochs, [784, H, 10].
 PUBLISHED = {

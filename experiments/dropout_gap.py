@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 from cnn_jax import cli
-from cnn_jax.checkpoint import CheckpointError
 from cnn_jax.data import ENV_VAR, DataError, load_mnist
-from cnn_jax.layers import load_checkpoint
+from cnn_jax.inside.layers import load_checkpoint
 from cnn_jax.results import machine, versions, write_json
-from cnn_jax.run import evaluate_saved
+from cnn_jax.training.checkpoint import CheckpointError
+from cnn_jax.training.run import evaluate_saved
 
 DEFAULT_RUNS = ("runs/mnist_cnn/deep", "runs/mnist_cnn/deep-dropout0.5")
 

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import cli, plotting
-from cnn_jax import keras_mlp as K
 from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.studies import keras_mlp as K
 
 
 def build_parser() -> cli.Parser:

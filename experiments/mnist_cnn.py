@@ -10,13 +10,13 @@ import os
 from pathlib import Path
 
 from cnn_jax import cli
-from cnn_jax.checkpoint import CheckpointError
-from cnn_jax.config import ARCHS, OPTIMIZERS, TrainConfig
 from cnn_jax.data import ENV_VAR, DataError
-from cnn_jax.losses import LOSSES
-from cnn_jax.models import ACTIVATIONS, INITS
-from cnn_jax.run import default_out_dir, finished_results, run
-from cnn_jax.train import ConfigMismatch
+from cnn_jax.nn.losses import LOSSES
+from cnn_jax.nn.models import ACTIVATIONS, INITS
+from cnn_jax.training.checkpoint import CheckpointError
+from cnn_jax.training.config import ARCHS, OPTIMIZERS, TrainConfig
+from cnn_jax.training.run import default_out_dir, finished_results, run
+from cnn_jax.training.train import ConfigMismatch
 
 
 def build_parser() -> cli.Parser:

@@ -31,9 +31,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from cnn_jax import cli, losses, plotting, sgd
+from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
+from cnn_jax.nn import losses
 from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.studies import sgd
 
 # Nielsen, chapter 3, test accuracy (%): "best" = the peak over epochs he reports.
 PUBLISHED = {

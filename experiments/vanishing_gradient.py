@@ -24,10 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from cnn_jax import cli, losses, mean_field, plotting
+from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
-from cnn_jax import gradients as G
+from cnn_jax.nn import losses
 from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.studies import gradients as G
+from cnn_jax.studies import mean_field
 
 
 def nielsen_network(hidden: int) -> G.Network:

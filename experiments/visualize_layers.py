@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from cnn_jax import cli
-from cnn_jax.checkpoint import CheckpointError
-from cnn_jax.config import TrainConfig
 from cnn_jax.data import ENV_VAR, DataError, load_mnist, scale
-from cnn_jax.layer_page import ARCH_NAMES, OutputError, check_out_dir, write_visualization
-from cnn_jax.layers import load_checkpoint, output_activation
-from cnn_jax.run import finished_results, run
-from cnn_jax.train import build_model
+from cnn_jax.inside.layers import load_checkpoint, output_activation
+from cnn_jax.inside.page import ARCH_NAMES, OutputError, check_out_dir, write_visualization
+from cnn_jax.training.checkpoint import CheckpointError
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.run import finished_results, run
+from cnn_jax.training.train import build_model
 
 # Without --checkpoint: the seed CNN, one epoch on 2,000 images (about 90 % test accuracy).
 BRIEF_TRAINING = TrainConfig(arch="seed", epochs=1, batch_size=32, limit=2000, test_limit=1000)

@@ -1,5 +1,7 @@
 """Strict and fast: rank promotion raises, warnings are errors (pyproject), CPU only."""
 
+import functools
+import importlib.util
 import os
 from pathlib import Path
 
@@ -9,6 +11,25 @@ import pytest
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 DATA_DIR = os.environ.get("CNN_JAX_DATA_DIR")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_script(name: str):
+    """experiments/<name>.py as a module, so a test can call its ``main(argv)`` in-process."""
+    spec = importlib.util.spec_from_file_location(
+        f"experiments.{name}", ROOT / "experiments" / f"{name}.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script("mnist_cnn")`` -> experiments/mnist_cnn.py as a module, loaded once."""
+    return functools.cache(_load_script)
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,13 @@ class KerasMLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = nn.Dense(self.hidden, kernel_init=keras_uniform, bias_init=nn.initializers.zeros)(x)
+        x = nn.Dense(
+            self.hidden, kernel_init=keras_uniform, bias_init=nn.initializers.zeros, name="dense1"
+        )(x)
         x = jnp.tanh(x)
-        return nn.Dense(1, kernel_init=keras_uniform, bias_init=nn.initializers.zeros)(x)
+        return nn.Dense(
+            1, kernel_init=keras_uniform, bias_init=nn.initializers.zeros, name="dense2"
+        )(x)
 
 
 def mse(pred: jax.Array, target: jax.Array) -> jax.Array:

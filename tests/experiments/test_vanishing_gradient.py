@@ -1,22 +1,16 @@
 """experiments/vanishing_gradient.py: flags, one-line errors, and a tiny end-to-end run on
 fake IDX files (no real MNIST needed)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).parent.parent / "experiments" / "vanishing_gradient.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("vanishing_gradient", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("vanishing_gradient")
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

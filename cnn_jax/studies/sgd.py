@@ -3,7 +3,7 @@ configurations (learning rate, L2 coefficient, cost, seed) in one jit-compiled c
 
 One step on a mini-batch of m examples is w ← w − η·∇(C_batch + coeff·Σ_kernels w²),
 where C_batch is the batch-mean cost: Nielsen's w ← (1 − ηλ/n)·w − (η/m)·Σ_x ∇C_x with
-``coeff = λ/(2n)`` (:func:`cnn_jax.losses.nielsen_coeff`). Every epoch shuffles with
+``coeff = λ/(2n)`` (:func:`cnn_jax.nn.losses.nielsen_coeff`). Every epoch shuffles with
 ``jax.random.permutation(fold_in(shuffle_key, epoch))`` and drops the last partial batch.
 Long runs go in blocks of epochs, with an Orbax checkpoint after each block to resume from.
 """
@@ -21,11 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
-from cnn_jax import losses
-from cnn_jax.checkpoint import open_manager
-from cnn_jax.costs import COST_NAMES, cost_id
-from cnn_jax.gradients import named_leaves
-from cnn_jax.models import MLP
+from cnn_jax.nn import losses
+from cnn_jax.nn.models import MLP
+from cnn_jax.studies.gradients import named_leaves
+from cnn_jax.studies.neuron import COST_NAMES, cost_id
+from cnn_jax.training.checkpoint import open_manager
 
 
 @dataclasses.dataclass(frozen=True)

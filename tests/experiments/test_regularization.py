@@ -1,8 +1,6 @@
 """L2 on kernels only, dropout's statistics, the saturation summary, and the script."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import flax.linen as nn
 import jax
@@ -10,18 +8,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax import losses, sgd
-from cnn_jax.models import MLP
-
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "regularization.py"
+from cnn_jax.nn import losses
+from cnn_jax.nn.models import MLP
+from cnn_jax.studies import sgd
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("regularization", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("regularization")
 
 
 def _params():
@@ -91,7 +85,7 @@ def test_layer_mechanism_per_layer():
     np.testing.assert_allclose(z["dense2"], net.model().apply({"params": params}, x), rtol=1e-6)
     m = sgd.layer_mechanism(net, params, x)
     assert m["dense1"]["kernel_norm"] == pytest.approx(
-        float(jnp.linalg.norm(params["Dense_0"]["kernel"])), rel=1e-6
+        float(jnp.linalg.norm(params["dense1"]["kernel"])), rel=1e-6
     )
 
 

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
-from cnn_jax import gradients as G
-from cnn_jax import mean_field
+from cnn_jax.studies import gradients as G
+from cnn_jax.studies import mean_field
 
 
 def test_nielsen_ch5_published_values_inside_the_seed_band(mnist):

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.models import ACTIVATIONS
+from cnn_jax.nn.models import ACTIVATIONS
 
 # An even number of nodes keeps z = 0 off the grid: ReLU's kink sits there, and with
 # symmetric nodes E[1{z>0}] is then exactly 1/2.
@@ -179,7 +179,7 @@ def predicted_layer_shrinks(
     return {"per_example": per_example, "mean": mean}
 
 
-# (σ_w², σ_b²) of each init in cnn_jax.models, as mean-field parameters: the weight
+# (σ_w², σ_b²) of each init in cnn_jax.nn.models, as mean-field parameters: the weight
 # variance times fan-in, and the bias variance. Glorot is fan-in-and-out, so only
 # equal-width layers map onto σ_w² = 1.
 INIT_VARIANCES: dict[str, tuple[float, float]] = {

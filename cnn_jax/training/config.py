@@ -32,9 +32,9 @@ class TrainConfig:
     micro_batch: int | None = None  # gradient accumulation chunk; None = per model on CPU
 
     def __post_init__(self):
-        from cnn_jax.conv import CONV_IMPLS
-        from cnn_jax.losses import LOSSES
-        from cnn_jax.models import ACTIVATIONS, INITS
+        from cnn_jax.nn.conv import CONV_IMPLS
+        from cnn_jax.nn.losses import LOSSES
+        from cnn_jax.nn.models import ACTIVATIONS, INITS
 
         checks = [
             (self.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}"),

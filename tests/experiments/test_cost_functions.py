@@ -1,6 +1,5 @@
 """The single-neuron slowdown, the mini-batch SGD trainer, and the cost_functions script."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,22 +8,25 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax import costs, losses, sgd
-from cnn_jax import keras_mlp as K
-from cnn_jax.models import param_count
-
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
-
-
-def _load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from cnn_jax.nn import losses
+from cnn_jax.nn.models import param_count
+from cnn_jax.studies import keras_mlp as K
+from cnn_jax.studies import neuron as costs
+from cnn_jax.studies import sgd
 
 
-cost_functions = _load_script("cost_functions")
-keras_script = _load_script("keras_mlp")
+@pytest.fixture(scope="module")
+def cost_functions(load_script):
+    return load_script("cost_functions")
+
+
+@pytest.fixture(scope="module")
+def keras_script(load_script):
+    return load_script("keras_mlp")
+
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
 
 POINTS = [(0.6, 0.9, 1.0, 0.0), (2.0, 2.0, 1.0, 0.0), (-1.5, 0.3, 0.7, 1.0), (4.0, 3.0, 1.0, 0.0)]
 
@@ -78,7 +80,7 @@ def test_descend_matches_a_python_loop():
             w, b = w - lr * float(gw), b - lr * float(gb)
 
 
-def test_neuron_study_shows_the_slowdown():
+def test_neuron_study_shows_the_slowdown(cost_functions):
     runs, _ = cost_functions.neuron_study(300)
     quad = runs["quadratic, start (2.0, 2.0), η 0.15"]
     quad_mild = runs["quadratic, start (0.6, 0.9), η 0.15"]
@@ -180,7 +182,7 @@ def test_summary_picks_best_epoch():
 # ----------------------------------------------------------------------------- script
 
 
-def test_script_neuron_only_writes_json(tmp_path):
+def test_script_neuron_only_writes_json(tmp_path, cost_functions):
     out = tmp_path / "cf"
     assert cost_functions.main(["--no-mnist", "--neuron-epochs", "20", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
@@ -188,7 +190,7 @@ def test_script_neuron_only_writes_json(tmp_path):
     assert (out / "neuron_slowdown.png").stat().st_size < 300_000
 
 
-def test_script_short_mnist_run(tmp_path, mnist):
+def test_script_short_mnist_run(tmp_path, mnist, cost_functions):
     out = tmp_path / "cf"
     args = ["--data-dir", str(Path(mnist.source.removeprefix("idx:")))]
     # The shapes of test_regularization's short run: the compiled sweep is shared.
@@ -203,7 +205,7 @@ def test_script_short_mnist_run(tmp_path, mnist):
     assert entry["costs"]["cross_entropy"]["published_test_accuracy_pct"] is None  # no H = 8
 
 
-def test_script_bad_argument_is_one_line_exit_2(capsys):
+def test_script_bad_argument_is_one_line_exit_2(capsys, cost_functions):
     with pytest.raises(SystemExit) as e:
         cost_functions.main(["--hidden", "x"])
     assert e.value.code == 2
@@ -240,7 +242,7 @@ def test_keras_fit_one_step_is_sgd_on_the_mse():
     np.testing.assert_allclose(history.train_loss[0], loss(want), rtol=1e-5)
 
 
-def test_keras_script_writes_json(tmp_path):
+def test_keras_script_writes_json(tmp_path, keras_script):
     out = tmp_path / "k"
     args = ["--points", "8", "--batch-size", "8", "--hidden", "4", "--epochs", "1"]
     assert keras_script.main([*args, "--out", str(out)]) == 0

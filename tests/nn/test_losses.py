@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import losses
+from cnn_jax.nn import losses
 
 Z = jnp.array([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], jnp.float32)
 Y = jnp.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], jnp.float32)
@@ -37,11 +37,11 @@ def test_output_gradients():
 
 def test_l2_skips_biases():
     params = {
-        "Dense_0": {"kernel": jnp.full((2, 3), 2.0), "bias": jnp.full((3,), 100.0)},
-        "Conv_0": {"kernel": jnp.ones((1, 1, 1, 2)), "bias": jnp.ones((2,))},
+        "dense1": {"kernel": jnp.full((2, 3), 2.0), "bias": jnp.full((3,), 100.0)},
+        "conv1": {"kernel": jnp.ones((1, 1, 1, 2)), "bias": jnp.ones((2,))},
     }
     np.testing.assert_allclose(losses.l2_penalty(params, 0.1), 0.1 * (6 * 4.0 + 2 * 1.0))
     grads = jax.grad(losses.l2_penalty)(params, 0.1)
-    assert float(jnp.abs(grads["Dense_0"]["bias"]).max()) == 0.0
-    np.testing.assert_allclose(grads["Dense_0"]["kernel"], 0.2 * 2.0)
+    assert float(jnp.abs(grads["dense1"]["bias"]).max()) == 0.0
+    np.testing.assert_allclose(grads["dense1"]["kernel"], 0.2 * 2.0)
     assert losses.nielsen_coeff(5.0, 50_000) == 5e-5

@@ -1,26 +1,28 @@
 """The experiment script end to end, on small slices of real MNIST."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-from cnn_jax.config import TrainConfig
-from cnn_jax.run import default_out_dir
-
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("mnist_cnn", ROOT / "experiments" / "mnist_cnn.py")
-mnist_cnn = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mnist_cnn)
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.run import default_out_dir
 
 
-def run_main(argv, capsys):
+@pytest.fixture(scope="module")
+def mnist_cnn(load_script):
+    return load_script("mnist_cnn")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(argv, capsys, mnist_cnn):
     code = mnist_cnn.main(argv)
     return code, capsys.readouterr()
 
 
-def test_smoke_seed_cnn_on_real_images(mnist, tmp_path, capsys):
+def test_smoke_seed_cnn_on_real_images(mnist, tmp_path, capsys, mnist_cnn):
     del mnist  # only for the skip when the data is missing
     out = tmp_path / "run"
     code, _ = run_main(
@@ -38,6 +40,7 @@ def test_smoke_seed_cnn_on_real_images(mnist, tmp_path, capsys):
             "--no-progress",
         ],
         capsys,
+        mnist_cnn,
     )
     assert code == 0
     results = json.loads((out / "results.json").read_text())
@@ -63,11 +66,12 @@ def test_smoke_seed_cnn_on_real_images(mnist, tmp_path, capsys):
             str(out),
         ],
         capsys,
+        mnist_cnn,
     )
     assert code == 0 and "already finished" in printed.out
 
 
-def test_resume_equals_uninterrupted(mnist, tmp_path, capsys):
+def test_resume_equals_uninterrupted(mnist, tmp_path, capsys, mnist_cnn):
     del mnist
     common = [
         "--arch",
@@ -85,9 +89,9 @@ def test_resume_equals_uninterrupted(mnist, tmp_path, capsys):
         "--no-progress",
     ]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    assert run_main(common + ["--epochs", "3", "--out", str(straight)], capsys)[0] == 0
-    assert run_main(common + ["--epochs", "1", "--out", str(resumed)], capsys)[0] == 0
-    code, printed = run_main(common + ["--epochs", "3", "--out", str(resumed)], capsys)
+    assert run_main(common + ["--epochs", "3", "--out", str(straight)], capsys, mnist_cnn)[0] == 0
+    assert run_main(common + ["--epochs", "1", "--out", str(resumed)], capsys, mnist_cnn)[0] == 0
+    code, printed = run_main(common + ["--epochs", "3", "--out", str(resumed)], capsys, mnist_cnn)
     assert code == 0 and "resuming from the checkpoint after epoch 1" in printed.out
     a = json.loads((straight / "results.json").read_text())
     b = json.loads((resumed / "results.json").read_text())
@@ -105,7 +109,7 @@ def test_resume_equals_uninterrupted(mnist, tmp_path, capsys):
         (["--data-dir", "/nonexistent/mnist"], "does not exist"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, mnist_cnn):
     with pytest.raises(SystemExit) as exit_info:
         mnist_cnn.main(argv)
     err = capsys.readouterr().err
@@ -113,7 +117,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_config_mismatch_in_out_dir_is_refused(tmp_path, capsys, mnist):
+def test_config_mismatch_in_out_dir_is_refused(tmp_path, capsys, mnist, mnist_cnn):
     del mnist
     out = str(tmp_path / "r")
     base = [
@@ -131,18 +135,18 @@ def test_config_mismatch_in_out_dir_is_refused(tmp_path, capsys, mnist):
         "--epochs",
         "1",
     ]
-    assert run_main(base, capsys)[0] == 0
+    assert run_main(base, capsys, mnist_cnn)[0] == 0
     with pytest.raises(SystemExit) as exit_info:
         mnist_cnn.main(base[:-1] + ["2", "--lr", "0.01"])
     assert exit_info.value.code == 2 and "different config: lr=0.001" in capsys.readouterr().err
 
 
-def test_unreadable_checkpoint_is_refused_in_one_line(tmp_path, capsys, mnist):
+def test_unreadable_checkpoint_is_refused_in_one_line(tmp_path, capsys, mnist, mnist_cnn):
     del mnist
     out = tmp_path / "r"
     argv = ["--arch", "mlp", "--limit", "100", "--test-limit", "100", "--batch-size", "50",
             "--no-progress", "--out", str(out), "--epochs"]  # fmt: skip
-    assert run_main([*argv, "1"], capsys)[0] == 0
+    assert run_main([*argv, "1"], capsys, mnist_cnn)[0] == 0
     (out / "checkpoints" / "1" / "config" / "metadata").write_text("{not json")
     with pytest.raises(SystemExit) as exit_info:
         mnist_cnn.main([*argv, "2"])
@@ -151,7 +155,7 @@ def test_unreadable_checkpoint_is_refused_in_one_line(tmp_path, capsys, mnist):
     assert len(err.strip().splitlines()) == 1
 
 
-def test_help_names_every_flag(capsys):
+def test_help_names_every_flag(capsys, mnist_cnn):
     with pytest.raises(SystemExit) as exit_info:
         mnist_cnn.main(["--help"])
     assert exit_info.value.code == 0

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.models import ACTIVATIONS, INITS, MLP, ChainNet, DeepCNN, SeedCNN, param_count
+from cnn_jax.nn.models import ACTIVATIONS, INITS, MLP, ChainNet, DeepCNN, SeedCNN, param_count
 
 X = jnp.linspace(0.0, 1.0, 4 * 28 * 28, dtype=jnp.float32).reshape(4, 28, 28, 1)
 
@@ -17,8 +17,8 @@ def test_seed_cnn_matches_the_study():
     params = init(model)
     # conv1 6·6·1·32+32, conv2 6·6·32·32+32, dense 512·100+100, dense 100·10+10
     assert param_count(params) == 1_184 + 36_896 + 51_300 + 1_010 == 90_390
-    assert params["Conv_1"]["kernel"].shape == (6, 6, 32, 32)
-    assert params["Dense_0"]["kernel"].shape == (512, 100)
+    assert params["conv2"]["kernel"].shape == (6, 6, 32, 32)
+    assert params["dense1"]["kernel"].shape == (512, 100)
     assert model.apply({"params": params}, X).shape == (4, 10)
 
 
@@ -26,7 +26,7 @@ def test_deep_cnn_shapes():
     model = DeepCNN(dropout=0.5)
     params = init(model)
     assert len([k for k in params if k.startswith("Conv")]) == 6
-    assert params["Dense_0"]["kernel"].shape == (256, 256)
+    assert params["dense1"]["kernel"].shape == (256, 256)
     # convs 320 + 2·9,248 + 18,496 + 2·36,928; dense 256·256+256, 256·10+10
     assert param_count(params) == 320 + 18_496 + 18_496 + 73_856 + 65_792 + 2_570 == 179_530
     assert model.apply({"params": params}, X).shape == (4, 10)
@@ -43,14 +43,14 @@ def test_mlp_any_depth_and_activation(activation):
 def test_mlp_inits_have_the_stated_scale():
     widths = (400, 400, 10)
     std = {
-        name: float(jnp.std(init(MLP(widths=widths, weight_init=name))["Dense_1"]["kernel"]))
+        name: float(jnp.std(init(MLP(widths=widths, weight_init=name))["dense2"]["kernel"]))
         for name in INITS
     }
     np.testing.assert_allclose(std["nielsen"], 1 / np.sqrt(400), rtol=0.03)
     np.testing.assert_allclose(std["large"], 1.0, rtol=0.03)
     np.testing.assert_allclose(std["glorot"], np.sqrt(2 / 800), rtol=0.03)
     np.testing.assert_allclose(std["he"], np.sqrt(2 / 400), rtol=0.03)
-    biases = init(MLP(widths=widths, weight_init="nielsen"))["Dense_1"]["bias"]
+    biases = init(MLP(widths=widths, weight_init="nielsen"))["dense2"]["bias"]
     np.testing.assert_allclose(float(jnp.std(biases)), 1.0, rtol=0.15)
 
 
@@ -61,7 +61,7 @@ def test_chain_net_is_the_study_formula():
     params = model.init(jax.random.key(3), x)["params"]
     a = x
     for i in range(depth):
-        z = a * params[f"Dense_{i}"]["kernel"][0, 0] + params[f"Dense_{i}"]["bias"][0]
+        z = a * params[f"dense{i + 1}"]["kernel"][0, 0] + params[f"dense{i + 1}"]["bias"][0]
         a = jax.nn.sigmoid(z)
     np.testing.assert_allclose(model.apply({"params": params}, x), z, rtol=1e-6)
 

@@ -1,6 +1,5 @@
 """Intermediates, per-layer reference, statistics, and visualize_layers.py end to end."""
 
-import importlib.util
 import json
 import math
 import os
@@ -14,21 +13,22 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax import layers
-from cnn_jax.checkpoint import RunCheckpoints
-from cnn_jax.config import TrainConfig
-from cnn_jax.layer_page import OutputError, check_out_dir, shape_text
-from cnn_jax.layer_plots import mosaic_columns, tile_maps
-from cnn_jax.models import MLP, DeepCNN, SeedCNN
+from cnn_jax.inside import layers
+from cnn_jax.inside.page import OutputError, check_out_dir, shape_text
+from cnn_jax.inside.plots import mosaic_columns, tile_maps
+from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
 from cnn_jax.results import write_json
-from cnn_jax.train import create_train_state
+from cnn_jax.training.checkpoint import RunCheckpoints
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.train import create_train_state
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location(
-    "visualize_layers", ROOT / "experiments" / "visualize_layers.py"
-)
-visualize_layers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(visualize_layers)
+
+@pytest.fixture(scope="module")
+def visualize_layers(load_script):
+    return load_script("visualize_layers")
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SEED_NAMES = ["conv1", "relu1", "conv2", "maxpool", "flatten", "dense1", "relu3", "dense2"]
 
@@ -264,7 +264,7 @@ def tiny_run(tmp_path_factory):
     return run_dir
 
 
-def one_line_error(argv, capsys, message):
+def one_line_error(argv, capsys, message, visualize_layers):
     with pytest.raises(SystemExit) as exit_info:
         visualize_layers.main(argv)
     err = capsys.readouterr().err
@@ -272,7 +272,7 @@ def one_line_error(argv, capsys, message):
     assert message in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_page_and_pngs_for_a_tiny_model(mnist, tiny_run, tmp_path, capsys):
+def test_page_and_pngs_for_a_tiny_model(mnist, tiny_run, tmp_path, capsys, visualize_layers):
     out = tmp_path / "vis"
     argv = ["--checkpoint", str(tiny_run), "--digit", "7", "--stats-images", "64"]
     assert visualize_layers.main(argv + ["--out", str(out)]) == 0
@@ -307,7 +307,9 @@ def test_page_and_pngs_for_a_tiny_model(mnist, tiny_run, tmp_path, capsys):
     check_out_dir(out)  # an earlier output of this tool may be replaced by a rerun
 
 
-def test_corrupt_array_data_is_one_line_in_a_fresh_process(mnist, tiny_run, tmp_path):
+def test_corrupt_array_data_is_one_line_in_a_fresh_process(
+    mnist, tiny_run, tmp_path, visualize_layers
+):
     """Metadata intact, array data overwritten. In a subprocess because Orbax's other array
     reads die in the background, after the error, and must not leak into later tests."""
     run_dir = tmp_path / "run"
@@ -338,7 +340,7 @@ def test_corrupt_array_data_is_one_line_in_a_fresh_process(mnist, tiny_run, tmp_
     ],
 )
 def test_missing_or_corrupt_checkpoint_is_a_clear_error(
-    case, message, mnist, tiny_run, tmp_path, capsys
+    case, message, mnist, tiny_run, tmp_path, capsys, visualize_layers
 ):
     del mnist
     run_dir = tmp_path / "run"
@@ -353,7 +355,9 @@ def test_missing_or_corrupt_checkpoint_is_a_clear_error(
         else:
             argv = ["--epoch", "7"]
     out = tmp_path / "vis"
-    one_line_error(["--checkpoint", str(run_dir), "--out", str(out), *argv], capsys, message)
+    one_line_error(
+        ["--checkpoint", str(run_dir), "--out", str(out), *argv], capsys, message, visualize_layers
+    )
     assert not out.exists()
 
 
@@ -366,16 +370,21 @@ def test_missing_or_corrupt_checkpoint_is_a_clear_error(
         (["--index", "3", "--digit", "4"], "not allowed with argument"),
     ],
 )
-def test_bad_choice_of_image_is_one_line_and_exit_2(argv, message, mnist, tiny_run, capsys):
+def test_bad_choice_of_image_is_one_line_and_exit_2(
+    argv, message, mnist, tiny_run, capsys, visualize_layers
+):
     del mnist
-    one_line_error(["--checkpoint", str(tiny_run), *argv], capsys, message)
+    one_line_error(["--checkpoint", str(tiny_run), *argv], capsys, message, visualize_layers)
 
 
-def test_foreign_out_folder_is_refused(mnist, tiny_run, tmp_path, capsys):
+def test_foreign_out_folder_is_refused(mnist, tiny_run, tmp_path, capsys, visualize_layers):
     del mnist
     (tmp_path / "mine.txt").write_text("keep me")
     one_line_error(
-        ["--checkpoint", str(tiny_run), "--out", str(tmp_path)], capsys, "not a visualize_layers"
+        ["--checkpoint", str(tiny_run), "--out", str(tmp_path)],
+        capsys,
+        "not a visualize_layers",
+        visualize_layers,
     )
     assert (tmp_path / "mine.txt").read_text() == "keep me"
     with pytest.raises(OutputError, match="exists and is not a folder"):
@@ -383,7 +392,7 @@ def test_foreign_out_folder_is_refused(mnist, tiny_run, tmp_path, capsys):
 
 
 def test_without_checkpoint_trains_briefly_and_says_so(
-    mnist, tiny_run, tmp_path, capsys, monkeypatch
+    mnist, tiny_run, tmp_path, capsys, monkeypatch, visualize_layers
 ):
     del mnist
     calls, written = [], {}
@@ -406,14 +415,14 @@ def test_without_checkpoint_trains_briefly_and_says_so(
     assert "no --checkpoint: training the seed CNN (1 epoch" in capsys.readouterr().out
     assert written["out"] == out and written["index"] == 0
     assert "trained briefly" in written["source"]["trained_here"]
-    assert written["params"]["Conv_0"]["kernel"].shape == (6, 6, 1, 32)
+    assert written["params"]["conv1"]["kernel"].shape == (6, 6, 1, 32)
     # A second call reuses the brief run.
     assert visualize_layers.main(["--out", str(out), "--index", "5"]) == 0
     assert len(calls) == 1 and "using the brief run" in capsys.readouterr().out
     assert written["index"] == 5
 
 
-def test_help_names_every_flag(capsys):
+def test_help_names_every_flag(capsys, visualize_layers):
     with pytest.raises(SystemExit) as exit_info:
         visualize_layers.main(["--help"])
     assert exit_info.value.code == 0

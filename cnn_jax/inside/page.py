@@ -1,8 +1,8 @@
 """One digit through every layer, written to a folder: numbers, figures, and an HTML page.
 
-:func:`write_visualization` computes (``cnn_jax.layers``), saves the numbers
+:func:`write_visualization` computes (``cnn_jax.inside.layers``), saves the numbers
 (``results.json``, ``activations.npz``), draws the figures from them
-(``cnn_jax.layer_plots``) and renders ``index.html`` from ``results.json``. The page
+(``cnn_jax.inside.plots``) and renders ``index.html`` from ``results.json``. The page
 shows, in order: the overview figure, the layer table (each layer's input and output
 shape, like Keras's summary "input (None, 28, 28, 1) → output (None, 23, 23, 32)"), the
 activation statistics with their definitions, then every layer's own figure.
@@ -24,7 +24,8 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import layer_plots, layers
+from cnn_jax.inside import layers
+from cnn_jax.inside import plots as layer_plots
 from cnn_jax.results import machine, save_figure, versions, write_json, write_npz, write_text
 
 KIND = "visualize_layers"  # marks an output folder as ours (safe to replace on a rerun)
@@ -171,10 +172,10 @@ def check_out_dir(out_dir: str | Path) -> None:
 
 def _first_layer_weights(params) -> tuple[np.ndarray, str] | None:
     """conv1's kernels [kh, kw, 1, F], or an MLP's dense1 weights as 28×28 images."""
-    if "Conv_0" in params:
-        kernel = np.asarray(params["Conv_0"]["kernel"])
+    if "conv1" in params:
+        kernel = np.asarray(params["conv1"]["kernel"])
         return (kernel, "learned conv1 filters") if kernel.shape[2] == 1 else None
-    kernel = np.asarray(params["Dense_0"]["kernel"])
+    kernel = np.asarray(params["dense1"]["kernel"])
     if kernel.shape[0] != 28 * 28:
         return None
     return kernel.reshape(28, 28, 1, -1), "learned dense1 weights as 28×28 images"

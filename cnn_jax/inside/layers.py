@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.checkpoint import CheckpointError, RunCheckpoints, unreadable
-from cnn_jax.config import TrainConfig
-from cnn_jax.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN
+from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN
+from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, unreadable
+from cnn_jax.training.config import TrainConfig
 
 OUTPUT_ACTIVATIONS = {"softmax": jax.nn.softmax, "sigmoid": jax.nn.sigmoid}
 
@@ -140,13 +140,9 @@ def pool_window(model) -> int:
 
 
 def layer_params(params, name: str) -> dict | None:
-    """The parameters of layer ``name``: conv<n> is Conv_<n-1>, dense<n> is Dense_<n-1>."""
-    kind = layer_kind(name)
-    if kind == "conv":
-        return params[f"Conv_{_number(name) - 1}"]
-    if kind == "dense":
-        return params[f"Dense_{_number(name) - 1}"]
-    return None
+    """The parameters of layer ``name`` (the models name each layer's parameters as its
+    recorded output), or None for a layer without parameters."""
+    return params[name] if layer_kind(name) in ("conv", "dense") else None
 
 
 def apply_layer(model, params, name: str, x: jax.Array) -> jax.Array:
@@ -285,7 +281,7 @@ def _batch_statistics(arrays: tuple, acts: tuple[str, ...]) -> tuple[dict, ...]:
 @dataclasses.dataclass(frozen=True)
 class LoadedRun:
     config: TrainConfig
-    params: dict  # numpy arrays, keyed like the model's params (Conv_0/kernel, ...)
+    params: dict  # numpy arrays, keyed like the model's params (conv1/kernel, ...)
     epoch: int
     history: list[dict]  # one dict of metrics per epoch up to ``epoch``
 
@@ -300,7 +296,7 @@ def load_checkpoint(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
     ``epoch`` None takes the latest checkpoint. Raises CheckpointError for a missing
     folder, a folder without checkpoints, or a checkpoint that cannot be read.
     """
-    from cnn_jax.train import create_train_state  # train imports orbax, optax: only here
+    from cnn_jax.training.train import create_train_state  # train imports orbax, optax: only here
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 
 from cnn_jax import data as data_lib
-from cnn_jax.config import TrainConfig
-from cnn_jax.train import create_train_state, make_eval_step, make_train_step, train_and_evaluate
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.train import (
+    create_train_state,
+    make_eval_step,
+    make_train_step,
+    train_and_evaluate,
+)
 
 B = 32
 

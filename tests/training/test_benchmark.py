@@ -1,4 +1,3 @@
-import importlib.util
 import json
 from pathlib import Path
 
@@ -7,41 +6,39 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.benchmark import forward_macs, train_flops_per_image
-from cnn_jax.models import DeepCNN, SeedCNN
+from cnn_jax.nn.models import DeepCNN, SeedCNN
+from cnn_jax.training.benchmark import forward_macs, train_flops_per_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_seed_cnn_flops_are_the_issue_numbers():
     macs = forward_macs(SeedCNN())
-    assert macs == {"Conv_0": 609_408, "Conv_1": 11_943_936, "Dense_0": 51_200, "Dense_1": 1_000}
+    assert macs == {"conv1": 609_408, "conv2": 11_943_936, "dense1": 51_200, "dense2": 1_000}
     assert abs(train_flops_per_image(SeedCNN()) / 1e6 - 75.6) < 0.05
     # As trained: conv1 21x21 and conv2 16x16 outputs (the crop), the rest unchanged.
     trained = forward_macs(SeedCNN(), as_trained=True)
-    assert trained == {**macs, "Conv_0": 21 * 21 * 36 * 32, "Conv_1": 16 * 16 * 1152 * 32}
+    assert trained == {**macs, "conv1": 21 * 21 * 36 * 32, "conv2": 16 * 16 * 1152 * 32}
 
 
 def test_deep_cnn_flops():
     macs = forward_macs(DeepCNN())
     # 26², 24², 22² outputs of 3x3 convs on 1, 32, 32 channels; then 9², 7², 5² at 32/64 -> 64.
-    assert macs["Conv_0"] == 26 * 26 * 9 * 32
-    assert macs["Conv_2"] == 22 * 22 * 9 * 32 * 32
-    assert macs["Conv_5"] == 5 * 5 * 9 * 64 * 64
-    assert list(macs) == [f"Conv_{i}" for i in range(6)] + ["Dense_0", "Dense_1"]
+    assert macs["conv1"] == 26 * 26 * 9 * 32
+    assert macs["conv3"] == 22 * 22 * 9 * 32 * 32
+    assert macs["conv6"] == 5 * 5 * 9 * 64 * 64
+    assert list(macs) == [f"conv{i}" for i in range(1, 7)] + ["dense1", "dense2"]
     # As trained (the crop to 26x26) the six conv outputs shrink; the dense layers do not.
     trained = forward_macs(DeepCNN(), as_trained=True)
     full, cropped = (26, 24, 22, 9, 7, 5), (24, 22, 20, 8, 6, 4)
     for i, (f, c) in enumerate(zip(full, cropped, strict=True)):
-        assert trained[f"Conv_{i}"] == macs[f"Conv_{i}"] // f**2 * c**2
-    assert trained["Dense_0"] == macs["Dense_0"] and trained["Dense_1"] == macs["Dense_1"]
+        assert trained[f"conv{i + 1}"] == macs[f"conv{i + 1}"] // f**2 * c**2
+    assert trained["dense1"] == macs["dense1"] and trained["dense2"] == macs["dense2"]
 
 
-def test_benchmark_command_runs_and_writes_json(mnist, tmp_path, capsys):
+def test_benchmark_command_runs_and_writes_json(mnist, tmp_path, capsys, load_script):
     del mnist
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "experiments" / "benchmark.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmark")
     out = tmp_path / "b"
     assert (
         bench.main(

@@ -1,6 +1,6 @@
 """Training throughput against the machine's own float32 matmul speed, measured in one run.
 
-    python -m cnn_jax.benchmark            # or: python experiments/benchmark.py
+    python -m cnn_jax.training.benchmark          # or: python experiments/benchmark.py
 
 Images per second are steady-state (the first, compiling step is timed apart) and
 reported per window of steps, so a slowdown late in training (subnormal floats, say)
@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
-from cnn_jax.config import TrainConfig
-from cnn_jax.train import INPUT_SHAPE, build_model, create_train_state, make_train_step
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.train import INPUT_SHAPE, build_model, create_train_state, make_train_step
 
 # Forward multiply-adds x 2 (FLOPs per multiply-add) x 3 (forward + two backward matmuls).
 TRAIN_FLOPS_PER_MAC = 2 * 3

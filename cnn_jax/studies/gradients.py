@@ -5,13 +5,13 @@ The study's argument, for a chain of one-neuron layers:
     ∂C/∂w1 = x·σ'(z1)·w2·σ'(z2)·w3·σ'(z3)·w4·σ'(z4)·∂C/∂a4,
 
 and σ' <= 1/4, so layers near the input learn slowest. This module measures that on
-any model in this package: per-layer gradients named by path (``Dense_0/kernel``,
+any model in this package: per-layer gradients named by path (``dense1/kernel``,
 input side first), their norms, Nielsen's "speed of learning" ‖δˡ‖ (the norm of
 ∂C/∂bˡ of the batch-mean cost), and the same during full-batch training. Sweeps over
 seeds are one jit-compiled, vmapped call.
 
 A cost here is ``cost(logits [B, K], targets [B, K]) -> scalar``, the batch mean, as in
-:mod:`cnn_jax.losses`.
+:mod:`cnn_jax.nn.losses`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import losses
-from cnn_jax.models import MLP
+from cnn_jax.nn import losses
+from cnn_jax.nn.models import MLP
 
 Cost = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -37,27 +37,27 @@ Cost = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def _natural_key(name: str):
-    # "Dense_10" after "Dense_9": jax sorts dict keys as strings, which puts 10 before 2.
+    # "dense10" after "dense9": jax sorts dict keys as strings, which puts 10 before 2.
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def layer_names(params) -> list[str]:
-    """Top-level module names of ``params``, input side first: ["Dense_0", "Dense_1", ...].
+    """Top-level module names of ``params``, input side first: ["dense1", "dense2", ...].
 
-    Flax numbers modules of one type in call order, and this package's models call every
-    Conv before any Dense, so the name order (digits compared as numbers) is the input
-    order: ["Conv_0", "Conv_1", "Dense_0", "Dense_1"] for SeedCNN.
+    The models name their layers conv<n> and dense<n> in call order, every conv before any
+    dense, so the name order (digits compared as numbers) is the input order:
+    ["conv1", "conv2", "dense1", "dense2"] for SeedCNN.
     """
     return sorted(params, key=_natural_key)
 
 
 def path_name(path) -> str:
-    """A pytree key path as "Dense_0/kernel"."""
+    """A pytree key path as "dense1/kernel"."""
     return "/".join(str(getattr(k, "key", k)) for k in path)
 
 
 def named_leaves(tree) -> dict[str, jax.Array]:
-    """{"Dense_0/kernel": leaf, "Dense_0/bias": leaf, ...}, input side first (kernel
+    """{"dense1/kernel": leaf, "dense1/bias": leaf, ...}, input side first (kernel
     before bias within a layer)."""
     leaves = {path_name(p): leaf for p, leaf in jax.tree_util.tree_leaves_with_path(tree)}
     order = {"kernel": 0, "bias": 1}
@@ -199,10 +199,10 @@ def _sweep_stats(params, images, targets, *, model, cost, per_example, batch_siz
 def chain_closed_form_grads(
     params, x: jax.Array, y: jax.Array, cost: str
 ) -> tuple[jax.Array, jax.Array]:
-    """∂C/∂wi and ∂C/∂bi of a sigmoid :class:`~cnn_jax.models.ChainNet` by the study's
+    """∂C/∂wi and ∂C/∂bi of a sigmoid :class:`~cnn_jax.nn.models.ChainNet` by the study's
     product formula, not by autodiff.
 
-    params: the ChainNet's parameters (Dense_i/kernel [1, 1], Dense_i/bias [1]);
+    params: the ChainNet's parameters (dense<i>/kernel [1, 1], dense<i>/bias [1]);
     x, y: [B, 1]; cost: "quadratic" (½(a − y)²) or "cross_entropy" (sigmoid CE), each
     averaged over the batch. Returns (dC/dw [L], dC/db [L]), input side first.
 

@@ -19,10 +19,10 @@ from flax.training.train_state import TrainState
 from tqdm.auto import tqdm
 
 from cnn_jax import data as data_lib
-from cnn_jax.checkpoint import RunCheckpoints
-from cnn_jax.config import TrainConfig
-from cnn_jax.losses import LOSSES, l2_penalty
-from cnn_jax.models import MLP, DeepCNN, SeedCNN
+from cnn_jax.nn.losses import LOSSES, l2_penalty
+from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
+from cnn_jax.training.checkpoint import RunCheckpoints
+from cnn_jax.training.config import TrainConfig
 
 INPUT_SHAPE = (1, 28, 28, 1)
 

@@ -13,10 +13,10 @@ import jax.numpy as jnp
 
 from cnn_jax import data as data_lib
 from cnn_jax import plotting
-from cnn_jax.config import TrainConfig
-from cnn_jax.models import param_count
+from cnn_jax.nn.models import param_count
 from cnn_jax.results import machine, save_figure, versions, write_json
-from cnn_jax.train import build_model, evaluate, make_eval_step, train_and_evaluate
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.train import build_model, evaluate, make_eval_step, train_and_evaluate
 
 
 def default_out_dir(cfg: TrainConfig, root: str | Path = "runs/mnist_cnn") -> Path:

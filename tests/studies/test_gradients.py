@@ -9,9 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax import gradients as G
-from cnn_jax import losses, mean_field
-from cnn_jax.models import ChainNet
+from cnn_jax.nn import losses
+from cnn_jax.nn.models import ChainNet
+from cnn_jax.studies import gradients as G
+from cnn_jax.studies import mean_field
 
 KEY = jax.random.key(0)
 # Few shapes, shared across tests: on CPU, compiling the parameter draws costs more
@@ -87,12 +88,12 @@ def test_sigmoid_prime_at_most_a_quarter():
 
 
 def test_named_leaves_order_from_the_input_side():
-    # String order would put Dense_10 before Dense_2.
-    tree = {f"Dense_{i}": {"bias": i, "kernel": -i} for i in range(12)}
+    # String order would put dense10 before dense2.
+    tree = {f"dense{i}": {"bias": i, "kernel": -i} for i in range(1, 13)}
     assert list(G.named_leaves(tree)) == [
-        f"Dense_{i}/{p}" for i in range(12) for p in ("kernel", "bias")
+        f"dense{i}/{p}" for i in range(1, 13) for p in ("kernel", "bias")
     ]
-    assert G.layer_names(tree) == [f"Dense_{i}" for i in range(12)]
+    assert G.layer_names(tree) == [f"dense{i}" for i in range(1, 13)]
 
 
 def test_layer_grads_equal_jax_grad_leaves():
@@ -100,7 +101,7 @@ def test_layer_grads_equal_jax_grad_leaves():
     images, targets = toy_batch(4)
     params = small_params()
     named = G.layer_grads(model, params, images, targets, losses.sigmoid_cross_entropy)
-    assert list(named) == [f"Dense_{i}/{p}" for i in range(3) for p in ("kernel", "bias")]
+    assert list(named) == [f"dense{i}/{p}" for i in range(1, 4) for p in ("kernel", "bias")]
     reference = jax.grad(
         lambda p: losses.sigmoid_cross_entropy(model.apply({"params": p}, images), targets)
     )(params)

@@ -13,8 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnn_jax.conv import conv_fn
-from cnn_jax.pooling import max_pool
+from cnn_jax.nn.conv import conv_fn
+from cnn_jax.nn.pooling import max_pool
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "sigmoid": nn.sigmoid,
@@ -40,7 +40,7 @@ INITS = {
 }
 
 
-def _dense(features: int, init: str, name: str | None = None) -> nn.Dense:
+def _dense(features: int, init: str, name: str) -> nn.Dense:
     kernel_init, bias_init = INITS[init]
     return nn.Dense(features, kernel_init=kernel_init, bias_init=bias_init, name=name)
 
@@ -49,13 +49,14 @@ def _conv_layer(impl: str):
     """nn.Conv with VALID padding, Keras's init and the chosen convolution routine."""
     glorot = jax.nn.initializers.glorot_uniform()
 
-    def make(features: int, kernel_size: tuple[int, int]) -> nn.Conv:
+    def make(features: int, kernel_size: tuple[int, int], name: str) -> nn.Conv:
         return nn.Conv(
             features,
             kernel_size,
             padding="VALID",
             kernel_init=glorot,
             conv_general_dilated=conv_fn(impl),
+            name=name,
         )
 
     return make
@@ -65,6 +66,12 @@ def _tap(module: nn.Module, name: str, x: jax.Array) -> jax.Array:
     """Record ``x`` as the named layer output (kept only when "intermediates" is mutable)."""
     module.sow("intermediates", name, x)
     return x
+
+
+def _layer(module: nn.Module, layer: nn.Module, x: jax.Array) -> jax.Array:
+    """Apply a layer with parameters and record its output under the layer's own name, so
+    the parameter path (``conv1/kernel``) and the recorded output share one name."""
+    return _tap(module, layer.name, layer(x))
 
 
 class MLP(nn.Module):
@@ -84,10 +91,12 @@ class MLP(nn.Module):
         act = ACTIVATIONS[self.activation]
         x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 784]
         for i, width in enumerate(self.widths[:-1], start=1):
-            x = _tap(self, f"dense{i}", _dense(width, self.weight_init)(x))
+            x = _layer(self, _dense(width, self.weight_init, f"dense{i}"), x)
             x = _tap(self, f"{self.activation}{i}", act(x))
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _tap(self, f"dense{len(self.widths)}", _dense(self.widths[-1], self.weight_init)(x))
+        return _layer(
+            self, _dense(self.widths[-1], self.weight_init, f"dense{len(self.widths)}"), x
+        )
 
 
 class ChainNet(nn.Module):
@@ -104,7 +113,7 @@ class ChainNet(nn.Module):
     def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         for i in range(self.depth):
-            x = _dense(1, "large")(x)
+            x = _dense(1, "large", f"dense{i + 1}")(x)
             if i < self.depth - 1:
                 x = act(x)
         return x
@@ -130,17 +139,17 @@ class SeedCNN(nn.Module):
             # 2 rows and columns reach only the 2 it drops: cropping them changes no output
             # and skips 21 % of conv2's work. Recording the layers keeps every pixel.
             x = x[:, :26, :26]
-        x = _tap(self, "conv1", conv(32, (6, 6))(x))  # [B, 23, 23, 32]
+        x = _layer(self, conv(32, (6, 6), "conv1"), x)  # [B, 23, 23, 32]
         x = _tap(self, "relu1", nn.relu(x))
-        x = _tap(self, "conv2", conv(32, (6, 6))(x))  # [B, 18, 18, 32]
+        x = _layer(self, conv(32, (6, 6), "conv2"), x)  # [B, 18, 18, 32]
         # nn.max_pool, not pooling.max_pool: that is 4 % slower here for 4x4 windows.
         x = _tap(self, "maxpool", nn.max_pool(x, (4, 4), strides=(4, 4)))  # [B, 4, 4, 32]
         x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 512]
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        x = _tap(self, "dense1", _dense(100, "glorot")(x))  # [B, 100]
+        x = _layer(self, _dense(100, "glorot", "dense1"), x)  # [B, 100]
         x = _tap(self, "relu3", nn.relu(x))  # the study's "activation 3"
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _tap(self, "dense2", _dense(10, "glorot")(x))  # [B, 10]
+        return _layer(self, _dense(10, "glorot", "dense2"), x)  # [B, 10]
 
 
 class DeepCNN(nn.Module):
@@ -168,16 +177,16 @@ class DeepCNN(nn.Module):
         for block, features in enumerate((32, 64), start=1):
             for _ in range(3):
                 n += 1
-                x = _tap(self, f"conv{n}", conv(features, (3, 3))(x))
+                x = _layer(self, conv(features, (3, 3), f"conv{n}"), x)
                 x = _tap(self, f"relu{n}", nn.relu(x))
             # = nn.max_pool(x, (2, 2), strides=(2, 2)), faster to train on CPU (pooling.py).
             x = _tap(self, f"maxpool{block}", max_pool(x, 2))
         x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 256]: 28 -> 22 -> 11 -> 5 -> 2
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        x = _tap(self, "dense1", _dense(256, "glorot")(x))
+        x = _layer(self, _dense(256, "glorot", "dense1"), x)
         x = _tap(self, "relu_dense1", nn.relu(x))
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        return _tap(self, "dense2", _dense(10, "glorot")(x))
+        return _layer(self, _dense(10, "glorot", "dense2"), x)
 
 
 def param_count(params) -> int:

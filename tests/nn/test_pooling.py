@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.pooling import max_pool
+from cnn_jax.nn.pooling import max_pool
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,5 @@
 """experiments/dropout_gap.py on two tiny saved runs: eval-mode accuracies, checked by hand."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,25 +8,25 @@ import numpy as np
 import pytest
 
 from cnn_jax.data import scale
-from cnn_jax.layers import load_checkpoint
-from cnn_jax.train import build_model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-mnist_cnn = load_script("mnist_cnn")
-dropout_gap = load_script("dropout_gap")
+from cnn_jax.inside.layers import load_checkpoint
+from cnn_jax.training.train import build_model
 
 
 @pytest.fixture(scope="module")
-def two_runs(mnist, tmp_path_factory):
+def mnist_cnn(load_script):
+    return load_script("mnist_cnn")
+
+
+@pytest.fixture(scope="module")
+def dropout_gap(load_script):
+    return load_script("dropout_gap")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def two_runs(mnist, tmp_path_factory, mnist_cnn):
     del mnist
     root = tmp_path_factory.mktemp("runs")
     runs = []
@@ -41,7 +40,9 @@ def two_runs(mnist, tmp_path_factory):
     return runs
 
 
-def test_eval_mode_accuracies_match_a_direct_forward_pass(two_runs, mnist, tmp_path, capsys):
+def test_eval_mode_accuracies_match_a_direct_forward_pass(
+    two_runs, mnist, tmp_path, capsys, dropout_gap
+):
     out = tmp_path / "gap"
     code = dropout_gap.main([*map(str, two_runs), "--test-limit", "300", "--out", str(out)])
     assert code == 0
@@ -67,7 +68,7 @@ def test_eval_mode_accuracies_match_a_direct_forward_pass(two_runs, mnist, tmp_p
     assert [rows[str(run)]["dropout"] for run in two_runs] == [0.0, 0.5]
 
 
-def test_missing_run_is_one_line_and_exit_2(tmp_path, capsys):
+def test_missing_run_is_one_line_and_exit_2(tmp_path, capsys, dropout_gap):
     with pytest.raises(SystemExit) as exit_info:
         dropout_gap.main([str(tmp_path / "nope")])
     err = capsys.readouterr().err
