@@ -1,20 +1,29 @@
-"""MNIST: the four IDX files parsed with numpy (no TensorFlow), or TFDS as a fallback.
+"""MNIST: the four IDX files parsed with numpy (no TensorFlow), downloaded or from TFDS.
 
 Where the data comes from, in order:
   1. a folder passed as ``data_dir`` (the scripts' ``--data-dir``);
   2. the folder in the environment variable ``CNN_JAX_DATA_DIR``;
-  3. TFDS (``tfds.load("mnist")``), cached in TFDS's own data dir.
+  3. the download cache (``cnn_jax.download.cache_dir()``), once it holds all four files;
+  4. TFDS (``tfds.load("mnist")``, cached in TFDS's own data dir), if it is installed;
+  5. a download of the four files into the cache (``cnn_jax.download``), verified.
+
+The cache comes before TFDS so that a machine that once downloaded keeps reading the same
+files in the same (IDX) order; TFDS comes before a download so that an existing TFDS setup
+behaves as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import importlib.util
 import os
 import socket
 from pathlib import Path
 
 import numpy as np
+
+from cnn_jax import download
 
 ENV_VAR = "CNN_JAX_DATA_DIR"
 NUM_CLASSES = 10
@@ -33,8 +42,9 @@ _PROBE_SECONDS = 5.0
 
 HOW_TO_PROVIDE = (
     f"pass --data-dir DIR or set {ENV_VAR}=DIR to a folder holding the four MNIST IDX files "
-    "(train-images-idx3-ubyte[.gz], ...), or install the TFDS extra "
-    "(pip install 'cnn_jax[tfds]') on a machine with internet access"
+    "(train-images-idx3-ubyte[.gz], ...), or run once with internet access so that MNIST "
+    f"downloads itself into the cache (${download.CACHE_ENV_VAR}, default ~/.cache/cnn_jax), "
+    "or install the TFDS extra (pip install 'cnn_jax[tfds]')"
 )
 
 
@@ -175,12 +185,27 @@ def load_tfds(data_dir: str | None = None) -> Mnist:
 # ----------------------------------------------------------------------------- entry
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None) -> Mnist:
-    """MNIST from ``data_dir``, else ``$CNN_JAX_DATA_DIR``, else TFDS."""
+def _tfds_importable() -> bool:
+    # find_spec, not import: importing TFDS pulls in TensorFlow, seconds before any use.
+    return importlib.util.find_spec("tensorflow_datasets") is not None
+
+
+def load_mnist(data_dir: str | os.PathLike | None = None, *, progress: bool = True) -> Mnist:
+    """MNIST from ``data_dir``, else ``$CNN_JAX_DATA_DIR``, else the download cache, else
+    TFDS if installed, else downloaded into the cache (a line per file on stderr if
+    ``progress``)."""
     folder = data_dir or os.environ.get(ENV_VAR)
     if folder:
         return load_idx_folder(folder)
-    return load_tfds()
+    cached = download.complete_cache()
+    if cached is not None:
+        return load_idx_folder(cached)
+    if _tfds_importable():
+        return load_tfds()
+    try:
+        return load_idx_folder(download.download_mnist(progress=progress))
+    except download.DownloadError as e:
+        raise DataError(f"{e}: {HOW_TO_PROVIDE}") from None
 
 
 def scale(images: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
 import gzip
+import socket
 import struct
 import subprocess
 import sys
@@ -107,13 +108,18 @@ def test_env_var_is_used(tmp_path, monkeypatch):
     assert data.load_mnist().train_images.shape[0] == 5
 
 
-def test_neither_source_fails_fast_naming_both(monkeypatch):
+def test_no_source_fails_fast_naming_each_way(monkeypatch, tmp_path):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # as if not installed
+    # An empty cache and a mirror with nothing listening: offline, without the internet.
+    monkeypatch.setenv("CNN_JAX_CACHE_DIR", str(tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("CNN_JAX_MNIST_MIRRORS", f"http://127.0.0.1:{s.getsockname()[1]}/")
     with pytest.raises(data.DataError) as err:
-        data.load_mnist()
+        data.load_mnist(progress=False)
     assert "--data-dir" in str(err.value) and data.ENV_VAR in str(err.value)
-    assert "tfds" in str(err.value)
+    assert "download" in str(err.value) and "tfds" in str(err.value)
 
 
 def test_tfds_offline_without_cache_fails_fast(monkeypatch, tmp_path):
