@@ -209,7 +209,7 @@ def load_mnist(data_dir: str | None, *, progress: bool = True):
     from cnn_jax import data
 
     check_data_dir(data_dir)
-    return data.load_mnist(data_dir)
+    return data.load_mnist(data_dir, progress=progress)
 
 
 # ----------------------------------------------------------------------------- run folder

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_jax import download
+from cnn_jax.errors import UsageError
 
 ENV_VAR = "CNN_JAX_DATA_DIR"
 NUM_CLASSES = 10
@@ -48,7 +49,7 @@ HOW_TO_PROVIDE = (
 )
 
 
-class DataError(Exception):
+class DataError(UsageError):
     """The data could not be found or read; the message says which file and why."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax.errors import UsageError
 from cnn_jax.inside import layers
 from cnn_jax.inside import plots as layer_plots
 from cnn_jax.results import machine, save_figure, versions, write_json, write_npz, write_text
@@ -148,7 +149,7 @@ def write_page(path: str | Path, results: Mapping) -> None:
 # ----------------------------------------------------------------------------- the folder
 
 
-class OutputError(Exception):
+class OutputError(UsageError):
     """The output folder cannot be used; the message says why."""
 
 

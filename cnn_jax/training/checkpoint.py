@@ -14,8 +14,10 @@ from pathlib import Path
 import jax
 import orbax.checkpoint as ocp
 
+from cnn_jax.errors import UsageError
 
-class CheckpointError(Exception):
+
+class CheckpointError(UsageError):
     """A checkpoint cannot be found or read; the message says which and why."""
 
 

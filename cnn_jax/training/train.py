@@ -19,6 +19,7 @@ from flax.training.train_state import TrainState
 from tqdm.auto import tqdm
 
 from cnn_jax import data as data_lib
+from cnn_jax.errors import UsageError
 from cnn_jax.nn.losses import LOSSES, l2_penalty
 from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
 from cnn_jax.training.checkpoint import RunCheckpoints
@@ -27,7 +28,7 @@ from cnn_jax.training.config import TrainConfig
 INPUT_SHAPE = (1, 28, 28, 1)
 
 
-class ConfigMismatch(Exception):
+class ConfigMismatch(UsageError):
     """An output folder holds checkpoints of a run with another config."""
 
 
