@@ -24,7 +24,25 @@ from cnn_jax.errors import EXIT_DIVERGED, EXIT_USAGE, Diverged, UsageError
 SEED_RANGE = 2**32  # jax.random.key takes an unsigned 32-bit seed without wrapping
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to a flag's help when it has a default worth showing."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and action.option_strings and "%(default)" not in text:
+            default = action.default
+            if isinstance(default, tuple):
+                default = ",".join(map(str, default))
+            text += f" (default: {default})".replace("%", "%%")
+        return text
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line instead of usage + message
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
@@ -165,16 +183,16 @@ def add_common(
             "--seed",
             type=seed,
             default=seed_default,
-            help="root random seed (default: %(default)s)",
+            help="root random seed",
         )
     if test_images is not None:
         parser.add_argument(
             "--test-images",
             type=positive_int,
             default=test_images,
-            help="the first N test images (default: %(default)s)",
+            help="the first N test images",
         )
-    parser.add_argument("--out", default=out, help="output folder (default: %(default)s)")
+    parser.add_argument("--out", default=out, help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

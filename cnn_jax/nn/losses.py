@@ -26,11 +26,30 @@ def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
     return jnp.mean(optax.softmax_cross_entropy(logits, targets))
 
 
+# The one cost registry: every study, flag and results file names its cost by these keys.
 LOSSES = {
-    "softmax_ce": softmax_cross_entropy,
-    "sigmoid_ce": sigmoid_cross_entropy,
     "quadratic": quadratic_cost,
+    "sigmoid_ce": sigmoid_cross_entropy,
+    "softmax_ce": softmax_cross_entropy,
 }
+COST_NAMES = tuple(LOSSES)  # a cost's id is its index here
+
+
+def cost_id(name: str) -> int:
+    """The index of cost ``name`` in :data:`COST_NAMES`, for sweeps that vmap over costs."""
+    if name not in LOSSES:
+        raise ValueError(f"cost must be one of {', '.join(COST_NAMES)}, got {name!r}")
+    return COST_NAMES.index(name)
+
+
+def cost_by_id(cost: jax.Array | int, logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """The batch-mean cost with id ``cost`` (may be traced: one compiled sweep, many costs)."""
+    return jax.lax.switch(cost, tuple(LOSSES.values()), logits, targets)
+
+
+def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Fraction of rows whose largest logit is the label; logits [B, K], labels [B] int."""
+    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
 
 
 def _is_kernel(path) -> bool:

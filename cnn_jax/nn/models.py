@@ -7,37 +7,14 @@ draws from the ``"dropout"`` rng and is off when ``train=False``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
+from cnn_jax.nn.activations import ACTIVATIONS, INITS
 from cnn_jax.nn.conv import conv_fn
 from cnn_jax.nn.pooling import max_pool
-
-ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "sigmoid": nn.sigmoid,
-    "tanh": jnp.tanh,
-    "relu": nn.relu,
-    "identity": lambda x: x,
-    "softplus": nn.softplus,
-    "leaky_relu": nn.leaky_relu,
-    "elu": nn.elu,
-}
-
-_normal = jax.nn.initializers.normal
-# (kernel_init, bias_init) per scheme.
-INITS = {
-    # Nielsen's network2 default: w ~ N(0, 1/n_in), b ~ N(0, 1).
-    "nielsen": (jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal"), _normal(1.0)),
-    # Nielsen's "large" init (network.py): w, b ~ N(0, 1).
-    "large": (_normal(1.0), _normal(1.0)),
-    # Keras's default: Glorot uniform kernels, zero biases.
-    "glorot": (jax.nn.initializers.glorot_uniform(), jax.nn.initializers.zeros),
-    # He et al. 2015: N(0, 2/n_in), zero biases.
-    "he": (jax.nn.initializers.he_normal(), jax.nn.initializers.zeros),
-}
 
 
 def _dense(features: int, init: str, name: str) -> nn.Dense:

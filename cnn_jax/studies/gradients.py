@@ -16,7 +16,6 @@ A cost here is ``cost(logits [B, K], targets [B, K]) -> scalar``, the batch mean
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -28,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax.nn import losses
-from cnn_jax.nn.models import MLP
+from cnn_jax.nn.mlp import MLPSpec, draw_params
 
 Cost = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -129,34 +128,6 @@ def grad_stats(
     )
 
 
-def init_params(model: nn.Module, key: jax.Array, example: jax.Array):
-    """The model's parameters drawn with ``key``; ``example`` [1, ...] fixes the shapes."""
-    return model.init(key, example)["params"]
-
-
-def param_shapes(model: nn.Module, input_shape: tuple[int, ...] = (28, 28, 1)):
-    """The parameter tree as shapes (jax.ShapeDtypeStruct), without drawing or compiling."""
-    example = jax.ShapeDtypeStruct((1, *input_shape), jnp.float32)
-    return jax.eval_shape(lambda x: init_params(model, jax.random.key(0), x), example)
-
-
-def draw_params(model: nn.Module, keys: jax.Array, input_shape: tuple[int, ...] = (28, 28, 1)):
-    """:func:`init_params` for each key in ``keys`` [S]: leaves [S, ...], one jit-compiled
-    call, cached per model, input shape and S.
-
-    The seeds are drawn one after another (``lax.map``): the same numbers as vmapped,
-    but XLA compiles vmapped threefry draws about twice as slowly, and drawing is a small
-    part of a sweep's run time.
-    """
-    return _draw_params(keys, model=model, input_shape=tuple(input_shape))
-
-
-@functools.partial(jax.jit, static_argnames=("model", "input_shape"))
-def _draw_params(keys, *, model, input_shape):
-    example = jnp.zeros((1, *input_shape), jnp.float32)
-    return jax.lax.map(lambda key: init_params(model, key, example), keys)
-
-
 def init_sweep(
     model: nn.Module,
     images: jax.Array,
@@ -169,8 +140,8 @@ def init_sweep(
 ) -> GradStats:
     """:func:`grad_stats` at initialisation for each key in ``keys`` [S]: leaves [S, L].
 
-    Parameters from :func:`draw_params`, then one jit-compiled call (cached per model and
-    cost) vmapped over seeds in groups of ``batch_size`` (all S at once when None;
+    Parameters from :func:`~cnn_jax.nn.mlp.draw_params`, then one jit-compiled call (cached
+    per model and cost) vmapped over seeds in groups of ``batch_size`` (all S at once when None;
     activations take S·B·width floats per layer).
     """
     params = draw_params(model, keys, images.shape[1:])
@@ -203,7 +174,7 @@ def chain_closed_form_grads(
     product formula, not by autodiff.
 
     params: the ChainNet's parameters (dense<i>/kernel [1, 1], dense<i>/bias [1]);
-    x, y: [B, 1]; cost: "quadratic" (½(a − y)²) or "cross_entropy" (sigmoid CE), each
+    x, y: [B, 1]; cost: "quadratic" (½(a − y)²) or "sigmoid_ce" (cross-entropy), each
     averaged over the batch. Returns (dC/dw [L], dC/db [L]), input side first.
 
     With a_0 = x, z_i = w_i·a_(i-1) + b_i, a_i = σ(z_i):
@@ -226,52 +197,16 @@ def chain_closed_form_grads(
     error = a - y[:, 0]  # a_L − y
     if cost == "quadratic":
         output_delta = error * slopes[-1]  # ∂C/∂z_L = (a − y)·σ'(z_L)
-    elif cost == "cross_entropy":
+    elif cost == "sigmoid_ce":
         output_delta = error  # σ'(z_L) cancelled
     else:
-        raise ValueError(f"cost must be 'quadratic' or 'cross_entropy', got {cost!r}")
+        raise ValueError(f"cost must be 'quadratic' or 'sigmoid_ce', got {cost!r}")
     # δ_i = ∂C/∂z_i = Π_{j=i}^{L-1} σ'(z_j)·w_(j+1) · ∂C/∂z_L: a reversed cumulative product.
     links = slopes[:-1] * w[1:, None]  # [L-1, B]: σ'(z_j)·w_(j+1)
     tail = jnp.flip(jnp.cumprod(jnp.flip(links, 0), axis=0), 0)  # [L-1, B]
     factors = jnp.concatenate([tail, jnp.ones_like(output_delta)[None]])  # [L, B]
     deltas = factors * output_delta[None]  # [L, B]
     return jnp.mean(inputs * deltas, axis=1), jnp.mean(deltas, axis=1)
-
-
-# ----------------------------------------------------------------------------- networks
-
-COSTS: dict[str, Cost] = {
-    "quadratic": losses.quadratic_cost,
-    "cross_entropy": losses.sigmoid_cross_entropy,
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Network:
-    """A fully connected network of the comparison: layer sizes, activation, init, cost."""
-
-    sizes: tuple[int, ...] = (784, 30, 30, 10)  # Nielsen's notation, input first
-    activation: str = "sigmoid"
-    init: str = "nielsen"
-    cost: str = "cross_entropy"  # a key of COSTS
-
-    def __post_init__(self):
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            raise ValueError(f"sizes must be >= 2 positive layer sizes, got {self.sizes}")
-        if self.cost not in COSTS:
-            raise ValueError(f"cost must be one of {sorted(COSTS)}, got {self.cost!r}")
-
-    @property
-    def name(self) -> str:
-        """ "784-30-30-10"."""
-        return "-".join(map(str, self.sizes))
-
-    def model(self) -> MLP:
-        return MLP(widths=tuple(self.sizes[1:]), activation=self.activation, weight_init=self.init)
-
-    @property
-    def cost_fn(self) -> Cost:
-        return COSTS[self.cost]
 
 
 # ----------------------------------------------------------------------------- training
@@ -285,10 +220,6 @@ class TrainHistory(NamedTuple):
     cost: jax.Array  # [E+1] batch-mean cost on the training images, without the L2 term
     train_accuracy: jax.Array  # [E+1]
     test_accuracy: jax.Array  # [E/eval_every + 1], at epochs 0, eval_every, ..., E
-
-
-def _accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
 
 
 def train_speed_of_learning(
@@ -326,10 +257,14 @@ def train_speed_of_learning(
 
     def measure(p):
         grads, (data_cost, logits) = jax.grad(loss, has_aux=True)(p)
-        return grads, (_stack_norms(grads, names, "bias"), data_cost, _accuracy(logits, labels))
+        return grads, (
+            _stack_norms(grads, names, "bias"),
+            data_cost,
+            losses.accuracy(logits, labels),
+        )
 
     def test_accuracy(p):
-        return _accuracy(model.apply({"params": p}, test_images), test_labels)
+        return losses.accuracy(model.apply({"params": p}, test_images), test_labels)
 
     def epoch(p, _):
         grads, record = measure(p)
@@ -351,7 +286,7 @@ def train_speed_of_learning(
 
 
 def train_sweep(
-    network: Network,
+    network: MLPSpec,
     keys: jax.Array,
     train: tuple[jax.Array, jax.Array],
     test: tuple[jax.Array, jax.Array],
@@ -362,8 +297,9 @@ def train_sweep(
     eval_every: int = 1,
 ) -> TrainHistory:
     """:func:`train_speed_of_learning` from the init drawn with each key [S]
-    (:func:`draw_params`), vmapped over seeds in one jit-compiled call: leaves [S, ...]."""
-    params = draw_params(network.model(), keys, train[0].shape[1:])
+    (:meth:`MLPSpec.init_params`), vmapped over seeds in one jit-compiled call: leaves
+    [S, ...]."""
+    params = network.init_params(keys, train[0].shape[1:])
     return _train_sweep(
         params, train, test, lr, l2_coeff, network=network, epochs=epochs, eval_every=eval_every
     )

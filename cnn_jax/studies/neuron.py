@@ -19,29 +19,24 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-COST_NAMES = ("quadratic", "cross_entropy")  # index = cost id
+from cnn_jax.nn import losses
 
-
-def cost_id(name: str) -> int:
-    if name not in COST_NAMES:
-        raise ValueError(f"cost must be one of {COST_NAMES}, got {name!r}")
-    return COST_NAMES.index(name)
+COSTS = ("quadratic", "sigmoid_ce")  # the two costs of the study, as named in losses.LOSSES
+QUADRATIC = losses.cost_id("quadratic")
 
 
 def neuron_cost(w, b, x, y, cost: int | jax.Array) -> jax.Array:
-    """C(w, b) for one neuron; cost 0 = quadratic, 1 = cross-entropy (may be traced)."""
-    z = w * x + b
-    quadratic = 0.5 * (jax.nn.sigmoid(z) - y) ** 2
-    # −[y ln σ(z) + (1 − y) ln(1 − σ(z))] from z: ln σ(z) = −softplus(−z), ln(1−σ) = −softplus(z)
-    cross_entropy = y * jax.nn.softplus(-z) + (1.0 - y) * jax.nn.softplus(z)
-    return jnp.where(cost == 0, quadratic, cross_entropy)
+    """C(w, b) for one neuron: the cost with id ``cost`` (``losses.cost_id``; may be traced)
+    on the batch of one example, logit z = w·x + b."""
+    z = jnp.reshape(w * x + b, (1, 1))
+    return losses.cost_by_id(cost, z, jnp.reshape(jnp.asarray(y, z.dtype), (1, 1)))
 
 
 def neuron_grads(w, b, x, y, cost: int | jax.Array) -> tuple[jax.Array, jax.Array]:
     """(∂C/∂w, ∂C/∂b) by the study's formulas, not by autodiff."""
     a = jax.nn.sigmoid(w * x + b)
     error = a - y
-    delta = jnp.where(cost == 0, error * a * (1.0 - a), error)  # ∂C/∂z
+    delta = jnp.where(cost == QUADRATIC, error * a * (1.0 - a), error)  # ∂C/∂z
     return delta * x, delta
 
 
@@ -49,9 +44,9 @@ def grad_w_against_output(a: jax.Array, cost: str, x: float = 1.0, y: float = 0.
     """∂C/∂w as a function of the output a (the study's two formulas): [A] -> [A]."""
     if cost == "quadratic":
         return (a - y) * a * (1.0 - a) * x
-    if cost == "cross_entropy":
+    if cost == "sigmoid_ce":
         return (a - y) * x
-    raise ValueError(f"cost must be one of {COST_NAMES}, got {cost!r}")
+    raise ValueError(f"cost must be one of {COSTS}, got {cost!r}")
 
 
 class NeuronHistory(NamedTuple):
@@ -92,4 +87,4 @@ def descend_runs(w0, b0, lr, cost, *, epochs: int) -> NeuronHistory:
 
 # Nielsen's chapter 3 settings: input 1, target 0, 300 epochs.
 NIELSEN_STARTS = {"w0.6_b0.9": (0.6, 0.9), "w2_b2": (2.0, 2.0)}
-NIELSEN_LR = {"quadratic": 0.15, "cross_entropy": 0.005}
+NIELSEN_LR = {"quadratic": 0.15, "sigmoid_ce": 0.005}

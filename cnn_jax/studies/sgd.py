@@ -21,29 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from cnn_jax.errors import Diverged
 from cnn_jax.nn import losses
-from cnn_jax.nn.models import MLP
-from cnn_jax.studies.gradients import named_leaves
-from cnn_jax.studies.neuron import COST_NAMES, cost_id
+from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
+from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.studies.gradients import layer_names, named_leaves
 from cnn_jax.training.checkpoint import open_manager
-
-
-@dataclasses.dataclass(frozen=True)
-class Net:
-    """An MLP in Nielsen's notation: sizes input first, e.g. (784, 30, 10)."""
-
-    sizes: tuple[int, ...] = (784, 30, 10)
-    activation: str = "sigmoid"
-    init: str = "large"  # Nielsen's network.py N(0, 1); "nielsen" is network2's N(0, 1/n_in)
-    dropout: float = 0.0
-
-    def model(self) -> MLP:
-        return MLP(
-            widths=tuple(self.sizes[1:]),
-            activation=self.activation,
-            weight_init=self.init,
-            dropout=self.dropout,
-        )
 
 
 class Hyper(NamedTuple):
@@ -51,25 +34,16 @@ class Hyper(NamedTuple):
 
     lr: jax.Array  # η
     l2_coeff: jax.Array  # coeff in coeff·Σ w² (λ/2n for Nielsen's λ)
-    cost: jax.Array  # int: index into costs.COST_NAMES
+    cost: jax.Array  # int: a cost id, index into losses.COST_NAMES
 
 
 def hypers(lr, l2_coeff, cost) -> Hyper:
     """Lists (or scalars, broadcast) -> :class:`Hyper` with leaves [C]; cost by name."""
     names = [cost] if isinstance(cost, str) else list(cost)
-    ids = jnp.asarray([cost_id(n) for n in names], jnp.int32)
+    ids = jnp.asarray([losses.cost_id(n) for n in names], jnp.int32)
     lr, l2 = jnp.atleast_1d(jnp.asarray(lr, jnp.float32)), jnp.atleast_1d(jnp.asarray(l2_coeff))
     c = max(lr.shape[0], l2.shape[0], ids.shape[0])
     return Hyper(*(jnp.broadcast_to(v, (c,)) for v in (lr, l2.astype(jnp.float32), ids)))
-
-
-def mixed_cost(cost, logits: jax.Array, targets: jax.Array) -> jax.Array:
-    """Batch-mean quadratic (cost 0) or sigmoid cross-entropy (cost 1); cost may be traced."""
-    return jnp.where(
-        cost == 0,
-        losses.quadratic_cost(logits, targets),
-        losses.sigmoid_cross_entropy(logits, targets),
-    )
 
 
 class EpochMetrics(NamedTuple):
@@ -81,11 +55,13 @@ class EpochMetrics(NamedTuple):
     test_accuracy: jax.Array
 
 
-def evaluate(model, params, images, targets, cost) -> tuple[jax.Array, jax.Array]:
-    """(batch-mean cost, accuracy) on images [N, ...] and one-hot targets [N, K]."""
+def cost_and_accuracy(model, params, images, targets, cost) -> tuple[jax.Array, jax.Array]:
+    """(batch-mean cost, accuracy) on images [N, ...] and one-hot targets [N, K]; ``cost`` is
+    a cost id (may be traced)."""
     logits = model.apply({"params": params}, images)
-    accuracy = jnp.mean(jnp.argmax(logits, -1) == jnp.argmax(targets, -1))
-    return mixed_cost(cost, logits, targets), accuracy
+    return losses.cost_by_id(cost, logits, targets), losses.accuracy(
+        logits, jnp.argmax(targets, -1)
+    )
 
 
 def train_epoch(model, params, hyper: Hyper, train, key, epoch, *, batch_size: int):
@@ -104,7 +80,7 @@ def train_epoch(model, params, hyper: Hyper, train, key, epoch, *, batch_size: i
 
         def loss(q):
             logits = model.apply({"params": q}, images[idx], train=True, rngs={"dropout": rng})
-            return mixed_cost(hyper.cost, logits, targets[idx]) + losses.l2_penalty(
+            return losses.cost_by_id(hyper.cost, logits, targets[idx]) + losses.l2_penalty(
                 q, hyper.l2_coeff
             )
 
@@ -121,7 +97,8 @@ def train_epochs(model, params, hyper, key, train, test, first_epoch, *, epochs,
     def one(p, epoch):
         p = train_epoch(model, p, hyper, train, key, epoch, batch_size=batch_size)
         return p, EpochMetrics(
-            *evaluate(model, p, *train, hyper.cost), *evaluate(model, p, *test, hyper.cost)
+            *cost_and_accuracy(model, p, *train, hyper.cost),
+            *cost_and_accuracy(model, p, *test, hyper.cost),
         )
 
     return jax.lax.scan(one, params, first_epoch + jnp.arange(epochs))
@@ -135,17 +112,6 @@ def _train_block(params, hyper, keys, train, test, first_epoch, *, net, epochs, 
         )
 
     return jax.vmap(one)(params, hyper, keys)
-
-
-def init_params(net: Net, init_keys: jax.Array, input_shape=(28, 28, 1)):
-    """Parameters for each key [C]: leaves [C, ...].
-
-    Drawn one key at a time without jit: a sweep has a handful of configurations, and
-    compiling the draw (``gradients.draw_params``) takes longer than drawing them."""
-    model = net.model()
-    example = jnp.zeros((1, *input_shape), jnp.float32)
-    draws = [model.init(key, example)["params"] for key in init_keys]
-    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *draws)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -199,7 +165,7 @@ def _resume(directory: Path, params_like, fingerprint: str):
 
 
 def run_sweep(
-    net: Net,
+    net: MLPSpec,
     hyper: Hyper,
     init_keys: jax.Array,
     train_keys: jax.Array,
@@ -222,7 +188,7 @@ def run_sweep(
     {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
     """
     block = min(block or epochs, epochs)
-    params = init_params(net, init_keys, train[0].shape[1:])
+    params = net.init_params(init_keys, train[0].shape[1:])
     fingerprint = json.dumps(
         {
             "net": dataclasses.asdict(net),
@@ -247,6 +213,7 @@ def run_sweep(
             params, hyper, train_keys, train, test, done, net=net, epochs=n, batch_size=batch_size
         )
         new = jax.device_get(new)
+        _check_finite(new, hyper, done)  # before saving: the last checkpoint stays a good one
         metrics = {
             k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
         }
@@ -256,6 +223,19 @@ def run_sweep(
         if progress is not None:
             progress(done)
     return params, metrics
+
+
+def _check_finite(new: EpochMetrics, hyper: Hyper, done: int) -> None:
+    """Raise :class:`Diverged` naming the first configuration and epoch whose training cost
+    is not finite (a non-finite gradient makes the next epoch's cost non-finite)."""
+    bad = ~np.isfinite(np.asarray(new.train_cost))  # [C, n]
+    if bad.any():
+        config, epoch = (int(i[0]) for i in np.nonzero(bad))
+        lr, cost = float(hyper.lr[config]), losses.COST_NAMES[int(hyper.cost[config])]
+        raise Diverged(
+            f"configuration {config} (lr={lr:g}, cost={cost}) has a non-finite cost in epoch "
+            f"{done + epoch + 1}; lower the learning rate"
+        )
 
 
 def summary(metrics: dict, index: int) -> dict:
@@ -272,23 +252,6 @@ def summary(metrics: dict, index: int) -> dict:
     }
 
 
-__all__ = [
-    "COST_NAMES",
-    "EpochMetrics",
-    "Hyper",
-    "Net",
-    "evaluate",
-    "hypers",
-    "init_params",
-    "layer_mechanism",
-    "preactivations",
-    "run_sweep",
-    "saturation_stats",
-    "summary",
-    "train_epoch",
-]
-
-
 # ----------------------------------------------------------------------------- mechanism
 
 
@@ -297,13 +260,11 @@ def preactivations(model, params, images) -> dict[str, jax.Array]:
     sown "denseI" taps; the last is the output layer)."""
     _, state = model.apply({"params": params}, images, mutable=["intermediates"])
     taps = state["intermediates"]
-    names = sorted((k for k in taps if k.startswith("dense")), key=lambda k: int(k[5:]))
-    return {name: taps[name][0] for name in names}
+    return {name: taps[name][0] for name in layer_names(params)}
 
 
 ABS_Z_BINS = np.linspace(0.0, 20.0, 41)  # |z| histogram edges; the last bin takes |z| > 20
 SLOPE_BINS = np.linspace(0.0, 0.25, 26)  # σ'(z) histogram edges
-SATURATED_SLOPE = 0.01  # σ'(z) < 0.01, i.e. |z| > 4.6: a neuron that barely learns
 
 
 def saturation_stats(z: np.ndarray) -> dict:
@@ -318,13 +279,13 @@ def saturation_stats(z: np.ndarray) -> dict:
         "abs_z_p90": float(np.quantile(z, 0.9)),
         "abs_z_mean": float(z.mean()),
         "slope_mean": float(slope.mean()),
-        "fraction_saturated": float(np.mean(slope < SATURATED_SLOPE)),
+        "fraction_saturated": float(np.mean(z > SIGMOID_SATURATION_Z)),
         "abs_z_hist": (counts / z.size).tolist(),
         "slope_hist": (slope_counts / z.size).tolist(),
     }
 
 
-def layer_mechanism(net: Net, params, images) -> dict:
+def layer_mechanism(net: MLPSpec, params, images) -> dict:
     """Per layer (input side first): the kernel's Frobenius norm and :func:`saturation_stats`
     of z on ``images``. params: one configuration's parameters."""
     zs = jax.device_get(preactivations(net.model(), params, images))

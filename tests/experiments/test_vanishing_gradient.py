@@ -48,6 +48,10 @@ def test_help_lists_the_flags(script, capsys):
         (["--hidden", "0"], "entries must be >= 1"),
         (["--train", "--epochs", "5", "--eval-every", "2"], "must divide"),
         (["--data-dir", "/no/such/folder"], "does not exist"),
+        (["--train", "--lr", "nan"], "must be a finite number > 0"),
+        (["--train", "--lr", "0"], "must be a finite number > 0"),
+        (["--train", "--lam", "-5"], "must be a finite number >= 0"),
+        (["--seed", "99999999999999999999999"], "must be in [0, 2**32)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(script, capsys, argv, message):
@@ -62,7 +66,7 @@ def test_images_beyond_the_data_is_an_error(script, fake_mnist, capsys):
     with pytest.raises(SystemExit) as exit_info:
         script.main(["--data-dir", str(fake_mnist), "--images", "25"])
     assert exit_info.value.code == 2
-    assert "exceeds the 24 training images" in capsys.readouterr().err
+    assert "--images 25 is more than the 24 training images" in capsys.readouterr().err
 
 
 def test_tiny_run_writes_results_and_figures(script, fake_mnist, tmp_path, capsys):
@@ -108,3 +112,25 @@ def test_tiny_run_writes_results_and_figures(script, fake_mnist, tmp_path, capsy
     for name in ("delta_norms_by_depth.png", "comparison.png", "speed_of_learning.png"):
         assert (out / name).stat().st_size > 0
     assert "784-30-10" in capsys.readouterr().out
+
+
+def test_divergence_is_one_line_exit_3_and_writes_nothing(script, fake_mnist, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["--data-dir", str(fake_mnist), "--images", "16", "--seeds", "2", "--hidden", "1"]
+    argv += ["--comparison-hidden", "1", "--train", "--epochs", "4", "--eval-every", "2"]
+    with pytest.raises(SystemExit) as exit_info:
+        script.main([*argv, "--lr", "1e8", "--no-progress", "--out", str(out)])
+    assert exit_info.value.code == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lower the learning rate" in err, err
+    assert not (out / "results.json").exists()
+
+
+def test_out_naming_a_file_is_refused_before_work(script, fake_mnist, tmp_path, capsys):
+    taken = tmp_path / "file.txt"
+    taken.write_text("keep")
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--data-dir", str(fake_mnist), "--images", "16", "--out", str(taken)])
+    assert exit_info.value.code == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert taken.read_text() == "keep"

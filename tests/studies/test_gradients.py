@@ -11,19 +11,20 @@ import pytest
 
 from cnn_jax.nn import losses
 from cnn_jax.nn.models import ChainNet
+from cnn_jax.nn.mlp import MLPSpec, draw_params
 from cnn_jax.studies import gradients as G
 from cnn_jax.studies import mean_field
 
 KEY = jax.random.key(0)
 # Few shapes, shared across tests: on CPU, compiling the parameter draws costs more
 # than running them.
-SMALL = G.Network((784, 16, 16, 10))
+SMALL = MLPSpec((784, 16, 16, 10))
 SEEDS = 4
 
 
 def small_params(seed=0):
     """SMALL's parameters for key ``seed`` of the shared split (one compiled draw)."""
-    params = G.draw_params(SMALL.model(), jax.random.split(KEY, SEEDS))
+    params = draw_params(SMALL.model(), jax.random.split(KEY, SEEDS))
     return jax.tree.map(lambda p: p[seed], params)
 
 
@@ -44,14 +45,14 @@ def leaf(tree, name):
 
 
 @pytest.mark.parametrize("depth", [1, 3, 6])
-@pytest.mark.parametrize("cost", ["quadratic", "cross_entropy"])
+@pytest.mark.parametrize("cost", ["quadratic", "sigmoid_ce"])
 def test_chain_closed_form_equals_autodiff(depth, cost):
     model = ChainNet(depth=depth)
     kx, ky, kp = jax.random.split(jax.random.key(depth), 3)
     x = jax.random.normal(kx, (8, 1))
     y = jax.random.bernoulli(ky, 0.5, (8, 1)).astype(jnp.float32)
     params = model.init(kp, x)["params"]
-    grads = jax.grad(G.batch_cost(model, G.COSTS[cost]))(params, x, y)
+    grads = jax.grad(G.batch_cost(model, losses.LOSSES[cost]))(params, x, y)
     dw, db = G.chain_closed_form_grads(params, x, y, cost)
     names = G.layer_names(params)
     np.testing.assert_allclose(dw, [grads[n]["kernel"][0, 0] for n in names], rtol=1e-5, atol=1e-8)
@@ -66,7 +67,7 @@ def test_cross_entropy_removes_the_output_sigma_prime():
     x, y = jnp.array([[0.7]]), jnp.array([[1.0]])
     params = model.init(jax.random.key(1), x)["params"]
     dw_q, _ = G.chain_closed_form_grads(params, x, y, "quadratic")
-    dw_ce, _ = G.chain_closed_form_grads(params, x, y, "cross_entropy")
+    dw_ce, _ = G.chain_closed_form_grads(params, x, y, "sigmoid_ce")
     a = jax.nn.sigmoid(model.apply({"params": params}, x))[0, 0]
     np.testing.assert_allclose(dw_q, dw_ce * a * (1 - a), rtol=1e-5)
 
@@ -176,7 +177,7 @@ def test_sigmoid_vanishes_toward_the_input_and_relu_he_does_not():
     images, targets = toy_batch(16)
     keys = jax.random.split(KEY, SEEDS)
     median = {}
-    for net in (SMALL, G.Network(SMALL.sizes, "relu", "he")):
+    for net in (SMALL, MLPSpec(SMALL.sizes, "relu", "he")):
         stats = G.init_sweep(net.model(), images, targets, net.cost_fn, keys)
         median[net.activation] = np.median(np.asarray(stats.delta_norm), axis=0)  # [3]
     assert np.all(np.diff(median["sigmoid"]) > 0), median  # falls toward the input

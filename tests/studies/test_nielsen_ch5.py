@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
+from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.studies import gradients as G
 from cnn_jax.studies import mean_field
 
@@ -19,7 +20,7 @@ def test_nielsen_ch5_published_values_inside_the_seed_band(mnist):
     keys = jax.random.split(jax.random.key(0), 1000)
     predicted = mean_field.predicted_shrink("sigmoid", 1.0, 1.0)
     for name, published in G.NIELSEN_CH5_INIT.items():
-        net = G.Network(tuple(int(s) for s in name.split("-")))
+        net = MLPSpec(tuple(int(s) for s in name.split("-")))
         stats = G.init_sweep(net.model(), images, targets, net.cost_fn, keys)
         hidden = np.asarray(stats.delta_norm)[:, :-1]
         q = G.seed_quantiles(hidden)

@@ -1,0 +1,44 @@
+"""Activation functions and weight initialisations by name, and when a sigmoid is saturated.
+
+Every model and study picks these by name (``MLPSpec(activation="sigmoid", init="nielsen")``,
+``--activation``, ``--init``), so a name means the same function everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "sigmoid": nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": nn.relu,
+    "identity": lambda x: x,
+    "softplus": nn.softplus,
+    "leaky_relu": nn.leaky_relu,
+    "elu": nn.elu,
+}
+
+_normal = jax.nn.initializers.normal
+# (kernel_init, bias_init) per scheme.
+INITS = {
+    # Nielsen's network2 default: w ~ N(0, 1/n_in), b ~ N(0, 1).
+    "nielsen": (jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal"), _normal(1.0)),
+    # Nielsen's "large" init (network.py): w, b ~ N(0, 1).
+    "large": (_normal(1.0), _normal(1.0)),
+    # Keras's default: Glorot uniform kernels, zero biases.
+    "glorot": (jax.nn.initializers.glorot_uniform(), jax.nn.initializers.zeros),
+    # He et al. 2015: N(0, 2/n_in), zero biases.
+    "he": (jax.nn.initializers.he_normal(), jax.nn.initializers.zeros),
+}
+
+# A sigmoid is saturated where σ(z) < 0.01 or σ(z) > 0.99, i.e. |z| > ln 99 ≈ 4.6, where
+# σ'(z) = σ(1 − σ) < 0.0099 (under 4 % of its peak 0.25). A tanh is saturated where
+# |tanh(z)| > 0.99, i.e. |z| > atanh(0.99) ≈ 2.65, where tanh'(z) < 0.02.
+SATURATION = 0.01
+SIGMOID_SATURATION_Z = math.log((1 - SATURATION) / SATURATION)  # 4.595
+TANH_SATURATION_Z = math.atanh(1 - SATURATION)  # 2.647

@@ -1,0 +1,343 @@
+"""The vanishing-gradient study on real MNIST: Nielsen's chapter 5 over many seeds, the
+mean-field prediction, and sigmoid + MSE / sigmoid + CE / ReLU side by side.
+
+:func:`measure` computes every number (``results.json``'s content), :func:`format_tables`
+prints them, :func:`write_figures` draws them; ``experiments/vanishing_gradient.py`` only
+parses flags and calls these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax import data as data_lib
+from cnn_jax import plotting
+from cnn_jax.errors import Diverged
+from cnn_jax.nn import losses
+from cnn_jax.nn.mlp import MLPSpec, param_shapes
+from cnn_jax.results import save_figure
+from cnn_jax.studies import gradients as G
+from cnn_jax.studies import mean_field
+
+SHRINK_TOLERANCE = 0.20  # the target: median shrink within 20 % of 1/√χ1
+
+
+def nielsen_network(hidden: int) -> MLPSpec:
+    """[784, 30 × hidden, 10], sigmoid, cross-entropy, network2 init."""
+    return MLPSpec((784, *[30] * hidden, 10), "sigmoid", "nielsen", cost="sigmoid_ce")
+
+
+def comparison_networks(hidden: int) -> dict[str, MLPSpec]:
+    """The three networks side by side, all [784, 30 × hidden, 10]."""
+    sizes = nielsen_network(hidden).sizes
+    return {
+        "sigmoid + MSE": MLPSpec(sizes, "sigmoid", "nielsen", cost="quadratic"),
+        "sigmoid + CE": MLPSpec(sizes, "sigmoid", "nielsen", cost="sigmoid_ce"),
+        "ReLU + CE": MLPSpec(sizes, "relu", "he", cost="sigmoid_ce"),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """Full-batch gradient descent after the init sweeps (Nielsen: 500 epochs, η 0.1, λ 5)."""
+
+    epochs: int = 500
+    lr: float = 0.1
+    lam: float = 5.0  # Nielsen's L2 λ; weight decay 1 − ηλ/n on n images
+    seeds: int = 1
+    eval_every: int = 10  # test accuracy every N epochs; must divide epochs
+
+    def __post_init__(self):
+        if self.epochs % self.eval_every:
+            raise ValueError(f"--eval-every {self.eval_every} must divide --epochs {self.epochs}")
+
+
+def predicted_shrink(net: MLPSpec) -> float:
+    sigma_w2, sigma_b2 = mean_field.INIT_VARIANCES[net.init]
+    return mean_field.predicted_shrink(net.activation, sigma_w2, sigma_b2)
+
+
+def layer_labels(n_layers: int) -> list[str]:
+    return [f"h{i + 1}" for i in range(n_layers - 1)] + ["out"]
+
+
+def _describe(net: MLPSpec) -> dict:
+    return {"network": net.name, "activation": net.activation, "init": net.init, "cost": net.cost}
+
+
+def init_summary(stats: G.GradStats, names: list[str], net: MLPSpec, moments) -> dict:
+    """Quantiles over seeds of ‖δˡ‖ (all layers), shrink, and the kernel-gradient median.
+
+    moments: the inputs' (mean ‖x‖²/784, mean cosine), for the mean-field shrink of the
+    mean over examples, layer by layer."""
+    hidden = np.asarray(stats.delta_norm)[:, :-1]
+    sigma_w2, sigma_b2 = mean_field.INIT_VARIANCES[net.init]
+    layer_theory = mean_field.predicted_layer_shrinks(
+        net.activation, sigma_w2, sigma_b2, *moments, hidden.shape[1]
+    )
+    out = {
+        **_describe(net),
+        "layers": names,
+        **G.seed_quantiles(stats.delta_norm),
+        "kernel_norm_median": np.median(np.asarray(stats.kernel_norm), axis=0).tolist(),
+        "predicted_shrink": predicted_shrink(net),
+        "median_shrink": G.median_shrink(hidden) if hidden.shape[1] > 1 else [],
+        # Mean field with the data's q and correlation at each layer, not the fixed point:
+        "predicted_shrink_by_layer": layer_theory["per_example"],
+        "predicted_shrink_of_mean_by_layer": layer_theory["mean"],
+    }
+    if stats.per_example_delta_norm is not None:
+        per_example = np.asarray(stats.per_example_delta_norm)
+        out["per_example_median"] = np.median(per_example, axis=0).tolist()
+        out["per_example_median_shrink"] = G.median_shrink(per_example[:, :-1])
+    return out
+
+
+def nielsen_entry(summary: dict, published: tuple[float, ...] | None) -> dict:
+    """``delta_norms`` entry: hidden layers only (Nielsen leaves out the output)."""
+    n = len(summary["layers"]) - 1
+    entry = {k: summary[k][:n] for k in ("layers", *G.QUANTILES, "kernel_norm_median")}
+    if "per_example_median" in summary:
+        entry["per_example_median"] = summary["per_example_median"][:n]
+    for key in (
+        "predicted_shrink",
+        "median_shrink",
+        "predicted_shrink_by_layer",
+        "predicted_shrink_of_mean_by_layer",
+        "per_example_median_shrink",
+    ):
+        if key in summary:
+            entry[key] = summary[key]
+    predicted = summary["predicted_shrink"]
+    entry["shrink_within_20pct"] = [
+        abs(s / predicted - 1) <= SHRINK_TOLERANCE for s in summary["median_shrink"]
+    ]
+    if published is not None:
+        entry["published"] = list(published)
+        entry["published_inside_p01_p99"] = [
+            lo <= v <= hi for v, lo, hi in zip(published, entry["p01"], entry["p99"], strict=True)
+        ]
+    return entry
+
+
+def training_entry(history: G.TrainHistory, net: MLPSpec, training: Training, summary) -> dict:
+    """Median over training seeds of each curve."""
+
+    def med(x):
+        return np.median(np.asarray(x, np.float64), axis=0).tolist()
+
+    return {
+        **_describe(net),
+        "layers": summary["layers"],
+        "epoch": list(range(training.epochs + 1)),
+        "delta_norm": med(history.delta_norm),
+        "cost_value": med(history.cost),
+        "train_accuracy": med(history.train_accuracy),
+        "test_epoch": list(range(0, training.epochs + 1, training.eval_every)),
+        "test_accuracy": med(history.test_accuracy),
+        "final_test_accuracy_per_seed": np.asarray(history.test_accuracy)[:, -1].tolist(),
+    }
+
+
+def check_finite(history: G.TrainHistory, net: MLPSpec, lr: float) -> None:
+    """Raise :class:`Diverged` at the first epoch whose cost or ‖δ‖ is not finite."""
+    ok = np.isfinite(np.asarray(history.cost)) & np.isfinite(np.asarray(history.delta_norm)).all(
+        -1
+    )  # [S, E+1]
+    if not ok.all():
+        seed, epoch = (int(i[0]) for i in np.nonzero(~ok))
+        raise Diverged(
+            f"{net.name} {net.activation} + {net.cost}, training seed {seed}: non-finite cost "
+            f"or gradient after {epoch} epochs at lr={lr:g}; lower the learning rate"
+        )
+
+
+def mean_field_table() -> dict:
+    """q*, χ1 and the predicted shrink 1/√χ1 for the sigmoid (network2 init) and ReLU (He)."""
+    return {
+        act: {
+            "activation": act,
+            "sigma_w2": w,
+            "sigma_b2": b,
+            "q_star": mean_field.fixed_point_q(act, w, b),
+            "chi1": mean_field.chi1(act, w, b),
+            "predicted_shrink": mean_field.predicted_shrink(act, w, b),
+        }
+        for act, (w, b) in (
+            ("sigmoid", mean_field.INIT_VARIANCES["nielsen"]),
+            ("relu", mean_field.INIT_VARIANCES["he"]),
+        )
+    }
+
+
+def measure(
+    mnist: data_lib.Mnist,
+    *,
+    seeds: int = 1000,
+    hidden: tuple[int, ...] = (2, 3, 4),
+    comparison_hidden: int = 4,
+    images: int = 1000,
+    seed: int = 0,
+    seed_batch: int | None = None,
+    per_example: bool = False,
+    training: Training | None = None,
+    progress: Callable = lambda items, desc: items,
+) -> dict:
+    """Every number of the study on the first ``images`` training images: ``results.json``.
+
+    ``progress(items, desc)`` wraps each loop over networks (e.g. with tqdm)."""
+    start = time.perf_counter()
+    train_mnist = data_lib.limit(mnist, train=images)
+    x = jnp.asarray(data_lib.scale(train_mnist.train_images))  # [N, 28, 28, 1]
+    targets = jnp.asarray(data_lib.one_hot(train_mnist.train_labels))  # [N, 10]
+
+    init_key, train_key = jax.random.split(jax.random.key(seed))
+    # The same keys for every network: sigmoid + MSE and + CE start from the same weights.
+    init_keys = jax.random.split(init_key, seeds)
+    nielsen = {nielsen_network(h).name: nielsen_network(h) for h in hidden}
+    comparison_nets = comparison_networks(comparison_hidden)
+    networks = {**nielsen, **comparison_nets}
+    unique = list(dict.fromkeys(networks.values()))  # sigmoid + CE is also Nielsen's deepest
+
+    moments = mean_field.input_moments(data_lib.scale(train_mnist.train_images))
+    summaries: dict[MLPSpec, dict] = {}
+    timings = {}
+    t0 = time.perf_counter()
+    for net in progress(unique, f"init, {seeds} seeds"):
+        stats = G.init_sweep(
+            net.model(),
+            x,
+            targets,
+            net.cost_fn,
+            init_keys,
+            per_example=per_example,
+            batch_size=seed_batch,
+        )
+        names = G.layer_names(param_shapes(net.model(), x.shape[1:]))
+        summaries[net] = init_summary(jax.device_get(stats), names, net, moments)
+    timings["init_sweeps_s"] = time.perf_counter() - t0
+
+    delta_norms = {
+        name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name))
+        for name, net in nielsen.items()
+    }
+    trained: dict[str, dict] = {}
+    if training is not None:
+        test = (jnp.asarray(data_lib.scale(mnist.test_images)), jnp.asarray(mnist.test_labels))
+        train_keys = jax.random.split(train_key, training.seeds)
+        entries: dict[MLPSpec, dict] = {}
+        t0 = time.perf_counter()
+        for net in progress(unique, f"train, {training.epochs} epochs"):
+            history = G.train_sweep(
+                net,
+                train_keys,
+                (x, targets),
+                test,
+                epochs=training.epochs,
+                lr=training.lr,
+                l2_coeff=losses.nielsen_coeff(training.lam, images),
+                eval_every=training.eval_every,
+            )
+            history = jax.device_get(history)
+            check_finite(history, net, training.lr)
+            entries[net] = training_entry(history, net, training, summaries[net])
+        timings["training_s"] = time.perf_counter() - t0
+        trained = {name: entries[net] for name, net in networks.items()}
+    timings["total_s"] = time.perf_counter() - start
+    return {
+        "description": "‖δˡ‖ = ‖∂C/∂bˡ‖ of the mean cost over the first "
+        f"{images} MNIST training images (mean over examples, then norm), per layer "
+        "from the input side; quantiles over seeds",
+        "delta_norms": delta_norms,
+        "predicted_shrink": {name: e["predicted_shrink"] for name, e in delta_norms.items()},
+        "mean_field": mean_field_table(),
+        "input_moments": {"q_x": moments[0], "mean_cosine": moments[1]},
+        "comparison": {label: summaries[net] for label, net in comparison_nets.items()},
+        "training": trained,
+        "timings": timings,
+    }
+
+
+def format_tables(results: dict) -> str:
+    """The study's tables as text, from :func:`measure`'s results."""
+    delta_norms, comparison, training = (
+        results["delta_norms"],
+        results["comparison"],
+        results["training"],
+    )
+    lines = ["", "Nielsen ch. 5 at init: ‖δˡ‖ per hidden layer (input side first), over seeds"]
+    lines.append(
+        f"{'network':<20}{'layer':<9}{'published':>10}{'p01':>9}{'median':>9}{'p99':>9}  inside"
+    )
+    for name, e in delta_norms.items():
+        for i, layer in enumerate(e["layers"]):
+            pub = e.get("published")
+            pub_text = f"{pub[i]:10.4f}" if pub else f"{'-':>10}"
+            inside = ("yes" if e["published_inside_p01_p99"][i] else "NO") if pub else "-"
+            lines.append(
+                f"{name:<20}{layer:<9}{pub_text}{e['p01'][i]:9.4f}{e['median'][i]:9.4f}"
+                f"{e['p99'][i]:9.4f}  {inside}"
+            )
+    lines += [
+        "",
+        "shrink of ‖δ‖ per layer toward the input (h1/h2, h2/h3, ...): median over seeds;",
+        "mean field: 1/√χ1 at q*, and 1/√χ_c for the mean over examples at the data's correlation",
+    ]
+
+    def fmt(xs):
+        return " ".join(f"{x:5.2f}" for x in xs)
+
+    for name, e in {**delta_norms, **comparison}.items():
+        theory = fmt(e["predicted_shrink_of_mean_by_layer"])
+        lines.append(
+            f"{name:<20}1/√χ1 {e['predicted_shrink']:5.2f}  1/√χ_c {theory}"
+            f"  measured {fmt(e['median_shrink'])}"
+        )
+        if "per_example_median_shrink" in e:
+            lines.append(f"{'':<20}norm-then-mean measured {fmt(e['per_example_median_shrink'])}")
+    network = next(iter(comparison.values()))["network"]
+    lines += ["", f"comparison at init, {network}: median ‖δˡ‖ (h1 .. out)"]
+    for name, e in comparison.items():
+        lines.append(f"{name:<16}" + " ".join(f"{m:9.2e}" for m in e["median"]))
+    if training:
+        lines += ["", "after training: final train / test accuracy, ‖δ_h1‖/‖δ_last hidden‖"]
+        for name, t in training.items():
+            d = t["delta_norm"][-1]
+            lines.append(
+                f"{name:<20}{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}"
+                f"   first/last hidden {d[0] / d[-2]:.3g}"
+            )
+    return "\n".join(lines)
+
+
+def write_figures(results: dict, out: str | Path) -> None:
+    """delta_norms_by_depth.png, comparison.png and (after training) speed_of_learning.png."""
+    out = Path(out)
+    delta_norms, comparison, training = (
+        results["delta_norms"],
+        results["comparison"],
+        results["training"],
+    )
+    fig = plotting.plot_delta_norms_by_depth(
+        delta_norms,
+        published=G.NIELSEN_CH5_INIT,
+        predicted_shrink=results["mean_field"]["sigmoid"]["predicted_shrink"],
+    )
+    save_figure(fig, out / "delta_norms_by_depth.png")
+    labelled = {k: {**e, "layers": layer_labels(len(e["median"]))} for k, e in comparison.items()}
+    cmp_training = None
+    if training:
+        cmp_training = {k: {**training[k], "layers": labelled[k]["layers"]} for k in labelled}
+    save_figure(plotting.plot_network_comparison(labelled, cmp_training), out / "comparison.png")
+    if training:
+        fig = plotting.plot_speed_of_learning_by_network(
+            {name: training[name] for name in delta_norms}, hidden_only=True
+        )
+        save_figure(fig, out / "speed_of_learning.png")
