@@ -196,6 +196,14 @@ def add_common(
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def progress_bars(disabled: bool) -> Callable:
+    """``bar(desc, total)`` -> a tqdm bar on stderr (silent when ``disabled``), the progress
+    factory the studies take."""
+    from tqdm import tqdm
+
+    return lambda desc, total: tqdm(total=total, desc=desc, disable=disabled, file=sys.stderr)
+
+
 # ----------------------------------------------------------------------------- checks
 
 

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN
+from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN, recorded
 from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, unreadable
 from cnn_jax.training.config import TrainConfig
 
@@ -76,9 +76,9 @@ def _compiled_forward(model, output: str):
 
     def forward(params, images):
         logits, state = model.apply({"params": params}, images, mutable=["intermediates"])
-        captured = state["intermediates"]  # insertion order = the order the layers ran
+        captured = recorded(state["intermediates"])  # in the order the layers ran
         names[:] = [*captured, output]
-        return (*(value[0] for value in captured.values()), OUTPUT_ACTIVATIONS[output](logits))
+        return (*captured.values(), OUTPUT_ACTIVATIONS[output](logits))
 
     return names, jax.jit(forward)
 

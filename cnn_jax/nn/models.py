@@ -47,8 +47,20 @@ def _tap(module: nn.Module, name: str, x: jax.Array) -> jax.Array:
 
 def _layer(module: nn.Module, layer: nn.Module, x: jax.Array) -> jax.Array:
     """Apply a layer with parameters and record its output under the layer's own name, so
-    the parameter path (``conv1/kernel``) and the recorded output share one name."""
-    return _tap(module, layer.name, layer(x))
+    the parameter path (``conv1/kernel``) and the recorded output share one name. (Flax
+    keeps a sub-module's name for its own scope, so the layer records into it.)"""
+    y = layer(x)
+    layer.sow("intermediates", "output", y)
+    return y
+
+
+def recorded(intermediates: dict) -> dict[str, jax.Array]:
+    """{layer name: output} in the order the layers ran, from a model's "intermediates"
+    collection (``apply(..., mutable=["intermediates"])``)."""
+    return {
+        name: value["output"][0] if isinstance(value, dict) else value[0]
+        for name, value in intermediates.items()
+    }
 
 
 class MLP(nn.Module):

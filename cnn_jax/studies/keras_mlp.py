@@ -18,11 +18,15 @@ the data size is a multiple of the batch size, so there is none).
 from __future__ import annotations
 
 import functools
+import time
 from typing import NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax.errors import Diverged
 
 
 def keras_uniform(key, shape, dtype=jnp.float32):
@@ -94,3 +98,54 @@ def fit(key, train, test, *, hidden: int, epochs: int, batch_size: int = 32, lr:
 
     params, (train_loss, test_loss) = jax.lax.scan(epoch, params, jnp.arange(epochs))
     return params, FitHistory(train_loss, test_loss)
+
+
+def check_finite(history: FitHistory, lr: float) -> None:
+    """Raise :class:`Diverged` at the first epoch whose training MSE is not finite."""
+    bad = np.nonzero(~np.isfinite(np.asarray(history.train_loss)))[0]
+    if bad.size:
+        raise Diverged(
+            f"the training MSE is not finite after epoch {int(bad[0]) + 1} at lr={lr:g}; "
+            "lower the learning rate"
+        )
+
+
+def experiment(
+    seed: int, *, hidden: int, epochs: int, points: int, batch_size: int, lr: float
+) -> dict:
+    """The fit of ``points`` samples of sin(πx) and its curves as plain lists (results.json);
+    raises :class:`Diverged` when the MSE stops being finite."""
+    data_key, fit_key = jax.random.split(jax.random.key(seed))
+    train = make_data(data_key, points)
+    grid = jnp.linspace(-1.0, 1.0, 201)[:, None]
+    test = (grid, target_function(grid))
+    start = time.perf_counter()
+    params, history = fit(
+        fit_key, train, test, hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr
+    )
+    prediction = KerasMLP(hidden).apply({"params": params}, grid)
+    history = jax.device_get(history)
+    check_finite(history, lr)
+    seconds = time.perf_counter() - start
+
+    def as_list(a):
+        return np.asarray(a, np.float64).ravel().tolist()
+
+    curves = {
+        "train_x": as_list(train[0]),
+        "train_y": as_list(train[1]),
+        "grid_x": as_list(grid),
+        "grid_target": as_list(test[1]),
+        "grid_prediction": as_list(prediction),
+        "train_loss": as_list(history.train_loss),
+        "test_loss": as_list(history.test_loss),
+    }
+    return {
+        "description": "Keras-style MLP Dense(n, U(−0.05, 0.05)) -> tanh -> Dense(1), MSE, "
+        f"SGD lr {lr:g}, fitting y = sin(πx) on x ~ U(−1, 1)",
+        "initial_train_mse": curves["train_loss"][0],
+        "final_train_mse": curves["train_loss"][-1],
+        "final_test_mse": curves["test_loss"][-1],
+        "fit": curves,
+        "timings": {"fit_s": seconds},
+    }

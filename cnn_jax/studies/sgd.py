@@ -21,10 +21,12 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged
 from cnn_jax.nn import losses
 from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
 from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.nn.models import recorded
 from cnn_jax.studies.gradients import layer_names, named_leaves
 from cnn_jax.training.checkpoint import open_manager
 
@@ -238,6 +240,40 @@ def _check_finite(new: EpochMetrics, hyper: Hyper, done: int) -> None:
         )
 
 
+def device_data(mnist: data_lib.Mnist, images: int | None = None):
+    """((train images, one-hot targets), (test images, one-hot targets)) on the device, the
+    first ``images`` training images (all when None), scaled to [0, 1]."""
+
+    def split(x, y):
+        return jnp.asarray(data_lib.scale(x)), jnp.asarray(data_lib.one_hot(y))
+
+    return (
+        split(mnist.train_images[:images], mnist.train_labels[:images]),
+        split(mnist.test_images, mnist.test_labels),
+    )
+
+
+class _Silent:
+    """A stand-in for a tqdm bar: counts, prints nothing."""
+
+    n = 0
+
+    def update(self, k: int) -> None:
+        self.n += k
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def silent(desc: str, total: int) -> _Silent:
+    """The default progress factory of the studies: ``progress(desc, total)`` -> a bar."""
+    del desc, total
+    return _Silent()
+
+
 def summary(metrics: dict, index: int) -> dict:
     """Final and best test accuracy (with its epoch, 1-based) of configuration ``index``."""
     test = np.asarray(metrics["test_accuracy"][index], np.float64)
@@ -259,8 +295,8 @@ def preactivations(model, params, images) -> dict[str, jax.Array]:
     """z of every dense layer, input side first: {"dense1": [N, width], ...} (the MLP's
     sown "denseI" taps; the last is the output layer)."""
     _, state = model.apply({"params": params}, images, mutable=["intermediates"])
-    taps = state["intermediates"]
-    return {name: taps[name][0] for name in layer_names(params)}
+    taps = recorded(state["intermediates"])
+    return {name: taps[name] for name in layer_names(params)}
 
 
 ABS_Z_BINS = np.linspace(0.0, 20.0, 41)  # |z| histogram edges; the last bin takes |z| > 20

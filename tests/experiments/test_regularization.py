@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn import losses
+from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.nn.models import MLP
 from cnn_jax.studies import sgd
 
@@ -77,7 +78,7 @@ def test_saturation_stats_formulas():
 
 
 def test_layer_mechanism_per_layer():
-    net = sgd.Net((4, 5, 3))
+    net = MLPSpec((4, 5, 3))
     params = _params()
     x = jax.random.uniform(jax.random.key(1), (7, 2, 2, 1))
     z = sgd.preactivations(net.model(), params, x)

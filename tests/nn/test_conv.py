@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn.conv import im2col_conv, resolve, rows_conv
-from cnn_jax.nn.models import DeepCNN, SeedCNN
+from cnn_jax.nn.models import DeepCNN, SeedCNN, recorded
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -88,7 +88,7 @@ def test_cnn_crop_changes_no_output_or_gradient(model_cls, layer, full, trained)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), *grads)
     # And the crop is real: the recorded layer is full size, the trained one smaller.
     _, state = model.apply({"params": params}, x, mutable=["intermediates"])
-    assert state["intermediates"][layer][0].shape[1:3] == full
+    assert recorded(state["intermediates"])[layer].shape[1:3] == full
 
     def trained_shape(next_fun, args, kwargs, context):
         y = next_fun(*args, **kwargs)

@@ -25,7 +25,7 @@ def test_seed_cnn_matches_the_study():
 def test_deep_cnn_shapes():
     model = DeepCNN(dropout=0.5)
     params = init(model)
-    assert len([k for k in params if k.startswith("Conv")]) == 6
+    assert len([k for k in params if k.startswith("conv")]) == 6
     assert params["dense1"]["kernel"].shape == (256, 256)
     # convs 320 + 2·9,248 + 18,496 + 2·36,928; dense 256·256+256, 256·10+10
     assert param_count(params) == 320 + 18_496 + 18_496 + 73_856 + 65_792 + 2_570 == 179_530

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn import losses
-from cnn_jax.nn.models import ChainNet
 from cnn_jax.nn.mlp import MLPSpec, draw_params
+from cnn_jax.nn.models import ChainNet
 from cnn_jax.studies import gradients as G
 from cnn_jax.studies import mean_field
 

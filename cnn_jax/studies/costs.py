@@ -1,0 +1,142 @@
+"""Quadratic cost against cross-entropy (Nielsen, chapter 3): the learning slowdown of one
+sigmoid neuron, and the two costs on MNIST [784, H, 10] in one vmapped SGD sweep."""
+
+from __future__ import annotations
+
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax import data as data_lib
+from cnn_jax.nn import losses
+from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.studies import neuron, sgd
+
+# Nielsen, chapter 3: test accuracy (%) after 30 epochs, [784, H, 10].
+PUBLISHED = {
+    30: {"sigmoid_ce": 95.49, "quadratic": 95.42},
+    100: {"sigmoid_ce": 96.82, "quadratic": 96.59},
+}
+LR = {"sigmoid_ce": 0.5, "quadratic": 3.0}
+MNIST_COSTS = ("sigmoid_ce", "quadratic")
+
+
+def neuron_study(epochs: int) -> tuple[dict, dict]:
+    """The four single-neuron runs and the two ∂C/∂w(a) curves, as plain lists."""
+    labels, w0, b0, lr, ids = [], [], [], [], []
+    for cost in neuron.COSTS:
+        for w, b in neuron.NIELSEN_STARTS.values():
+            labels.append((cost, w, b))
+            w0.append(w)
+            b0.append(b)
+            lr.append(neuron.NIELSEN_LR[cost])
+            ids.append(losses.cost_id(cost))
+    h = jax.device_get(
+        neuron.descend_runs(
+            jnp.asarray(w0), jnp.asarray(b0), jnp.asarray(lr), jnp.asarray(ids), epochs=epochs
+        )
+    )
+    runs = {}
+    for i, (cost, w, b) in enumerate(labels):
+        c = np.asarray(h.cost[i], np.float64)
+        half = np.nonzero(c <= c[0] / 2)[0]
+        runs[f"{cost}, start ({w}, {b}), η {neuron.NIELSEN_LR[cost]}"] = {
+            "cost_name": cost,
+            "start": [w, b],
+            "lr": neuron.NIELSEN_LR[cost],
+            "cost": c.tolist(),
+            "output": np.asarray(h.output[i], np.float64).tolist(),
+            "grad_w": np.asarray(h.grad_w[i], np.float64).tolist(),
+            "initial_output": float(h.output[i][0]),
+            "final_output": float(h.output[i][-1]),
+            # the slowdown in numbers: the step's size per unit of η, and the cost fall
+            "initial_grad_w": float(h.grad_w[i][0]),
+            "cost_drop_first_10_epochs": float(c[0] - c[min(10, epochs)]),
+            "epochs_to_halve_cost": int(half[0]) if half.size else None,
+        }
+    a = np.linspace(0.0, 1.0, 101)
+    curves = {
+        cost: {
+            "output": a.tolist(),
+            "grad_w": np.asarray(neuron.grad_w_against_output(a, cost)).tolist(),
+        }
+        for cost in neuron.COSTS
+    }
+    return runs, curves
+
+
+def mnist_study(
+    mnist: data_lib.Mnist,
+    hidden: int,
+    *,
+    epochs: int = 30,
+    batch_size: int = 10,
+    seeds: int = 1,
+    seed: int = 0,
+    progress=sgd.silent,
+) -> dict:
+    """[784, hidden, 10] sigmoid, N(0, 1) init, both costs at Nielsen's η, from the same init
+    and batches seed by seed (a paired comparison), on all of ``mnist``'s images."""
+    train, test = sgd.device_data(mnist)
+    names = [c for c in MNIST_COSTS for _ in range(seeds)]
+    hyper = sgd.hypers([LR[c] for c in names], 0.0, names)
+    init_key, train_key = jax.random.split(jax.random.fold_in(jax.random.key(seed), hidden))
+    init_keys = jnp.tile(jax.random.split(init_key, seeds), 2)
+    train_keys = jnp.tile(jax.random.split(train_key, seeds), 2)
+    net = MLPSpec((784, hidden, 10), "sigmoid", "large")
+    t0 = time.perf_counter()
+    with progress(f"784-{hidden}-10, 2 costs × {seeds} seeds", epochs) as bar:
+        _, metrics = sgd.run_sweep(
+            net,
+            hyper,
+            init_keys,
+            train_keys,
+            train,
+            test,
+            epochs=epochs,
+            batch_size=batch_size,
+            block=1,
+            progress=lambda done: bar.update(done - bar.n),
+        )
+    out = {"network": net.name, "seconds": time.perf_counter() - t0, "costs": {}}
+    for cost in MNIST_COSTS:
+        idx = [i for i, c in enumerate(names) if c == cost]
+        per_seed = [sgd.summary(metrics, i) for i in idx]
+        final = [s["final_test_accuracy"] for s in per_seed]
+        best = [s["best_test_accuracy"] for s in per_seed]
+        out["costs"][cost] = {
+            "lr": LR[cost],
+            "published_test_accuracy_pct": PUBLISHED.get(hidden, {}).get(cost),
+            "final_test_accuracy_per_seed": final,
+            "best_test_accuracy_per_seed": best,
+            "final_test_accuracy_mean": float(np.mean(final)),
+            "best_test_accuracy_mean": float(np.mean(best)),
+            "curves": {k: np.asarray(v[idx[0]], np.float64).tolist() for k, v in metrics.items()},
+        }
+    return out
+
+
+def format_neuron_table(runs: dict) -> str:
+    lines = ["single neuron, input 1, target 0: start -> output after epochs"]
+    for label, r in runs.items():
+        lines.append(
+            f"  {label:<42} a {r['initial_output']:.3f} -> {r['final_output']:.3f}  "
+            f"∂C/∂w at start {r['initial_grad_w']:.4f}  cost drop in 10 epochs "
+            f"{r['cost_drop_first_10_epochs']:.4f}"
+        )
+    return "\n".join(lines)
+
+
+def format_mnist_table(entries: dict) -> str:
+    lines = ["", "MNIST test accuracy (%), final / best epoch, mean over seeds; published"]
+    for name, entry in entries.items():
+        for cost, e in entry["costs"].items():
+            pub = e["published_test_accuracy_pct"]
+            lines.append(
+                f"  {name:<10} {cost:<14} {100 * e['final_test_accuracy_mean']:6.2f} / "
+                f"{100 * e['best_test_accuracy_mean']:6.2f}   published "
+                f"{pub if pub is not None else '-'}   ({entry['seconds']:.0f} s)"
+            )
+    return "\n".join(lines)
