@@ -38,35 +38,44 @@ HELP = {
 
 def build_parser() -> cli.Parser:
     """One flag per DepthConfig field (``--region-width`` sets ``region_width``)."""
-    p = cli.Parser(description=__doc__.split("\n")[0])
+    p = cli.Parser(prog="depth_efficiency.py", description=__doc__.split("\n")[0])
     for field in dataclasses.fields(D.DepthConfig):
         default = getattr(DEFAULTS, field.name)
         if isinstance(default, tuple):
             kind, shown = cli.int_list, ",".join(map(str, default))
         else:
             kind = (
-                int if field.name == "seed" else cli.positive_int if field.type == "int" else float
+                cli.seed
+                if field.name == "seed"
+                else cli.positive_int
+                if field.type == "int"
+                else cli.positive_float
             )
             shown = default
         p.add_argument(
             "--" + field.name.replace("_", "-"),
             type=kind,
             default=default,
-            help=f"{HELP.get(field.name, '')} (default: {shown})".strip(),
+            help=f"{HELP.get(field.name, '')} (default: {shown})".strip().replace("%", "%%"),
         )
     p.add_argument("--tiny", action="store_true", help="test-sized config (ignores size flags)")
-    p.add_argument("--out", default="runs/depth_efficiency", help="(default: %(default)s)")
+    p.add_argument("--out", default="runs/depth_efficiency", help="output folder")
     return p
 
 
+@cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
-    out, tiny = Path(args.pop("out")), args.pop("tiny")
+    out, tiny = args.pop("out"), args.pop("tiny")
     config = D.DepthConfig.tiny(seed=args["seed"]) if tiny else D.DepthConfig(**args)
-    for problem in config.problems() + [D.output_folder_problem(out) or ""]:
-        if problem:
-            parser.error(problem)
+    for problem in config.problems():
+        parser.error(problem)
+    with cli.RunFolder(out) as folder:
+        return run(config, folder.path)
+
+
+def run(config: D.DepthConfig, out: Path) -> int:
     progress = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     cybenko_key, spn_key, trained_key, regions_key = jax.random.split(
         jax.random.key(config.seed), 4

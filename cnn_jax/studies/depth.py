@@ -31,9 +31,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -102,23 +100,6 @@ class DepthConfig:
 
 def is_power_of_four(n: int) -> bool:
     return n >= 4 and n & (n - 1) == 0 and int(math.log2(n)) % 2 == 0
-
-
-def output_folder_problem(path: str | Path) -> str | None:
-    """Why results could not be written under ``path``, or None. Leaves nothing behind: a
-    temporary file is created and removed in the nearest existing ancestor."""
-    path = Path(path).absolute()
-    if path.exists() and not path.is_dir():
-        return f"--out {path} exists and is not a folder"
-    probe = path
-    while not probe.exists():
-        probe = probe.parent
-    try:  # os.access says yes to root even on read-only or virtual file systems
-        with tempfile.TemporaryFile(dir=probe):
-            pass
-    except OSError as e:
-        return f"--out {path}: cannot write in {probe} ({e.strerror})"
-    return None
 
 
 # ----------------------------------------------------------------------------- part 1: Cybenko
