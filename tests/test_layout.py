@@ -1,0 +1,86 @@
+"""The package's import graph: no cycles, and every import points down the layers
+
+    errors, results, data, download, plotting, cli   (top level: the foundations)
+    nn          building blocks
+    training    config, step, loop, checkpoints, runs
+    studies, inside   (side by side: neither imports the other)
+
+so plotting never imports training, and the building blocks never import a study.
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "cnn_jax"
+RANK = {"nn": 1, "training": 2, "studies": 3, "inside": 3}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """The cnn_jax modules ``path`` imports (``from cnn_jax.nn import losses`` counts as
+    cnn_jax.nn.losses when that is a module, else cnn_jax.nn)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("cnn_jax")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cnn_jax"):
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                is_module = (PACKAGE.parent / Path(*full.split("."))).with_suffix(".py").exists()
+                found.add(full if is_module else node.module)
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def rank(module: str) -> int:
+    parts = module.split(".")
+    return RANK.get(parts[1], 0) if len(parts) > 2 else 0
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else "top"
+
+
+def test_every_import_points_down_the_layers():
+    wrong = [
+        f"{m} imports {i}"
+        for m, deps in graph().items()
+        for i in deps
+        if rank(i) > rank(m) or (rank(i) == rank(m) == 3 and layer(i) != layer(m))
+    ]
+    assert not wrong, wrong
+
+
+def test_no_library_module_imports_the_script_helpers():
+    assert not [m for m, deps in graph().items() if "cnn_jax.cli" in deps]
+
+
+def test_import_graph_has_no_cycle():
+    g = graph()
+    state: dict[str, str] = {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for d in sorted(g.get(m, ())):
+            assert state.get(d) != "open", " -> ".join([*path, m, d])
+            if d not in state:
+                visit(d, [*path, m])
+        state[m] = "done"
+
+    for m in sorted(g):
+        if m not in state:
+            visit(m, [])
+
+
+def test_the_rules_would_catch_a_violation():
+    assert rank("cnn_jax.training.train") > rank("cnn_jax.plotting")
+    assert rank("cnn_jax.studies.sgd") == rank("cnn_jax.inside.layers") == 3
+    assert "cnn_jax.nn.losses" in imports(PACKAGE / "studies" / "sgd.py")
