@@ -1,20 +1,44 @@
-"""Per-epoch Orbax checkpoints of a training run, with its config and history beside them.
+"""Verified per-step Orbax checkpoints of a run, with its history and config beside them.
 
-Layout under ``<out>/checkpoints/<epoch>/``: ``state`` (params, optimizer state,
-step; Orbax's standard array format), ``history`` and ``config`` (JSON). Orbax writes
-each checkpoint to a temporary folder and renames it when complete, so a run killed
-mid-save leaves only complete checkpoints behind. Nothing is pickled.
+Layout under ``<out>/checkpoints/<step>/``: ``state`` (a pytree of arrays in Orbax's
+standard format), ``history`` and ``config`` (JSON), and ``digest`` (JSON: a SHA-256
+over the state's leaves, see :func:`state_digest`). Orbax writes each checkpoint to a
+temporary folder and renames it when complete, so a run killed mid-save leaves only
+complete checkpoints behind; the digest catches what a rename cannot: bytes changed on
+disk afterwards. Nothing is pickled.
+
+The API, for any training loop::
+
+    ckpt = RunCheckpoints(out_dir)                     # max_to_keep >= 2: a fallback
+    ckpt.save(step, state, history, config)            # refuses a non-finite state
+    found = ckpt.restore_latest_intact(target, on_skip=log)
+    if found is not None:
+        step, state, history, config = found
+
+``restore_latest_intact`` skips a newer checkpoint that is corrupt (digest mismatch,
+non-finite values, unreadable) for the newest intact one, telling ``on_skip``; when none
+is intact it raises :class:`CheckpointError`. Every message is one line that names the
+checkpoint folder and a plain reason, never a library's own text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
-from cnn_jax.errors import UsageError
+from cnn_jax.errors import Diverged, UsageError
+
+DIGEST_ITEM = "digest"
 
 
 class CheckpointError(UsageError):
@@ -22,10 +46,18 @@ class CheckpointError(UsageError):
 
 
 def unreadable(where: str | Path, error: Exception) -> CheckpointError:
-    """Orbax, tensorstore and JSON raise many types; one clear line for the user."""
-    lines = str(error).strip().splitlines()
-    reason = lines[0][:200] if lines else ""
-    return CheckpointError(f"{where} is corrupt or unreadable ({type(error).__name__}: {reason})")
+    """One plain line for a checkpoint that cannot be read (the library text is left out)."""
+    return CheckpointError(f"{where} is corrupt or unreadable ({_plain_reason(error)})")
+
+
+def _plain_reason(error: Exception) -> str:
+    if isinstance(error, CheckpointError):
+        return str(error)
+    if isinstance(error, FileNotFoundError):
+        return "files are missing"
+    if isinstance(error, (json.JSONDecodeError, UnicodeDecodeError)):
+        return "malformed JSON"
+    return "its arrays cannot be read"
 
 
 def open_manager(
@@ -48,54 +80,247 @@ def open_manager(
         absl_logger.setLevel(level)
 
 
-class RunCheckpoints:
-    """The checkpoints of one run; ``read_only`` as in :func:`open_manager`."""
+# ----------------------------------------------------------------------------- digest
 
-    def __init__(self, out_dir: str | Path, max_to_keep: int = 2, *, read_only: bool = False):
-        self.directory = Path(out_dir).absolute() / "checkpoints"
+
+def _path_name(path) -> str:
+    """A leaf's path with container types left out (``params/conv1/kernel``): a namedtuple
+    field and the dict key Orbax may restore it as give the same name."""
+    parts = []
+    for entry in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(entry, attr):
+                parts.append(str(getattr(entry, attr)))
+                break
+        else:
+            parts.append(str(entry))
+    return "/".join(parts)
+
+
+def state_digest(state: Any) -> str:
+    """SHA-256 over every leaf's path, dtype, shape and bytes, in path order."""
+    leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+    h = hashlib.sha256()
+    for name, leaf in sorted((_path_name(p), leaf) for p, leaf in leaves):
+        array = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        h.update(array.tobytes())
+    return h.hexdigest()
+
+
+def all_finite(state: Any) -> bool:
+    """Every floating-point leaf finite (integer leaves always are)."""
+    for leaf in jax.tree.leaves(state):
+        array = np.asarray(leaf)
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- old names
+
+# Before layers were named at construction, Flax called them Conv_0, Dense_0, ...; the same
+# layers are now conv1, dense1, ... (parameter path == recorded-output name).
+_OLD_NAME = re.compile(r"^(Conv|Dense)_(\d+)$")
+
+
+def _new_name(key: str) -> str:
+    m = _OLD_NAME.match(key)
+    return f"{m.group(1).lower()}{int(m.group(2)) + 1}" if m else key
+
+
+def _old_name(key: str) -> str:
+    m = re.match(r"^(conv|dense)(\d+)$", key)
+    return f"{m.group(1).capitalize()}_{int(m.group(2)) - 1}" if m else key
+
+
+def _rename_keys(tree: Any, rename: Callable[[str], str]) -> Any:
+    """Every dict key (at any depth) through ``rename``; other containers kept."""
+    if isinstance(tree, dict):
+        return {
+            rename(k) if isinstance(k, str) else k: _rename_keys(v, rename) for k, v in tree.items()
+        }
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_rename_keys(v, rename) for v in tree))
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_rename_keys(v, rename) for v in tree)
+    return tree
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+class Restored(NamedTuple):
+    step: int
+    state: Any  # the target's structure, numpy or jax arrays
+    history: Any  # the JSON saved with it
+    config: Any  # the JSON saved with it
+
+
+class RunCheckpoints:
+    """The verified checkpoints of one run, in ``<out_dir>/<subdir>``.
+
+    ``read_only=True`` is for readers: nothing is written, cleaned up or deleted.
+    ``max_to_keep`` (>= 2) newest checkpoints are kept, so one can stand in for another.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        max_to_keep: int = 2,
+        *,
+        read_only: bool = False,
+        subdir: str = "checkpoints",
+    ):
+        if max_to_keep < 2:
+            raise ValueError(f"max_to_keep must be >= 2 to fall back on, got {max_to_keep}")
+        self.directory = Path(out_dir).absolute() / subdir
+        self.read_only = read_only
         self._manager = open_manager(self.directory, read_only=read_only, max_to_keep=max_to_keep)
 
-    def latest_epoch(self) -> int | None:
+    def where(self, step: int) -> Path:
+        return self.directory / str(step)
+
+    def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    def all_epochs(self) -> list[int]:
+    latest_epoch = latest_step
+
+    def all_steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
 
-    def save(self, epoch: int, state: dict, history: list[dict], config: dict) -> None:
+    all_epochs = all_steps
+
+    def save(self, step: int, state: Any, history: Any, config: Any) -> None:
+        """Save ``state`` (a pytree of arrays) with its digest, ``history`` and ``config``
+        (JSON-able). A state with a non-finite value is never saved: raises Diverged."""
+        state = jax.tree.map(np.asarray, jax.device_get(state))  # 0-d arrays, not scalars
+        if not all_finite(state):
+            raise Diverged(f"step {step}: the state holds non-finite values; it was not saved")
         self._manager.save(
-            epoch,
+            step,
             args=ocp.args.Composite(
                 state=ocp.args.StandardSave(state),
                 history=ocp.args.JsonSave(history),
                 config=ocp.args.JsonSave(config),
+                **{DIGEST_ITEM: ocp.args.JsonSave({"sha256": state_digest(state)})},
             ),
         )
         self._manager.wait_until_finished()
 
-    def restore(self, epoch: int, target: dict) -> tuple[dict, list[dict], dict]:
-        """Restore into the structure, shapes and dtypes of ``target`` (arrays or
-        ``jax.eval_shape`` structs). Returns (state, history, config); raises
-        CheckpointError when the checkpoint cannot be read."""
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    def _json(self, step: int, item: str) -> Any:
+        """A JSON item of a checkpoint, read directly (Orbax's JSON handler writes one file)."""
+        path = self.where(step) / item / "metadata"
+        if not path.is_file():
+            raise CheckpointError(f"{self.where(step)} is corrupt or unreadable (no {item})")
         try:
-            restored = self._manager.restore(
-                epoch,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract),
-                    history=ocp.args.JsonRestore(),
-                    config=ocp.args.JsonRestore(),
-                ),
-            )
-        except Exception as e:
-            raise unreadable(self.directory / str(epoch), e) from None
-        return restored["state"], restored["history"], restored["config"]
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise CheckpointError(
+                f"{self.where(step)} is corrupt or unreadable ({item}: {_plain_reason(e)})"
+            ) from None
 
-    def read_config(self, epoch: int) -> dict:
+    def read_config(self, step: int) -> Any:
+        return self._json(step, "config")
+
+    def _uses_old_names(self, step: int) -> bool:
+        metadata = self.where(step) / "state" / "_METADATA"
         try:
-            args = ocp.args.Composite(config=ocp.args.JsonRestore())
-            return self._manager.restore(epoch, args=args)["config"]
-        except Exception as e:
-            raise unreadable(self.directory / str(epoch), e) from None
+            text = metadata.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return re.search(r"['\"](Conv|Dense)_\d+['\"]", text) is not None
+
+    def restore(self, step: int, target: Any = None) -> tuple[Any, Any, Any]:
+        """(state, history, config) of checkpoint ``step``, verified: its digest must match
+        and its values be finite. ``target`` gives the state's structure, shapes and
+        dtypes (arrays or ``jax.eval_shape`` structs); None restores what was saved.
+        Raises CheckpointError with a plain reason."""
+        where = self.where(step)
+        if step not in self.all_steps():
+            saved = ", ".join(map(str, self.all_steps())) or "none"
+            raise CheckpointError(f"{self.directory} has no checkpoint {step} (saved: {saved})")
+        history = self._json(step, "history")
+        config = self._json(step, "config")
+        expected = self._json(step, DIGEST_ITEM).get("sha256") if self._has_digest(step) else None
+        old_names = self._uses_old_names(step)
+        args = {}
+        if target is not None:
+            if old_names:
+                target = _rename_keys(target, _old_name)
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+            args["state"] = ocp.args.StandardRestore(abstract)
+        else:
+            args["state"] = ocp.args.StandardRestore()
+        try:
+            state = self._manager.restore(step, args=ocp.args.Composite(**args))["state"]
+        except Exception as e:  # Orbax and TensorStore raise many types
+            raise unreadable(where, e) from None
+        state = jax.device_get(state)
+        if expected is not None and state_digest(state) != expected:
+            raise CheckpointError(f"{where} is corrupt (digest mismatch)")
+        if not all_finite(state):
+            raise CheckpointError(f"{where} is corrupt (non-finite values)")
+        if old_names:  # saved before layers were named; no digest was written then
+            state = _rename_keys(state, _new_name)
+        return state, history, config
+
+    def _has_digest(self, step: int) -> bool:
+        # Checkpoints written before digests existed have none: they load unverified.
+        return (self.where(step) / DIGEST_ITEM).is_dir()
+
+    def restore_latest_intact(
+        self,
+        target: Any = None,
+        *,
+        check_config: Callable[[Any], None] | None = None,
+        on_skip: Callable[[int, str], None] | None = None,
+    ) -> Restored | None:
+        """The newest checkpoint that restores and verifies, or None when there is none.
+
+        ``target``: as in :meth:`restore`, or a function of the saved config that returns
+        it. ``check_config(config)`` may raise to refuse a run (another config); it is
+        called before the state is read. A corrupt newer checkpoint is reported to
+        ``on_skip(step, reason)`` and, unless read-only, deleted (it would be rewritten).
+        Raises CheckpointError when every checkpoint is corrupt.
+        """
+        steps = self.all_steps()
+        failures = []
+        for step in reversed(steps):
+            try:
+                config = self.read_config(step)
+                if check_config is not None:
+                    check_config(config)
+                tree = target(config) if callable(target) else target
+                state, history, config = self.restore(step, tree)
+            except CheckpointError as e:
+                failures.append((step, _reason(e)))
+                continue
+            for bad, reason in failures:
+                if on_skip is not None:
+                    on_skip(bad, reason)
+                if not self.read_only:
+                    shutil.rmtree(self.where(bad), ignore_errors=True)
+            if failures and not self.read_only:
+                self._manager.reload()
+            return Restored(step, state, history, config)
+        if failures:
+            listed = "; ".join(f"{step}: {reason}" for step, reason in failures)
+            raise CheckpointError(f"every checkpoint in {self.directory} is corrupt ({listed})")
+        return None
 
     def close(self) -> None:
         self._manager.close()
+
+    def __enter__(self) -> RunCheckpoints:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _reason(error: CheckpointError) -> str:
+    """The parenthesised reason of a CheckpointError's one line, or the whole line."""
+    text = str(error)
+    m = re.search(r"\(([^()]*)\)$", text)
+    return m.group(1) if m else text
