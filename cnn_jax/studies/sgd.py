@@ -5,7 +5,7 @@ One step on a mini-batch of m examples is w ← w − η·∇(C_batch + coeff·�
 where C_batch is the batch-mean cost: Nielsen's w ← (1 − ηλ/n)·w − (η/m)·Σ_x ∇C_x with
 ``coeff = λ/(2n)`` (:func:`cnn_jax.nn.losses.nielsen_coeff`). Every epoch shuffles with
 ``jax.random.permutation(fold_in(shuffle_key, epoch))`` and drops the last partial batch.
-Long runs go in blocks of epochs, with an Orbax checkpoint after each block to resume from.
+Long runs go in blocks of epochs, with a verified checkpoint after each block to resume from.
 """
 
 from __future__ import annotations
@@ -13,22 +13,23 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import orbax.checkpoint as ocp
 
 from cnn_jax import data as data_lib
-from cnn_jax.errors import Diverged
+from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn import losses
 from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.nn.models import recorded
 from cnn_jax.studies.gradients import layer_names, named_leaves
-from cnn_jax.training.checkpoint import open_manager
+from cnn_jax.training.checkpoint import RunCheckpoints
 
 
 class Hyper(NamedTuple):
@@ -119,51 +120,56 @@ def _train_block(params, hyper, keys, train, test, first_epoch, *, net, epochs, 
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def _save_checkpoint(directory: Path, params, metrics: dict, epoch: int, fingerprint: str) -> None:
-    """An Orbax checkpoint (step = epochs done) of the params, the curves so far and the
-    run's fingerprint; Orbax renames it into place only when complete."""
-    manager = open_manager(directory, max_to_keep=1)
-    manager.save(
-        epoch,
-        args=ocp.args.Composite(
-            state=ocp.args.StandardSave({"params": params, "metrics": metrics}),
-            meta=ocp.args.JsonSave({"fingerprint": fingerprint, "epoch": epoch}),
-        ),
-    )
-    manager.wait_until_finished()
-    manager.close()
+def _checkpoints(directory: Path, *, read_only: bool = False) -> RunCheckpoints:
+    """The sweep's verified checkpoints (step = epochs done) directly in ``directory``."""
+    return RunCheckpoints(directory, subdir=".", read_only=read_only)
 
 
 def load_checkpoint(directory: str | Path):
-    """(params, metrics, epoch, fingerprint) of the latest checkpoint in ``directory``,
-    or None when there is none."""
+    """(params, metrics, epoch, run description) of the newest intact checkpoint in
+    ``directory``, or None when there is none; a corrupt newer one is skipped."""
     directory = Path(directory)
     if not directory.is_dir():
         return None
-    manager = open_manager(directory, read_only=True)
-    try:
-        epoch = manager.latest_step()
-        if epoch is None:
-            return None
-        restored = manager.restore(
-            epoch,
-            args=ocp.args.Composite(state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()),
-        )
-    finally:
-        manager.close()
-    state, meta = restored["state"], restored["meta"]
-    metrics = {k: np.asarray(v) for k, v in state["metrics"].items()}
-    return state["params"], metrics, epoch, meta["fingerprint"]
-
-
-def _resume(directory: Path, params_like, fingerprint: str):
-    """(params, metrics, epoch) from ``directory``, or None if absent or from another run."""
-    loaded = load_checkpoint(directory)
-    if loaded is None or loaded[3] != fingerprint:
+    with _checkpoints(directory, read_only=True) as ckpt:
+        found = ckpt.restore_latest_intact()
+    if found is None:
         return None
-    params, metrics, epoch, _ = loaded
-    params = jax.tree.map(lambda like, p: jnp.asarray(p, like.dtype), params_like, params)
-    return params, metrics, epoch
+    metrics = {k: np.asarray(v) for k, v in found.state["metrics"].items()}
+    return found.state["params"], metrics, found.step, found.config
+
+
+def _resume(ckpt: RunCheckpoints, params_like, run: dict, epochs: int, log):
+    """(params, metrics, epoch) from the newest intact checkpoint, or None when there is none.
+    A checkpoint of another run, or of more epochs than asked for, is refused."""
+    latest = ckpt.latest_step()
+    if latest is None:
+        return None
+
+    def same_run(saved: dict) -> None:
+        if saved != run:
+            raise UsageError(
+                f"{ckpt.directory} holds checkpoints of another run (other flags or data); "
+                "use another --out"
+            )
+
+    same_run(ckpt.read_config(latest))
+    if latest > epochs:
+        raise UsageError(
+            f"{ckpt.directory} already holds {latest} epochs, more than the {epochs} asked "
+            "for; use another --out"
+        )
+    found = ckpt.restore_latest_intact(
+        check_config=same_run,
+        on_skip=lambda step, reason: log(f"checkpoint after epoch {step} is corrupt ({reason})"),
+    )
+    if found is None:
+        return None
+    params = jax.tree.map(
+        lambda like, p: jnp.asarray(p, like.dtype), params_like, found.state["params"]
+    )
+    metrics = {k: np.asarray(v) for k, v in found.state["metrics"].items()}
+    return params, metrics, found.step
 
 
 def run_sweep(
@@ -179,33 +185,40 @@ def run_sweep(
     block: int | None = None,
     checkpoint: str | Path | None = None,
     progress=None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ):
     """Train C configurations at once: hyper leaves [C], init_keys and train_keys [C].
 
     train/test: (images [N, 28, 28, 1], one-hot targets [N, 10]) on the device. Runs in
     blocks of ``block`` epochs (all at once when None); with ``checkpoint`` (a folder)
-    saves after each block and resumes from a checkpoint of the same run (same
-    configurations, keys, data size and batch size; ``epochs`` may grow, which extends a run).
+    saves a verified checkpoint after each block and resumes from the newest intact one
+    (same configurations, keys, data size and batch size; ``epochs`` may grow, which extends
+    a run); a checkpoint of another run is refused (UsageError), a corrupt one skipped and
+    reported to ``log``.
     ``progress(epochs_done)`` is called after each block. Returns (params [C, ...],
     {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
     """
     block = min(block or epochs, epochs)
     params = net.init_params(init_keys, train[0].shape[1:])
-    fingerprint = json.dumps(
-        {
-            "net": dataclasses.asdict(net),
-            "hyper": [np.asarray(h).tolist() for h in hyper],
-            "init_keys": np.asarray(jax.random.key_data(init_keys)).tolist(),
-            "train_keys": np.asarray(jax.random.key_data(train_keys)).tolist(),
-            "n_train": int(train[0].shape[0]),
-            "batch_size": batch_size,
-        }
+    # What makes two sweeps the same run, as JSON (tuples become lists, as when read back).
+    run = json.loads(
+        json.dumps(
+            {
+                "net": dataclasses.asdict(net),
+                "hyper": [np.asarray(h).tolist() for h in hyper],
+                "init_keys": np.asarray(jax.random.key_data(init_keys)).tolist(),
+                "train_keys": np.asarray(jax.random.key_data(train_keys)).tolist(),
+                "n_train": int(train[0].shape[0]),
+                "batch_size": batch_size,
+            }
+        )
     )
     done, metrics = 0, {k: np.zeros((len(init_keys), 0), np.float32) for k in EpochMetrics._fields}
+    ckpt = None
     if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        restored = _resume(checkpoint, params, fingerprint)
-        if restored is not None and restored[2] <= epochs:
+        ckpt = _checkpoints(Path(checkpoint))
+        restored = _resume(ckpt, params, run, epochs, log)
+        if restored is not None:
             params, metrics, done = restored
     if progress is not None and done:
         progress(done)
@@ -220,10 +233,12 @@ def run_sweep(
             k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
         }
         done += n
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, params, metrics, done, fingerprint)
+        if ckpt is not None:
+            ckpt.save(done, {"params": params, "metrics": metrics}, {"epochs": done}, run)
         if progress is not None:
             progress(done)
+    if ckpt is not None:
+        ckpt.close()
     return params, metrics
 
 
