@@ -228,7 +228,7 @@ def run_sweep(
             params, hyper, train_keys, train, test, done, net=net, epochs=n, batch_size=batch_size
         )
         new = jax.device_get(new)
-        _check_finite(new, hyper, done)  # before saving: the last checkpoint stays a good one
+        _check_finite(new, params, hyper, done)  # before saving: the last one stays good
         metrics = {
             k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
         }
@@ -242,10 +242,18 @@ def run_sweep(
     return params, metrics
 
 
-def _check_finite(new: EpochMetrics, hyper: Hyper, done: int) -> None:
+def _check_finite(new: EpochMetrics, params, hyper: Hyper, done: int) -> None:
     """Raise :class:`Diverged` naming the first configuration and epoch whose training cost
-    is not finite (a non-finite gradient makes the next epoch's cost non-finite)."""
+    or parameters are not finite (a sigmoid network's cost can stay finite while its
+    weights overflow)."""
     bad = ~np.isfinite(np.asarray(new.train_cost))  # [C, n]
+    params_ok = np.stack(
+        [
+            np.isfinite(np.asarray(leaf)).reshape(leaf.shape[0], -1).all(1)
+            for leaf in jax.tree.leaves(params)
+        ]
+    ).all(0)  # [C]
+    bad[:, -1] |= ~params_ok
     if bad.any():
         config, epoch = (int(i[0]) for i in np.nonzero(bad))
         lr, cost = float(hyper.lr[config]), losses.COST_NAMES[int(hyper.cost[config])]

@@ -3,7 +3,9 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
+from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.studies import sgd
@@ -88,3 +90,46 @@ def test_summary_picks_best_epoch():
     m = {"test_accuracy": np.array([[0.5, 0.9, 0.8]]), "train_accuracy": np.array([[0.6, 1, 1]])}
     s = sgd.summary(m, 0)
     assert (s["final_test_accuracy"], s["best_test_accuracy"], s["best_epoch"]) == (0.8, 0.9, 2)
+
+
+def _flip_a_byte(checkpoint_dir):
+    """XOR bytes inside the largest array file of a saved state, as a bad disk would."""
+    files = [p for p in (checkpoint_dir / "state").rglob("*") if p.is_file()]
+    target = max(files, key=lambda p: p.stat().st_size)
+    data = bytearray(target.read_bytes())
+    for i in range(len(data) // 2, len(data) // 2 + 8):
+        data[i] ^= 0xFF
+    target.write_bytes(bytes(data))
+
+
+def test_corrupt_latest_checkpoint_falls_back_and_ends_equal(tmp_path):
+    train, test = _toy(), _toy(10, seed=1)
+    _, straight = sgd.run_sweep(NET, HYPER, KEYS, KEYS, train, test, epochs=3, **SWEEP)
+    ckpt = tmp_path / "ckpt"
+    sgd.run_sweep(NET, HYPER, KEYS, KEYS, train, test, epochs=2, checkpoint=ckpt, **SWEEP)
+    _flip_a_byte(ckpt / "2")
+    said = []
+    _, resumed = sgd.run_sweep(
+        NET, HYPER, KEYS, KEYS, train, test, epochs=3, checkpoint=ckpt, log=said.append, **SWEEP
+    )
+    assert len(said) == 1 and "epoch 2 is corrupt" in said[0], said
+    for k in straight:
+        np.testing.assert_allclose(resumed[k], straight[k], rtol=1e-5)
+
+
+def test_folder_of_another_sweep_is_refused(tmp_path):
+    train, test = _toy(), _toy(10, seed=1)
+    ckpt = tmp_path / "ckpt"
+    sgd.run_sweep(NET, HYPER, KEYS, KEYS, train, test, epochs=1, checkpoint=ckpt, **SWEEP)
+    other = jax.tree.map(lambda h: h[::-1], HYPER)
+    with pytest.raises(UsageError, match="holds checkpoints of another run"):
+        sgd.run_sweep(NET, other, KEYS, KEYS, train, test, epochs=2, checkpoint=ckpt, **SWEEP)
+
+
+def test_divergence_stops_before_saving(tmp_path):
+    train, test = _toy(), _toy(10, seed=1)
+    huge = sgd.hypers([1e38, 1e38], 0.0, ["quadratic", "sigmoid_ce"])
+    ckpt = tmp_path / "ckpt"
+    with pytest.raises(Diverged, match="lower the learning rate"):
+        sgd.run_sweep(NET, huge, KEYS, KEYS, train, test, epochs=2, checkpoint=ckpt, **SWEEP)
+    assert sgd.load_checkpoint(ckpt) is None  # nothing non-finite was saved
