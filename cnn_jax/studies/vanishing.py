@@ -100,8 +100,10 @@ def init_summary(stats: G.GradStats, names: list[str], net: MLPSpec, moments) ->
     return out
 
 
-def nielsen_entry(summary: dict, published: tuple[float, ...] | None) -> dict:
-    """``delta_norms`` entry: hidden layers only (Nielsen leaves out the output)."""
+def nielsen_entry(summary: dict, published: tuple[float, ...] | None, delta_norm=None) -> dict:
+    """``delta_norms`` entry: hidden layers only (Nielsen leaves out the output).
+    ``delta_norm`` [S, L], the seeds' values, places each published value in their
+    distribution (the percentage of seeds below it)."""
     n = len(summary["layers"]) - 1
     entry = {k: summary[k][:n] for k in ("layers", *G.QUANTILES, "kernel_norm_median")}
     if "per_example_median" in summary:
@@ -124,6 +126,9 @@ def nielsen_entry(summary: dict, published: tuple[float, ...] | None) -> dict:
         entry["published_inside_p01_p99"] = [
             lo <= v <= hi for v, lo, hi in zip(published, entry["p01"], entry["p99"], strict=True)
         ]
+        if delta_norm is not None:
+            below = np.asarray(delta_norm)[:, :n] < np.asarray(published)
+            entry["published_percentile"] = (100 * below.mean(axis=0)).tolist()
     return entry
 
 
@@ -208,6 +213,7 @@ def measure(
 
     moments = mean_field.input_moments(data_lib.scale(train_mnist.train_images))
     summaries: dict[MLPSpec, dict] = {}
+    seed_values: dict[MLPSpec, np.ndarray] = {}
     timings = {}
     t0 = time.perf_counter()
     for net in progress(unique, f"init, {seeds} seeds"):
@@ -221,11 +227,13 @@ def measure(
             batch_size=seed_batch,
         )
         names = G.layer_names(param_shapes(net.model(), x.shape[1:]))
-        summaries[net] = init_summary(jax.device_get(stats), names, net, moments)
+        stats = jax.device_get(stats)
+        summaries[net] = init_summary(stats, names, net, moments)
+        seed_values[net] = np.asarray(stats.delta_norm)
     timings["init_sweeps_s"] = time.perf_counter() - t0
 
     delta_norms = {
-        name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name))
+        name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name), seed_values[net])
         for name, net in nielsen.items()
     }
     trained: dict[str, dict] = {}
@@ -274,16 +282,18 @@ def format_tables(results: dict) -> str:
     )
     lines = ["", "Nielsen ch. 5 at init: ‖δˡ‖ per hidden layer (input side first), over seeds"]
     lines.append(
-        f"{'network':<20}{'layer':<9}{'published':>10}{'p01':>9}{'median':>9}{'p99':>9}  inside"
+        f"{'network':<20}{'layer':<9}{'published':>10}{'p01':>9}{'median':>9}{'p99':>9}"
+        "  inside  percentile"
     )
     for name, e in delta_norms.items():
         for i, layer in enumerate(e["layers"]):
             pub = e.get("published")
             pub_text = f"{pub[i]:10.4f}" if pub else f"{'-':>10}"
             inside = ("yes" if e["published_inside_p01_p99"][i] else "NO") if pub else "-"
+            rank = e.get("published_percentile")
             lines.append(
                 f"{name:<20}{layer:<9}{pub_text}{e['p01'][i]:9.4f}{e['median'][i]:9.4f}"
-                f"{e['p99'][i]:9.4f}  {inside}"
+                f"{e['p99'][i]:9.4f}  {inside:<6}  {f'{rank[i]:.0f}' if rank else '-':>10}"
             )
     lines += [
         "",
