@@ -87,19 +87,19 @@ def mnist_study(
     train_keys = jnp.tile(jax.random.split(train_key, seeds), 2)
     net = MLPSpec((784, hidden, 10), "sigmoid", "large")
     t0 = time.perf_counter()
-    with progress(f"784-{hidden}-10, 2 costs × {seeds} seeds", epochs) as bar:
-        _, metrics = sgd.run_sweep(
-            net,
-            hyper,
-            init_keys,
-            train_keys,
-            train,
-            test,
-            epochs=epochs,
-            batch_size=batch_size,
-            block=1,
-            progress=lambda done: bar.update(done - bar.n),
-        )
+    _, metrics = sgd.run_sweep(
+        net,
+        hyper,
+        init_keys,
+        train_keys,
+        train,
+        test,
+        epochs=epochs,
+        batch_size=batch_size,
+        block=1,
+        progress=progress,
+        desc=f"784-{hidden}-10, 2 costs × {seeds} seeds",
+    )
     out = {"network": net.name, "seconds": time.perf_counter() - t0, "costs": {}}
     for cost in MNIST_COSTS:
         idx = [i for i, c in enumerate(names) if c == cost]

@@ -63,22 +63,22 @@ def l2_study(
     hyper = sgd.hypers(lr, [losses.nielsen_coeff(v, images) for v in lams] * seeds, net.cost)
     desc = f"{name}: {images} images, λ 0 and {lam:g}" + (f", {seeds} seeds" if seeds > 1 else "")
     t0 = time.perf_counter()
-    with progress(desc, epochs) as bar:
-        params, metrics = sgd.run_sweep(
-            net,
-            hyper,
-            keys_init,
-            keys_train,
-            train,
-            test,
-            epochs=epochs,
-            batch_size=batch_size,
-            block=block,
-            checkpoint=None
-            if checkpoints is None
-            else checkpoints / (name if seeds == 1 else f"{name}-{seeds}seeds"),
-            progress=lambda done: bar.update(done - bar.n),
-        )
+    params, metrics = sgd.run_sweep(
+        net,
+        hyper,
+        keys_init,
+        keys_train,
+        train,
+        test,
+        epochs=epochs,
+        batch_size=batch_size,
+        block=block,
+        checkpoint=None
+        if checkpoints is None
+        else checkpoints / (name if seeds == 1 else f"{name}-{seeds}seeds"),
+        progress=progress,
+        desc=desc,
+    )
     entry = {"images": images, "epochs": epochs, "seconds": time.perf_counter() - t0}
     entry["configs"] = {}
     for i, v in enumerate(lams):
@@ -127,20 +127,20 @@ def dropout_study(
     t0 = time.perf_counter()
     for r in (0.0, rate):
         net = MLPSpec((784, hidden, 10), "sigmoid", "large", dropout=r, cost="sigmoid_ce")
-        with progress(f"dropout {r:g}, {seeds} seeds", epochs) as bar:
-            _, metrics = sgd.run_sweep(
-                net,
-                hyper,
-                init_keys,
-                train_keys,
-                train,
-                test,
-                epochs=epochs,
-                batch_size=batch_size,
-                block=block,
-                checkpoint=None if checkpoints is None else checkpoints / f"dropout{r:g}",
-                progress=lambda done, bar=bar: bar.update(done - bar.n),
-            )
+        _, metrics = sgd.run_sweep(
+            net,
+            hyper,
+            init_keys,
+            train_keys,
+            train,
+            test,
+            epochs=epochs,
+            batch_size=batch_size,
+            block=block,
+            checkpoint=None if checkpoints is None else checkpoints / f"dropout{r:g}",
+            progress=progress,
+            desc=f"dropout {r:g}, {seeds} seeds",
+        )
         per_seed = [sgd.summary(metrics, i) for i in range(seeds)]
         mean = {k: float(np.mean([s[k] for s in per_seed])) for k in per_seed[0]}
         entry["configs"][f"dropout={r:g}"] = {

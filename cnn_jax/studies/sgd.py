@@ -185,6 +185,7 @@ def run_sweep(
     block: int | None = None,
     checkpoint: str | Path | None = None,
     progress=None,
+    desc: str = "sweep",
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ):
     """Train C configurations at once: hyper leaves [C], init_keys and train_keys [C].
@@ -195,7 +196,8 @@ def run_sweep(
     (same configurations, keys, data size and batch size; ``epochs`` may grow, which extends
     a run); a checkpoint of another run is refused (UsageError), a corrupt one skipped and
     reported to ``log``.
-    ``progress(epochs_done)`` is called after each block. Returns (params [C, ...],
+    ``progress(desc, epochs)`` makes the bar (a tqdm-like factory, default silent), moved
+    on after each block. Returns (params [C, ...],
     {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
     """
     block = min(block or epochs, epochs)
@@ -220,8 +222,8 @@ def run_sweep(
         restored = _resume(ckpt, params, run, epochs, log)
         if restored is not None:
             params, metrics, done = restored
-    if progress is not None and done:
-        progress(done)
+    bar = (progress or silent)(desc, epochs)
+    bar.update(done)
     while done < epochs:
         n = min(block, epochs - done)
         params, new = _train_block(
@@ -235,8 +237,8 @@ def run_sweep(
         done += n
         if ckpt is not None:
             ckpt.save(done, {"params": params, "metrics": metrics}, {"epochs": done}, run)
-        if progress is not None:
-            progress(done)
+        bar.update(n)
+    bar.close()
     if ckpt is not None:
         ckpt.close()
     return params, metrics
@@ -289,6 +291,9 @@ class _Silent:
 
     def __exit__(self, *exc):
         return None
+
+    def close(self) -> None:
+        pass
 
 
 def silent(desc: str, total: int) -> _Silent:

@@ -68,6 +68,12 @@ def test_sweep_rows_are_independent_and_resume(tmp_path):
     ckpt = tmp_path / "ckpt"
     sgd.run_sweep(NET, HYPER, KEYS, KEYS, train, test, epochs=2, checkpoint=ckpt, **SWEEP)
     seen = []
+
+    class Bar(sgd._Silent):
+        def update(self, k):
+            super().update(k)
+            seen.append(self.n)
+
     resumed_params, resumed = sgd.run_sweep(
         NET,
         HYPER,
@@ -77,7 +83,7 @@ def test_sweep_rows_are_independent_and_resume(tmp_path):
         test,
         epochs=3,
         checkpoint=ckpt,
-        progress=seen.append,
+        progress=lambda desc, total: Bar(),
         **SWEEP,
     )
     assert seen == [2, 3]
