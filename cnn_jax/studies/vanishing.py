@@ -100,10 +100,13 @@ def init_summary(stats: G.GradStats, names: list[str], net: MLPSpec, moments) ->
     return out
 
 
-def nielsen_entry(summary: dict, published: tuple[float, ...] | None, delta_norm=None) -> dict:
+def nielsen_entry(
+    summary: dict, published: tuple[float, ...] | None, delta_norm=None, per_example=None
+) -> dict:
     """``delta_norms`` entry: hidden layers only (Nielsen leaves out the output).
     ``delta_norm`` [S, L], the seeds' values, places each published value in their
-    distribution (the percentage of seeds below it)."""
+    distribution (the percentage of seeds below it); ``per_example`` [S, L] does the same
+    for the norm-then-mean reading."""
     n = len(summary["layers"]) - 1
     entry = {k: summary[k][:n] for k in ("layers", *G.QUANTILES, "kernel_norm_median")}
     if "per_example_median" in summary:
@@ -126,9 +129,13 @@ def nielsen_entry(summary: dict, published: tuple[float, ...] | None, delta_norm
         entry["published_inside_p01_p99"] = [
             lo <= v <= hi for v, lo, hi in zip(published, entry["p01"], entry["p99"], strict=True)
         ]
-        if delta_norm is not None:
-            below = np.asarray(delta_norm)[:, :n] < np.asarray(published)
-            entry["published_percentile"] = (100 * below.mean(axis=0)).tolist()
+        for key, values in (
+            ("published_percentile", delta_norm),
+            ("published_percentile_per_example", per_example),
+        ):
+            if values is not None:
+                below = np.asarray(values)[:, :n] < np.asarray(published)
+                entry[key] = (100 * below.mean(axis=0)).tolist()
     return entry
 
 
@@ -213,7 +220,7 @@ def measure(
 
     moments = mean_field.input_moments(data_lib.scale(train_mnist.train_images))
     summaries: dict[MLPSpec, dict] = {}
-    seed_values: dict[MLPSpec, np.ndarray] = {}
+    seed_values: dict[MLPSpec, tuple] = {}
     timings = {}
     t0 = time.perf_counter()
     for net in progress(unique, f"init, {seeds} seeds"):
@@ -229,11 +236,11 @@ def measure(
         names = G.layer_names(param_shapes(net.model(), x.shape[1:]))
         stats = jax.device_get(stats)
         summaries[net] = init_summary(stats, names, net, moments)
-        seed_values[net] = np.asarray(stats.delta_norm)
+        seed_values[net] = (stats.delta_norm, stats.per_example_delta_norm)
     timings["init_sweeps_s"] = time.perf_counter() - t0
 
     delta_norms = {
-        name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name), seed_values[net])
+        name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name), *seed_values[net])
         for name, net in nielsen.items()
     }
     trained: dict[str, dict] = {}
