@@ -21,7 +21,7 @@ def test_nielsen_entry_places_the_published_values_among_the_seeds():
     entry = vanishing.nielsen_entry(summary, (25.5, 900.5), values, values / 2)
     assert entry["layers"] == ["dense1", "dense2"]  # the output layer is left out
     assert entry["published_percentile"] == [25.0, 90.0]
-    assert entry["published_percentile_per_example"] == [51.0, 100.0]
+    assert entry["published_percentile_per_example"] == [50.0, 100.0]
     assert entry["published_inside_p01_p99"] == [True, True]
     assert entry["shrink_within_20pct"] == [True]
     assert "published" not in vanishing.nielsen_entry(summary, None, values)
