@@ -70,8 +70,12 @@ def _tap(module: nn.Module, name: str, x: jax.Array) -> jax.Array:
 
 def _layer(module: nn.Module, layer: nn.Module, x: jax.Array) -> jax.Array:
     """Apply a layer with parameters and record its output under the layer's own name, so
-    the parameter path (``conv1/kernel``) and the recorded output share one name."""
-    return _tap(module, layer.name, layer(x))
+    the parameter path (``conv1/kernel``) and the recorded output (``conv1/output``) share
+    one name. Recorded inside the layer's scope: Flax reserves a child's name in its
+    parent for every collection, so the parent cannot sow under it."""
+    y = layer(x)
+    layer.sow("intermediates", "output", y)
+    return y
 
 
 class MLP(nn.Module):
