@@ -14,19 +14,14 @@ layer's output, dead ReLUs and saturated sigmoid / tanh units; see ``DEFINITIONS
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from collections.abc import Mapping
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN
-from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, unreadable
-from cnn_jax.training.config import TrainConfig
 
 OUTPUT_ACTIVATIONS = {"softmax": jax.nn.softmax, "sigmoid": jax.nn.sigmoid}
 
@@ -65,6 +60,12 @@ def output_activation(loss: str) -> str:
 # ----------------------------------------------------------------------------- outputs
 
 
+def _recorded(value) -> jax.Array:
+    """A sown output: ``(y,)`` for a tap, ``{"output": (y,)}`` for a layer with parameters
+    (recorded in its own scope, see ``models._layer``)."""
+    return value["output"][0] if isinstance(value, Mapping) else value[0]
+
+
 @functools.cache
 def _compiled_forward(model, output: str):
     """(names, jitted forward): forward(params, images) -> tuple of arrays, in ``names`` order.
@@ -78,7 +79,10 @@ def _compiled_forward(model, output: str):
         logits, state = model.apply({"params": params}, images, mutable=["intermediates"])
         captured = state["intermediates"]  # insertion order = the order the layers ran
         names[:] = [*captured, output]
-        return (*(value[0] for value in captured.values()), OUTPUT_ACTIVATIONS[output](logits))
+        return (
+            *(_recorded(value) for value in captured.values()),
+            OUTPUT_ACTIVATIONS[output](logits),
+        )
 
     return names, jax.jit(forward)
 
@@ -273,66 +277,3 @@ def _batch_statistics(arrays: tuple, acts: tuple[str, ...]) -> tuple[dict, ...]:
             row["saturated_unit_fraction"] = jnp.mean(jnp.all(saturated, axis=_unit_axes(x)))
         rows.append(row)
     return tuple(rows)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-@dataclasses.dataclass(frozen=True)
-class LoadedRun:
-    config: TrainConfig
-    params: dict  # numpy arrays, keyed like the model's params (conv1/kernel, ...)
-    epoch: int
-    history: list[dict]  # one dict of metrics per epoch up to ``epoch``
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.history[-1].get("test_accuracy") if self.history else None
-
-
-def load_checkpoint(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
-    """Config, params, epoch and history of a run written by experiments/mnist_cnn.py.
-
-    ``epoch`` None takes the latest checkpoint. Raises CheckpointError for a missing
-    folder, a folder without checkpoints, or a checkpoint that cannot be read.
-    """
-    from cnn_jax.training.train import create_train_state  # train imports orbax, optax: only here
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"checkpoint folder {run_dir} does not exist")
-    if not (run_dir / "checkpoints").is_dir():
-        raise CheckpointError(
-            f"{run_dir} has no checkpoints/ folder (expected a run written by "
-            "experiments/mnist_cnn.py --out RUN_DIR)"
-        )
-    ckpt = RunCheckpoints(run_dir, read_only=True)
-    try:
-        latest = ckpt.latest_epoch()
-        if latest is None:
-            raise CheckpointError(f"{run_dir}/checkpoints holds no complete checkpoint")
-        epoch = latest if epoch is None else epoch
-        where = run_dir / "checkpoints" / str(epoch)
-        saved = ckpt.all_epochs()
-        if epoch not in saved:
-            raise CheckpointError(
-                f"{run_dir} has no checkpoint of epoch {epoch} (saved: "
-                f"{', '.join(map(str, saved))})"
-            )
-        try:
-            cfg = TrainConfig.from_dict(ckpt.read_config(epoch))
-            abstract = jax.eval_shape(lambda: create_train_state(cfg, jax.random.key(0)))
-            target = {
-                "params": abstract.params,
-                "opt_state": abstract.opt_state,
-                "step": abstract.step,
-            }
-            state, history, _ = ckpt.restore(epoch, target)
-        except CheckpointError:
-            raise
-        except Exception as e:  # a saved config this version cannot build
-            raise unreadable(where, e) from None
-    finally:
-        ckpt.close()
-    params = jax.tree.map(np.asarray, state["params"])
-    return LoadedRun(cfg, params, epoch, list(history))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnn_jax.data import scale
-from cnn_jax.inside.layers import load_checkpoint
+from cnn_jax.training.run import load_run
 from cnn_jax.training.train import build_model
 
 
@@ -50,7 +50,7 @@ def test_eval_mode_accuracies_match_a_direct_forward_pass(
     rows = json.loads((out / "results.json").read_text())["runs"]
     for run in two_runs:
         row = rows[str(run)]
-        saved = load_checkpoint(run)
+        saved = load_run(run)
         # The run trained on its first 400 images; those are what "train" evaluates.
         assert row["train_images"] == 400 and row["test_images"] == 300
         model = build_model(saved.config)

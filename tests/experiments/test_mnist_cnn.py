@@ -103,8 +103,8 @@ def test_resume_equals_uninterrupted(mnist, tmp_path, capsys, mnist_cnn):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--epochs", "-1"], "epochs must be >= 1"),
-        (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+        (["--epochs", "-1"], "argument --epochs: must be >= 1"),
+        (["--dropout", "1.5"], "argument --dropout: must be in [0, 1)"),
         (["--arch", "vgg"], "invalid choice"),
         (["--data-dir", "/nonexistent/mnist"], "does not exist"),
     ],
