@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results = run(cfg, out, mnist, progress=not flags["no_progress"])
         except CheckpointError as e:
-            raise CheckpointError(f"cannot resume: {e}; delete it or pass another --out") from None
+            raise CheckpointError(
+                f"cannot resume: {e}; delete {out / 'checkpoints'} or pass another --out"
+            ) from None
     print(
         f"test accuracy {results['test_accuracy']:.4f} after {results['epochs']} epochs; "
         f"results in {out / 'results.json'}"
