@@ -51,7 +51,9 @@ def _atomic_write(path: str | Path, write, mode: str = "w") -> None:
 
 
 def write_json(path: str | Path, obj) -> None:
-    _atomic_write(path, lambda f: (json.dump(obj, f, indent=2), f.write("\n")))
+    """``obj`` as strict JSON: NaN or Infinity raise ValueError, and nothing is written
+    (they are not JSON, and a diverged number must not pass for a result)."""
+    _atomic_write(path, lambda f: (json.dump(obj, f, indent=2, allow_nan=False), f.write("\n")))
 
 
 def write_text(path: str | Path, text: str) -> None:

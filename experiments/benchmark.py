@@ -10,13 +10,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from cnn_jax import cli
-from cnn_jax.data import DataError, load_mnist
 from cnn_jax.nn.conv import CONV_IMPLS
 from cnn_jax.results import machine, versions, write_json
 from cnn_jax.training.benchmark import benchmark
 from cnn_jax.training.config import ARCHS
 
 
+@cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     p = cli.Parser(prog="benchmark.py", description=__doc__.splitlines()[1])
     p.add_argument("--archs", default="seed,deep", help="comma-separated (default: %(default)s)")
@@ -48,32 +48,31 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="gradient-accumulation chunk (default: automatic)",
     )
-    cli.add_data_dir(p)
-    p.add_argument("--out", default="runs/benchmark", help="output folder (default: %(default)s)")
+    cli.add_common(p, out="runs/benchmark", seed_default=None)
     args = p.parse_args(argv)
     archs = tuple(a for a in args.archs.split(",") if a)
     if not archs or any(a not in ARCHS for a in archs):
         p.error(f"--archs takes names from {', '.join(ARCHS)}, got {args.archs!r}")
     if args.batch_size % (args.micro_batch or 1):
         p.error(f"--micro-batch {args.micro_batch} must divide --batch-size {args.batch_size}")
-    try:
-        mnist = load_mnist(args.data_dir)
-    except DataError as e:
-        p.error(str(e))
-
-    result = benchmark(
-        archs,
-        steps=args.steps + 1,
-        window=args.window,
-        batch_size=args.batch_size,
-        conv=args.conv,
-        micro_batch=args.micro_batch,
-        mnist=mnist,
-        progress_factory=lambda name, total: tqdm(total=total, desc=name, unit="step"),
-    )
-    result.update(versions=versions(), machine=machine(), command=vars(args))
+    mnist = cli.load_mnist(args.data_dir, progress=not args.no_progress)
+    cli.check_count("--batch-size", args.batch_size, len(mnist.train_labels), "training images")
     out = Path(args.out)
-    write_json(out / "benchmark.json", result)
+    with cli.RunFolder(out):  # one writer per folder
+        result = benchmark(
+            archs,
+            steps=args.steps + 1,
+            window=args.window,
+            batch_size=args.batch_size,
+            conv=args.conv,
+            micro_batch=args.micro_batch,
+            mnist=mnist,
+            progress_factory=lambda name, total: tqdm(
+                total=total, desc=name, unit="step", disable=args.no_progress
+            ),
+        )
+        result.update(versions=versions(), machine=machine(), command=vars(args))
+        write_json(out / "benchmark.json", result)
 
     peak = result["models"][archs[0]]["matmul_gflops"]
     print(

@@ -9,15 +9,11 @@ train accuracy logged during training (dropout on, weights moving) is shown besi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cnn_jax import cli
-from cnn_jax.data import ENV_VAR, DataError, load_mnist
-from cnn_jax.inside.layers import load_checkpoint
 from cnn_jax.results import machine, versions, write_json
-from cnn_jax.training.checkpoint import CheckpointError
-from cnn_jax.training.run import evaluate_saved
+from cnn_jax.training.run import evaluate_saved, evaluation_sizes, load_run
 
 DEFAULT_RUNS = ("runs/mnist_cnn/deep", "runs/mnist_cnn/deep-dropout0.5")
 
@@ -48,57 +44,56 @@ def build_parser() -> cli.Parser:
         default=None,
         help="evaluate on the first N test images (default: all 10,000)",
     )
-    cli.add_data_dir(p)
-    p.add_argument("--out", default="runs/dropout_gap", help="output folder (default: %(default)s)")
+    cli.add_common(p, out="runs/dropout_gap", seed_default=None)
     return p
 
 
+@cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:  # every checkpoint is checked before the data is read
-        loaded = {run: load_checkpoint(run) for run in args.runs}
-    except CheckpointError as e:
-        parser.error(str(e))
-    try:
-        mnist = load_mnist(args.data_dir or os.environ.get(ENV_VAR))
-    except DataError as e:
-        parser.error(str(e))
-
-    rows = {}
-    print(
-        f"{'run':<40} {'dropout':>7} {'epoch':>5} {'train':>7} {'test':>7} {'gap':>6} "
-        f"{'logged train':>12}"
-    )
-    for run, saved in loaded.items():
-        row = evaluate_saved(saved, mnist, train_limit=args.train_limit, test_limit=args.test_limit)
-        row |= {
-            "arch": saved.config.arch,
-            "dropout": saved.config.dropout,
-            "epoch": saved.epoch,
-            "logged_train_accuracy": saved.history[-1]["train_accuracy"],
-            "logged_test_accuracy": saved.history[-1]["test_accuracy"],
-        }
-        rows[run] = row
+    args = build_parser().parse_args(argv)
+    # Every checkpoint, the data and the sizes are checked before the folder is made.
+    loaded = {run: load_run(run) for run in args.runs}
+    mnist = cli.load_mnist(args.data_dir, progress=not args.no_progress)
+    for saved in loaded.values():
+        evaluation_sizes(saved, mnist, args.train_limit, args.test_limit)
+    out = Path(args.out)
+    with cli.RunFolder(out):
+        rows = {}
         print(
-            f"{run:<40} {row['dropout']:>7} {row['epoch']:>5} "
-            f"{100 * row['train_accuracy']:>6.2f}% {100 * row['test_accuracy']:>6.2f}% "
-            f"{100 * row['gap']:>5.2f} {100 * row['logged_train_accuracy']:>11.2f}%",
-            flush=True,
+            f"{'run':<40} {'dropout':>7} {'epoch':>5} {'train':>7} {'test':>7} {'gap':>6} "
+            f"{'logged train':>12}"
         )
-    write_json(
-        Path(args.out) / "results.json",
-        {
-            "description": "eval-mode (dropout off) accuracy and loss on each run's training "
-            "images and the test set; gap = train - test accuracy; logged_* = the run's "
-            "history at that epoch (train: running mean with dropout on)",
-            "runs": rows,
-            "data_source": mnist.source,
-            "versions": versions(),
-            "machine": machine(),
-        },
-    )
-    print(f"wrote {Path(args.out) / 'results.json'}")
+        for run, saved in loaded.items():
+            row = evaluate_saved(
+                saved, mnist, train_limit=args.train_limit, test_limit=args.test_limit
+            )
+            row |= {
+                "arch": saved.config.arch,
+                "dropout": saved.config.dropout,
+                "epoch": saved.epoch,
+                "logged_train_accuracy": saved.history[-1]["train_accuracy"],
+                "logged_test_accuracy": saved.history[-1]["test_accuracy"],
+            }
+            rows[run] = row
+            print(
+                f"{run:<40} {row['dropout']:>7} {row['epoch']:>5} "
+                f"{100 * row['train_accuracy']:>6.2f}% {100 * row['test_accuracy']:>6.2f}% "
+                f"{100 * row['gap']:>5.2f} {100 * row['logged_train_accuracy']:>11.2f}%",
+                flush=True,
+            )
+        write_json(
+            out / "results.json",
+            {
+                "description": "eval-mode (dropout off) accuracy and loss on each run's "
+                "training images and the test set; gap = train - test accuracy; logged_* = "
+                "the run's history at that epoch (train: running mean with dropout on)",
+                "runs": rows,
+                "data_source": mnist.source,
+                "versions": versions(),
+                "machine": machine(),
+            },
+        )
+    print(f"wrote {out / 'results.json'}")
     return 0
 
 

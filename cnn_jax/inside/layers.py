@@ -14,27 +14,16 @@ layer's output, dead ReLUs and saturated sigmoid / tanh units; see ``DEFINITIONS
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import math
 from collections.abc import Mapping
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from cnn_jax.nn.activations import SATURATION, SIGMOID_SATURATION_Z, TANH_SATURATION_Z
 from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN, recorded
-from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, unreadable
-from cnn_jax.training.config import TrainConfig
 
 OUTPUT_ACTIVATIONS = {"softmax": jax.nn.softmax, "sigmoid": jax.nn.sigmoid}
-
-# A sigmoid is saturated where σ(z) < 0.01 or σ(z) > 0.99, i.e. |z| > ln 99 ≈ 4.6, where
-# σ'(z) = σ(1 − σ) < 0.0099 (under 4 % of its peak 0.25). A tanh is saturated where
-# |tanh(z)| > 0.99, i.e. |z| > atanh(0.99) ≈ 2.65, where tanh'(z) < 0.02.
-SATURATION = 0.01
-SIGMOID_SATURATION_Z = math.log((1 - SATURATION) / SATURATION)  # 4.595
 
 DEFINITIONS = {
     "mean": "mean of the layer's output over every image of the batch and every unit",
@@ -48,7 +37,7 @@ DEFINITIONS = {
     "saturated_fraction": (
         f"sigmoid layers: fraction of outputs with σ(z) < {SATURATION} or σ(z) > "
         f"{1 - SATURATION} (|z| > ln 99 ≈ {SIGMOID_SATURATION_Z:.2f}); tanh layers: "
-        f"|tanh(z)| > {1 - SATURATION} (|z| > 2.65)"
+        f"|tanh(z)| > {1 - SATURATION} (|z| > {TANH_SATURATION_Z:.2f})"
     ),
     "saturated_unit_fraction": (
         "sigmoid / tanh layers: fraction of units (channels for convolution outputs) "
@@ -273,66 +262,3 @@ def _batch_statistics(arrays: tuple, acts: tuple[str, ...]) -> tuple[dict, ...]:
             row["saturated_unit_fraction"] = jnp.mean(jnp.all(saturated, axis=_unit_axes(x)))
         rows.append(row)
     return tuple(rows)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-@dataclasses.dataclass(frozen=True)
-class LoadedRun:
-    config: TrainConfig
-    params: dict  # numpy arrays, keyed like the model's params (conv1/kernel, ...)
-    epoch: int
-    history: list[dict]  # one dict of metrics per epoch up to ``epoch``
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.history[-1].get("test_accuracy") if self.history else None
-
-
-def load_checkpoint(run_dir: str | Path, epoch: int | None = None) -> LoadedRun:
-    """Config, params, epoch and history of a run written by experiments/mnist_cnn.py.
-
-    ``epoch`` None takes the latest checkpoint. Raises CheckpointError for a missing
-    folder, a folder without checkpoints, or a checkpoint that cannot be read.
-    """
-    from cnn_jax.training.train import create_train_state  # train imports orbax, optax: only here
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"checkpoint folder {run_dir} does not exist")
-    if not (run_dir / "checkpoints").is_dir():
-        raise CheckpointError(
-            f"{run_dir} has no checkpoints/ folder (expected a run written by "
-            "experiments/mnist_cnn.py --out RUN_DIR)"
-        )
-    ckpt = RunCheckpoints(run_dir, read_only=True)
-    try:
-        latest = ckpt.latest_epoch()
-        if latest is None:
-            raise CheckpointError(f"{run_dir}/checkpoints holds no complete checkpoint")
-        epoch = latest if epoch is None else epoch
-        where = run_dir / "checkpoints" / str(epoch)
-        saved = ckpt.all_epochs()
-        if epoch not in saved:
-            raise CheckpointError(
-                f"{run_dir} has no checkpoint of epoch {epoch} (saved: "
-                f"{', '.join(map(str, saved))})"
-            )
-        try:
-            cfg = TrainConfig.from_dict(ckpt.read_config(epoch))
-            abstract = jax.eval_shape(lambda: create_train_state(cfg, jax.random.key(0)))
-            target = {
-                "params": abstract.params,
-                "opt_state": abstract.opt_state,
-                "step": abstract.step,
-            }
-            state, history, _ = ckpt.restore(epoch, target)
-        except CheckpointError:
-            raise
-        except Exception as e:  # a saved config this version cannot build
-            raise unreadable(where, e) from None
-    finally:
-        ckpt.close()
-    params = jax.tree.map(np.asarray, state["params"])
-    return LoadedRun(cfg, params, epoch, list(history))

@@ -7,8 +7,9 @@ shows, in order: the overview figure, the layer table (each layer's input and ou
 shape, like Keras's summary "input (None, 28, 28, 1) → output (None, 23, 23, 32)"), the
 activation statistics with their definitions, then every layer's own figure.
 
-The folder is built beside its destination and renamed into place when complete, so
-an interrupted run leaves the previous output (or nothing) behind, never half of one.
+The files are built in a staging folder inside the output folder (which the caller holds
+with ``cli.RunFolder``) and moved into place when complete, ``results.json`` last, so an
+interrupted run never leaves a ``results.json`` beside half of its figures.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax import cli
 from cnn_jax.errors import UsageError
 from cnn_jax.inside import layers
 from cnn_jax.inside import plots as layer_plots
@@ -149,6 +151,9 @@ def write_page(path: str | Path, results: Mapping) -> None:
 # ----------------------------------------------------------------------------- the folder
 
 
+STAGING = ".staging."
+
+
 class OutputError(UsageError):
     """The output folder cannot be used; the message says why."""
 
@@ -159,7 +164,7 @@ def check_out_dir(out_dir: str | Path) -> None:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir} exists and is not a folder")
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+    if not out_dir.is_dir() or not any(_ours_to_replace(out_dir)):
         return
     try:
         kind = json.loads((out_dir / "results.json").read_text()).get("kind")
@@ -169,6 +174,14 @@ def check_out_dir(out_dir: str | Path) -> None:
         raise OutputError(
             f"--out {out_dir} exists and is not a visualize_layers output; choose another folder"
         )
+
+
+def _ours_to_replace(out_dir: Path) -> list[Path]:
+    """The entries of ``out_dir`` a rerun replaces: all but the run folder's lock and a
+    staging folder left by a killed run."""
+    return [
+        p for p in out_dir.iterdir() if p.name != cli.LOCK_NAME and not p.name.startswith(STAGING)
+    ]
 
 
 def _first_layer_weights(params) -> tuple[np.ndarray, str] | None:
@@ -253,8 +266,11 @@ def write_visualization(
         "machine": machine(),
     }
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    # Staged inside out_dir, which the caller holds (cli.RunFolder: its lock lives there).
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob(f"{STAGING}*"):
+        shutil.rmtree(old, ignore_errors=True)  # left by a killed run
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING))
     try:
         write_npz(staging / results["arrays"], {"input": image, **one})
         write_json(staging / "results.json", results)
@@ -290,9 +306,12 @@ def write_visualization(
             fig = layer_plots.plot_filters(weights[0], title=weights[1])
             save_figure(fig, staging / figures["filters"])
         write_page(staging / "index.html", json.loads((staging / "results.json").read_text()))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)  # an earlier output of ours (check_out_dir)
-        os.replace(staging, out_dir)
+        for old in _ours_to_replace(out_dir):  # an earlier output of ours (check_out_dir)
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        # results.json last: a folder without it is not a finished output.
+        for new in sorted(staging.iterdir(), key=lambda p: p.name == "results.json"):
+            os.replace(new, out_dir / new.name)
+        staging.rmdir()
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -255,6 +256,7 @@ class RunCheckpoints:
         try:
             state = self._manager.restore(step, args=ocp.args.Composite(**args))["state"]
         except Exception as e:  # Orbax and TensorStore raise many types
+            _quiet_leftover_reads()
             raise unreadable(where, e) from None
         state = jax.device_get(state)
         if expected is not None and state_digest(state) != expected:
@@ -317,6 +319,24 @@ class RunCheckpoints:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _quiet_leftover_reads() -> None:
+    """After a failed restore, Orbax's other array reads finish in the background and
+    report to an event loop that is already closed ("Event loop is closed"), after the
+    one-line error. Those reports, and only those, are dropped."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_drops_closed_loop", False):
+        return
+
+    def hook(unraisable):
+        value = unraisable.exc_value
+        if isinstance(value, RuntimeError) and "Event loop is closed" in str(value):
+            return
+        previous(unraisable)
+
+    hook._drops_closed_loop = True
+    sys.unraisablehook = hook
 
 
 def _reason(error: CheckpointError) -> str:

@@ -1,4 +1,5 @@
-"""One training run end to end: data -> train (resumable) -> results.json + curves.png."""
+"""One training run end to end: data -> train (resumable) -> results.json + curves.png,
+and the one way to load a saved run back (:func:`load_run`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,23 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
-from cnn_jax import plotting
+from cnn_jax.errors import UsageError
 from cnn_jax.nn.models import param_count
 from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints
 from cnn_jax.training.config import TrainConfig
-from cnn_jax.training.train import build_model, evaluate, make_eval_step, train_and_evaluate
+from cnn_jax.training.train import (
+    ConfigMismatch,
+    build_model,
+    create_train_state,
+    evaluate,
+    make_eval_step,
+    train_and_evaluate,
+)
 
 
 def default_out_dir(cfg: TrainConfig, root: str | Path = "runs/mnist_cnn") -> Path:
@@ -35,32 +46,75 @@ def default_out_dir(cfg: TrainConfig, root: str | Path = "runs/mnist_cnn") -> Pa
     return Path(root) / "-".join(parts)
 
 
-def finished_results(out_dir: str | Path, cfg: TrainConfig) -> dict | None:
-    """The results of a run in ``out_dir`` that already trained ``cfg``, else None."""
+def finished_results(out_dir: str | Path, cfg: TrainConfig, data_source: str = "") -> dict | None:
+    """The results of a run in ``out_dir`` that already trained ``cfg``, else None.
+
+    A finished run of the same config on other data (``data_source`` as ``Mnist.source``)
+    is another run: ConfigMismatch."""
     path = Path(out_dir) / "results.json"
     if not path.is_file():
         return None
-    results = json.loads(path.read_text())
-    saved = TrainConfig.from_dict(results["config"])
-    if dataclasses.replace(saved, epochs=cfg.epochs) == cfg and saved.epochs >= cfg.epochs:
-        return results
-    return None
+    try:
+        results = json.loads(path.read_text())
+        saved = TrainConfig.from_dict(results["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable or foreign: training (and its checkpoint checks) decides
+    if not saved.same_run(cfg) or saved.epochs < cfg.epochs:
+        return None
+    before = results.get("data_source")
+    if data_source and before and before != data_source:
+        raise ConfigMismatch(
+            f"{out_dir} holds a run trained on {before} (now {data_source}); use another --out"
+        )
+    return results
+
+
+def check_data(cfg: TrainConfig, mnist: data_lib.Mnist) -> None:
+    """Refuse, before any work, a config that asks for more images than ``mnist`` has or
+    a batch larger than the training images it uses (UsageError, one line)."""
+    n_train, n_test = len(mnist.train_labels), len(mnist.test_labels)
+    cli.check_count("--limit", cfg.limit, n_train, "training images")
+    cli.check_count("--test-limit", cfg.test_limit, n_test, "test images")
+    used = cfg.limit or n_train
+    if cfg.batch_size > used:
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} is more than the {used:,} training images used"
+            + (" (--limit)" if cfg.limit else "")
+        )
+
+
+# A 10-class run whose test accuracy ends below this learned (almost) nothing.
+NEAR_CHANCE = 0.2
+
+
+def warn_if_stuck(results: dict) -> str | None:
+    """One line when a finite run ended near chance: the learning rate may be too high."""
+    if results["test_accuracy"] >= NEAR_CHANCE:
+        return None
+    return (
+        f"warning: test accuracy {results['test_accuracy']:.1%} after {results['epochs']} "
+        f"epochs is near chance (test loss {results['test_losses'][-1]:.3g}); the learning "
+        "rate may be too high or too low"
+    )
 
 
 def run(
     cfg: TrainConfig,
     out_dir: str | Path,
-    data_dir: str | Path | None = None,
+    mnist: data_lib.Mnist,
     *,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Train ``cfg`` into ``out_dir`` (resuming there) and write its results; return them."""
+    """Train ``cfg`` on ``mnist`` into ``out_dir`` (resuming there) and write its results;
+    return them. The caller holds ``out_dir`` (``cli.RunFolder``)."""
     out_dir = Path(out_dir)
-    mnist = data_lib.load_mnist(data_dir)
+    check_data(cfg, mnist)
     start = time.perf_counter()
     state, history = train_and_evaluate(cfg, mnist, out_dir, progress=progress, log=log)
     columns = {key: [h[key] for h in history] for key in history[0]}
+    n_train = cfg.limit or len(mnist.train_labels)
+    n_test = cfg.test_limit or len(mnist.test_labels)
     results = {
         "test_accuracy": history[-1]["test_accuracy"],
         "test_accuracies": columns["test_accuracy"],
@@ -71,6 +125,8 @@ def run(
         "seconds_per_epoch": columns["seconds"],
         "wall_seconds_this_invocation": time.perf_counter() - start,
         "param_count": param_count(state.params),
+        "train_images": n_train,
+        "test_images": n_test,
         "history": history,
         "config": cfg.to_dict(),
         "data_source": mnist.source,
@@ -80,17 +136,87 @@ def run(
     write_json(out_dir / "results.json", results)
     fig = plotting.plot_training_curves(columns, title=out_dir.name)
     save_figure(fig, out_dir / "curves.png")
+    if warning := warn_if_stuck(results):
+        log(warning)
     return results
 
 
+# ----------------------------------------------------------------------------- saved runs
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedRun:
+    """A run as experiments/mnist_cnn.py saved it, at one epoch."""
+
+    config: TrainConfig
+    params: dict  # numpy arrays, keyed like the model's params (conv1/kernel, ...)
+    epoch: int
+    history: list[dict]  # one dict of metrics per epoch up to ``epoch``
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.history[-1].get("test_accuracy") if self.history else None
+
+
+def load_run(run_dir: str | Path, epoch: int | None = None) -> SavedRun:
+    """Config, params, epoch and history of a run written by experiments/mnist_cnn.py,
+    read-only. ``epoch`` None takes the latest checkpoint, which must be intact: a reader
+    does not fall back to an older one. Raises CheckpointError (one line) for a missing
+    folder, a folder without checkpoints, or a checkpoint that is corrupt or unreadable."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        state = "is not a folder" if run_dir.exists() else "does not exist"
+        raise CheckpointError(f"checkpoint folder {run_dir} {state}")
+    if not (run_dir / "checkpoints").is_dir():
+        raise CheckpointError(
+            f"{run_dir} has no checkpoints/ folder (expected a run written by "
+            "experiments/mnist_cnn.py --out RUN_DIR)"
+        )
+    with RunCheckpoints(run_dir, read_only=True) as ckpt:
+        saved = ckpt.all_steps()
+        if not saved:
+            raise CheckpointError(f"{run_dir}/checkpoints holds no complete checkpoint")
+        epoch = saved[-1] if epoch is None else epoch
+        if epoch not in saved:
+            raise CheckpointError(
+                f"{run_dir} has no checkpoint of epoch {epoch} (saved: "
+                f"{', '.join(map(str, saved))})"
+            )
+        where = ckpt.where(epoch)
+        try:
+            cfg = TrainConfig.from_dict(ckpt.read_config(epoch))
+        except (TypeError, ValueError) as e:  # a saved config this version cannot build
+            raise CheckpointError(f"{where} holds a config this version cannot use ({e})") from None
+        abstract = jax.eval_shape(lambda: create_train_state(cfg, jax.random.key(0)))
+        target = {"params": abstract.params, "opt_state": abstract.opt_state, "step": abstract.step}
+        state, history, _ = ckpt.restore(epoch, target)
+    params = jax.tree.map(np.asarray, state["params"])
+    return SavedRun(cfg, params, epoch, list(history))
+
+
+def evaluation_sizes(
+    loaded: SavedRun,
+    mnist: data_lib.Mnist,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+) -> tuple[int, int]:
+    """(training images, test images) :func:`evaluate_saved` uses: the first
+    ``train_limit`` of those the run trained on, the first ``test_limit`` test images.
+    Asking for more than there are is a UsageError, never a silent cap."""
+    seen = min(loaded.config.limit or len(mnist.train_labels), len(mnist.train_labels))
+    cli.check_count("--train-limit", train_limit, seen, "training images the run trained on")
+    cli.check_count("--test-limit", test_limit, len(mnist.test_labels), "test images")
+    return train_limit or seen, test_limit or len(mnist.test_labels)
+
+
 def evaluate_saved(
-    loaded,
+    loaded: SavedRun,
     mnist: data_lib.Mnist,
     *,
     train_limit: int | None = None,
     test_limit: int | None = None,
 ) -> dict:
-    """Loss and accuracy of a saved run (a ``layers.LoadedRun``) in eval mode, dropout off,
+    """Loss and accuracy of a saved run (a :class:`SavedRun`) in eval mode, dropout off,
     on the images it trained on and on the test set.
 
     The history's train accuracy is a running mean taken while training, with dropout on
@@ -98,8 +224,8 @@ def evaluate_saved(
     ``train_limit`` evaluates only the first N of the run's training images.
     """
     cfg = loaded.config
-    n_train = min(x for x in (cfg.limit, train_limit, len(mnist.train_labels)) if x is not None)
-    ds = data_lib.limit(mnist, n_train, test_limit)
+    n_train, n_test = evaluation_sizes(loaded, mnist, train_limit, test_limit)
+    ds = data_lib.limit(mnist, n_train, n_test)
     apply_fn = build_model(cfg).apply
     eval_step = jax.jit(make_eval_step(cfg, apply_fn))
     params = jax.device_put(loaded.params)

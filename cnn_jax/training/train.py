@@ -19,7 +19,7 @@ from flax.training.train_state import TrainState
 from tqdm.auto import tqdm
 
 from cnn_jax import data as data_lib
-from cnn_jax.errors import UsageError
+from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn.losses import LOSSES, l2_penalty
 from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
 from cnn_jax.training.checkpoint import RunCheckpoints
@@ -179,15 +179,38 @@ def _state_tree(state: TrainState) -> dict:
     return {"params": state.params, "opt_state": state.opt_state, "step": state.step}
 
 
-def _check_same_run(saved: dict, cfg: TrainConfig, directory: Path) -> None:
-    saved_cfg = TrainConfig.from_dict(saved).to_dict()
-    now = cfg.to_dict()
-    differ = sorted(k for k in now if k != "epochs" and saved_cfg.get(k) != now[k])
+def check_same_run(
+    saved: dict, cfg: TrainConfig, directory: Path, data_source: str | None = None
+) -> None:
+    """Refuse to continue checkpoints of a run with another config (epochs aside) or
+    trained on other data (``data_source`` as ``Mnist.source``, when both are known)."""
+    before = saved.get("data_source")
+    if data_source and before and before != data_source:
+        raise ConfigMismatch(
+            f"{directory} holds a run trained on {before} (now {data_source}); use another --out"
+        )
+    differ = TrainConfig.from_dict(saved).differences(cfg)
     if differ:
-        listed = ", ".join(f"{k}={saved_cfg.get(k)!r} (now {now[k]!r})" for k in differ)
+        listed = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in differ.items())
         raise ConfigMismatch(
             f"{directory} holds a run with a different config: {listed}; use another --out"
         )
+
+
+def run_label(cfg: TrainConfig) -> str:
+    """How a divergence message names the run: its model and learning rate."""
+    return f"{cfg.arch}/lr={cfg.lr:g}"
+
+
+def check_finite(epoch: int, cfg: TrainConfig, **values) -> None:
+    """Raise Diverged naming the epoch, the run and the first non-finite value; the
+    checkpoint of the epoch before (if any) is the last one saved."""
+    for what, value in values.items():
+        if not np.isfinite(value).all():
+            raise Diverged(
+                f"epoch {epoch} of {run_label(cfg)}: non-finite {what.replace('_', ' ')}; "
+                "lower the learning rate"
+            )
 
 
 def train_and_evaluate(
@@ -212,7 +235,9 @@ def train_and_evaluate(
     n = train_x.shape[0]
     steps_per_epoch = n // cfg.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"batch size {cfg.batch_size} is larger than the {n} training images")
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} is more than the {n:,} training images used"
+        )
 
     init_key, data_key, dropout_key = jax.random.split(jax.random.key(cfg.seed), 3)
     state = create_train_state(cfg, init_key)
@@ -221,54 +246,72 @@ def train_and_evaluate(
 
     history: list[dict] = []
     start = 0
+    # The data source travels with the config: other data is another run.
+    saved_config = {**cfg.to_dict(), "data_source": mnist.source} if mnist.source else cfg.to_dict()
     ckpt = RunCheckpoints(out_dir) if out_dir is not None else None
-    if ckpt is not None and (latest := ckpt.latest_epoch()) is not None:
-        _check_same_run(ckpt.read_config(latest), cfg, ckpt.directory)
-        restored, history, _ = ckpt.restore(latest, _state_tree(state))
-        state = state.replace(**restored)
-        start = latest
-        if start < cfg.epochs:
-            log(f"resuming from the checkpoint after epoch {start}")
-
-    for epoch in range(start + 1, cfg.epochs + 1):
-        t0 = time.perf_counter()
-        order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
-        # The remainder of n / batch_size is left out this epoch (a different part each epoch).
-        order = order[: steps_per_epoch * cfg.batch_size].reshape(steps_per_epoch, cfg.batch_size)
-        step_metrics = []
-        for idx in tqdm(
-            order,
-            desc=f"epoch {epoch}/{cfg.epochs}",
-            disable=not progress,
-            leave=False,
-            mininterval=1.0,
-        ):
-            state, m = train_step(
-                state, {"image": train_x[idx], "label": train_y[idx]}, dropout_key
-            )
-            step_metrics.append(m)
-        step_metrics = jax.tree.map(lambda *xs: np.asarray(jnp.stack(xs)), *step_metrics)
-        seconds = time.perf_counter() - t0
-        if not np.isfinite(step_metrics["grad_norm"]).all():
-            raise FloatingPointError(f"non-finite gradient in epoch {epoch}; lower --lr")
-        test_loss, test_acc = evaluate(eval_step, state.params, test_x, test_y, cfg.eval_batch_size)
-        record = {
-            "epoch": epoch,
-            "train_loss": float(step_metrics["loss"].mean()),
-            "train_accuracy": float(step_metrics["accuracy"].mean()),
-            "test_loss": test_loss,
-            "test_accuracy": test_acc,
-            "seconds": seconds,
-            "images_per_second": steps_per_epoch * cfg.batch_size / seconds,
-        }
-        history.append(record)
-        log(
-            f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}"
-            f" acc {record['train_accuracy']:.4f}  test loss {test_loss:.4f}"
-            f" acc {test_acc:.4f}  {seconds:.1f}s"
-        )
+    try:
         if ckpt is not None:
-            ckpt.save(epoch, _state_tree(state), history, cfg.to_dict())
-    if ckpt is not None:
-        ckpt.close()
+            skipped = []
+            found = ckpt.restore_latest_intact(
+                _state_tree(state),
+                check_config=lambda saved: check_same_run(saved, cfg, ckpt.directory, mnist.source),
+                on_skip=lambda epoch, why: skipped.append((epoch, why)),
+            )
+            if found is not None:
+                state = state.replace(**found.state)
+                start, history = found.step, list(found.history)
+                for epoch, why in skipped:
+                    log(
+                        f"checkpoint after epoch {epoch} is corrupt ({why}); resuming from epoch "
+                        f"{start}"
+                    )
+                if start < cfg.epochs and not skipped:
+                    log(f"resuming from the checkpoint after epoch {start}")
+
+        for epoch in range(start + 1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
+            # The remainder of n / batch_size is left out this epoch (a different part each epoch).
+            order = order[: steps_per_epoch * cfg.batch_size].reshape(
+                steps_per_epoch, cfg.batch_size
+            )
+            step_metrics = []
+            for idx in tqdm(
+                order,
+                desc=f"epoch {epoch}/{cfg.epochs}",
+                disable=not progress,
+                leave=False,
+                mininterval=1.0,
+            ):
+                state, m = train_step(
+                    state, {"image": train_x[idx], "label": train_y[idx]}, dropout_key
+                )
+                step_metrics.append(m)
+            step_metrics = jax.tree.map(lambda *xs: np.asarray(jnp.stack(xs)), *step_metrics)
+            seconds = time.perf_counter() - t0
+            check_finite(epoch, cfg, loss=step_metrics["loss"], gradient=step_metrics["grad_norm"])
+            test_loss, test_acc = evaluate(
+                eval_step, state.params, test_x, test_y, cfg.eval_batch_size
+            )
+            check_finite(epoch, cfg, test_loss=test_loss)
+            record = {
+                "epoch": epoch,
+                "train_loss": float(step_metrics["loss"].mean()),
+                "train_accuracy": float(step_metrics["accuracy"].mean()),
+                "test_loss": test_loss,
+                "test_accuracy": test_acc,
+                "seconds": seconds,
+                "images_per_second": steps_per_epoch * cfg.batch_size / seconds,
+            }
+            history.append(record)
+            log(
+                f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}"
+                f" acc {record['train_accuracy']:.4f}  test loss {test_loss:.4f}"
+                f" acc {test_acc:.4f}  {seconds:.1f}s"
+            )
+            if ckpt is not None:
+                ckpt.save(epoch, _state_tree(state), history, saved_config)
+    finally:
+        if ckpt is not None:
+            ckpt.close()
     return state, history

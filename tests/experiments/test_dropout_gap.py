@@ -1,6 +1,7 @@
 """experiments/dropout_gap.py on two tiny saved runs: eval-mode accuracies, checked by hand."""
 
 import json
+import shutil
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnn_jax.data import scale
-from cnn_jax.inside.layers import load_checkpoint
+from cnn_jax.training.run import load_run
 from cnn_jax.training.train import build_model
 
 
@@ -50,7 +51,7 @@ def test_eval_mode_accuracies_match_a_direct_forward_pass(
     rows = json.loads((out / "results.json").read_text())["runs"]
     for run in two_runs:
         row = rows[str(run)]
-        saved = load_checkpoint(run)
+        saved = load_run(run)
         # The run trained on its first 400 images; those are what "train" evaluates.
         assert row["train_images"] == 400 and row["test_images"] == 300
         model = build_model(saved.config)
@@ -74,3 +75,20 @@ def test_missing_run_is_one_line_and_exit_2(tmp_path, capsys, dropout_gap):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "does not exist" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_corrupt_run_is_one_line_and_exit_2(two_runs, tmp_path, capsys, dropout_gap):
+    run = tmp_path / "run"
+    shutil.copytree(two_runs[0], run)
+    data = run / "checkpoints" / "2" / "state" / "ocdbt.process_0" / "d"
+    largest = max(data.iterdir(), key=lambda f: f.stat().st_size)
+    raw = bytearray(largest.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    largest.write_bytes(bytes(raw))
+    out = tmp_path / "gap"
+    with pytest.raises(SystemExit) as exit_info:
+        dropout_gap.main([str(run), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err == f"dropout_gap.py: error: {run}/checkpoints/2 is corrupt (digest mismatch)\n"
+    assert not out.exists()

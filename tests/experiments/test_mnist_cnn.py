@@ -103,8 +103,8 @@ def test_resume_equals_uninterrupted(mnist, tmp_path, capsys, mnist_cnn):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--epochs", "-1"], "epochs must be >= 1"),
-        (["--dropout", "1.5"], "dropout must be in [0, 1)"),
+        (["--epochs", "-1"], "argument --epochs: must be >= 1"),
+        (["--dropout", "1.5"], "argument --dropout: must be in [0, 1)"),
         (["--arch", "vgg"], "invalid choice"),
         (["--data-dir", "/nonexistent/mnist"], "does not exist"),
     ],
@@ -181,3 +181,34 @@ def test_default_out_dir_names_changed_flags():
     assert default_out_dir(TrainConfig(epochs=3, dropout=0.5)) == Path(
         "runs/mnist_cnn/seed-dropout0.5"
     )
+
+
+def test_finished_run_on_other_data_is_refused(tmp_path, capsys, mnist, mnist_cnn):
+    """Another --data-dir is another run: not silently 'already finished'."""
+    other = tmp_path / "other_mnist"
+    other.mkdir()
+    for f in Path(mnist.source.removeprefix("idx:")).glob("*-ubyte*"):
+        (other / f.name).symlink_to(f)
+    out = tmp_path / "r"
+    argv = ["--arch", "mlp", "--limit", "100", "--test-limit", "100", "--batch-size", "50",
+            "--no-progress", "--out", str(out), "--epochs", "1"]  # fmt: skip
+    assert run_main(argv, capsys, mnist_cnn)[0] == 0
+    for epochs in ("1", "2"):  # finished, and resuming from its checkpoint
+        with pytest.raises(SystemExit) as exit_info:
+            mnist_cnn.main([*argv[:-1], epochs, "--data-dir", str(other)])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and f"trained on {mnist.source} (now idx:{other})" in err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_a_run_stuck_near_chance_warns_in_one_line(tmp_path, capsys, mnist, mnist_cnn):
+    del mnist
+    argv = ["--arch", "mlp", "--widths", "30,10", "--activation", "sigmoid", "--optimizer",
+            "sgd", "--lr", "1e4", "--limit", "300", "--test-limit", "200", "--batch-size", "20",
+            "--epochs", "1", "--no-progress", "--out", str(tmp_path / "r")]  # fmt: skip
+    code, printed = run_main(argv, capsys, mnist_cnn)
+    assert code == 0
+    warnings = [line for line in printed.out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "near chance" in warnings[0]
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["train_images"] == 300 and results["test_images"] == 200

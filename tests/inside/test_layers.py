@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.inside import layers
+from cnn_jax.inside import layers, network
 from cnn_jax.inside.page import OutputError, check_out_dir, shape_text
 from cnn_jax.inside.plots import mosaic_columns, tile_maps
 from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
@@ -320,12 +320,16 @@ def test_corrupt_array_data_is_one_line_in_a_fresh_process(
         f.write_bytes(b"garbage")
     script = ROOT / "experiments" / "visualize_layers.py"
     argv = ["--checkpoint", str(run_dir), "--out", str(tmp_path / "vis")]
-    env = {**os.environ, "CNN_JAX_DATA_DIR": mnist.source.removeprefix("idx:")}
+    env = {
+        **os.environ,
+        "CNN_JAX_DATA_DIR": mnist.source.removeprefix("idx:"),
+        "PYTHONPATH": str(ROOT),  # this checkout's cnn_jax, not an installed one
+    }
     done = subprocess.run(
         [sys.executable, str(script), *argv], capture_output=True, text=True, env=env, timeout=300
     )
     assert done.returncode == 2
-    assert "is corrupt or unreadable" in done.stderr
+    assert "checkpoints/1 is corrupt" in done.stderr and "Error" not in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "vis").exists()
 
@@ -397,17 +401,17 @@ def test_without_checkpoint_trains_briefly_and_says_so(
     del mnist
     calls, written = [], {}
 
-    def fake_run(cfg, out_dir, data_dir, *, progress):  # training: see test_mnist_cnn.py
+    def fake_run(cfg, out_dir, mnist, *, progress, log):  # training: see test_mnist_cnn.py
         calls.append((cfg, Path(out_dir)))
-        shutil.copytree(tiny_run, out_dir)
+        shutil.copytree(tiny_run, out_dir, dirs_exist_ok=True)
         write_json(Path(out_dir) / "results.json", {"config": cfg.to_dict(), "epochs": 1})
 
     def fake_write(out, **kwargs):  # drawing: see test_page_and_pngs_for_a_tiny_model
         written.update(out=out, **kwargs)
         return {"image": {"label": 7, "predicted": 7}, "layers": []}
 
-    monkeypatch.setattr(visualize_layers, "run", fake_run)
-    monkeypatch.setattr(visualize_layers, "write_visualization", fake_write)
+    monkeypatch.setattr(network, "run", fake_run)
+    monkeypatch.setattr(network, "write_visualization", fake_write)
     out = tmp_path / "vis"
     assert visualize_layers.main(["--out", str(out), "--no-progress"]) == 0
     run_dir = tmp_path / visualize_layers.BRIEF_RUN_NAME

@@ -1,3 +1,4 @@
+import argparse
 import dataclasses
 
 import jax
@@ -5,7 +6,8 @@ import numpy as np
 import pytest
 
 from cnn_jax import data as data_lib
-from cnn_jax.training.config import TrainConfig
+from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.training.config import TrainConfig, add_flags, from_flags
 from cnn_jax.training.train import (
     create_train_state,
     make_eval_step,
@@ -111,7 +113,8 @@ def synthetic_mnist(n_train=128, n_test=64) -> data_lib.Mnist:
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
     ds = synthetic_mnist()
-    cfg = TrainConfig.tiny(arch="mlp", epochs=2, dropout=0.2, limit=None, test_limit=None)
+    # 3 epochs of 4 steps: with the layer names of the new models, 2 were not enough.
+    cfg = TrainConfig.tiny(arch="mlp", epochs=3, dropout=0.2, limit=None, test_limit=None)
     runs = [
         train_and_evaluate(
             dataclasses.replace(cfg, seed=s), ds, progress=False, log=lambda _: None
@@ -125,7 +128,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
 
 
 def test_batch_larger_than_data_is_an_error():
-    with pytest.raises(ValueError, match="larger than"):
+    with pytest.raises(UsageError, match="more than the 128 training images"):
         train_and_evaluate(
             TrainConfig.tiny(arch="mlp", batch_size=512, limit=None),
             synthetic_mnist(),
@@ -137,3 +140,37 @@ def test_config_validation():
     for bad in (dict(epochs=-1), dict(dropout=1.0), dict(arch="vgg"), dict(micro_batch=5)):
         with pytest.raises(ValueError):
             TrainConfig(**bad)
+
+
+def test_divergence_stops_with_one_line_and_saves_nothing(tmp_path):
+    cfg = TrainConfig.tiny(arch="mlp", optimizer="sgd", lr=1e12, limit=None, test_limit=None)
+    with pytest.raises(Diverged) as info:
+        train_and_evaluate(cfg, synthetic_mnist(), tmp_path, progress=False, log=lambda _: None)
+    assert str(info.value) == ("epoch 1 of mlp/lr=1e+12: non-finite loss; lower the learning rate")
+    assert not list((tmp_path / "checkpoints").iterdir())
+
+
+def test_same_run_ignores_only_the_epoch_count():
+    cfg = TrainConfig.tiny()
+    assert cfg.same_run(dataclasses.replace(cfg, epochs=5))
+    assert not cfg.same_run(dataclasses.replace(cfg, lr=0.01))
+    assert cfg.differences(dataclasses.replace(cfg, lr=0.01, epochs=3)) == {"lr": (1e-3, 0.01)}
+    # A checkpoint's config JSON carries the data source beside the fields.
+    assert TrainConfig.from_dict({**cfg.to_dict(), "data_source": "idx:/x"}) == cfg
+
+
+def test_every_config_field_is_a_flag():
+    parser = argparse.ArgumentParser()
+    add_flags(parser)
+    dests = {action.dest for action in parser._actions}
+    assert {field.name for field in dataclasses.fields(TrainConfig)} <= dests
+    args = parser.parse_args(["--widths", "30,10", "--micro-batch", "4", "--conv", "xla"])
+    cfg = from_flags(vars(args))
+    assert cfg.mlp_widths == (30, 10) and cfg.micro_batch == 4 and cfg.conv == "xla"
+    assert from_flags(vars(parser.parse_args([]))) == TrainConfig()
+
+
+def test_mlp_output_width_must_be_ten():
+    with pytest.raises(ValueError, match="last width is its 10 outputs"):
+        TrainConfig(arch="mlp", mlp_widths=(30, 5))
+    TrainConfig(arch="seed", mlp_widths=(30, 5))  # unused by a CNN
