@@ -30,7 +30,7 @@ class _HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         shown = action.default not in (None, False, argparse.SUPPRESS)
-        if shown and action.option_strings and "%(default)" not in text:
+        if shown and action.option_strings and "(default" not in text and "%(default)" not in text:
             default = action.default
             if isinstance(default, tuple):
                 default = ",".join(map(str, default))

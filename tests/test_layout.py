@@ -59,10 +59,6 @@ def test_every_import_points_down_the_layers():
     assert not wrong, wrong
 
 
-def test_no_library_module_imports_the_script_helpers():
-    assert not [m for m, deps in graph().items() if "cnn_jax.cli" in deps]
-
-
 def test_import_graph_has_no_cycle():
     g = graph()
     state: dict[str, str] = {}

@@ -187,7 +187,7 @@ def test_finished_run_on_other_data_is_refused(tmp_path, capsys, mnist, mnist_cn
     """Another --data-dir is another run: not silently 'already finished'."""
     other = tmp_path / "other_mnist"
     other.mkdir()
-    for f in Path(mnist.source.removeprefix("idx:")).glob("*-ubyte*"):
+    for f in Path(mnist.source.removeprefix("idx:")).resolve().glob("*-ubyte*"):
         (other / f.name).symlink_to(f)
     out = tmp_path / "r"
     argv = ["--arch", "mlp", "--limit", "100", "--test-limit", "100", "--batch-size", "50",
