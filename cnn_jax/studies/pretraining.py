@@ -185,8 +185,8 @@ def encode(params, x: jax.Array) -> jax.Array:
 
 def mask(key: jax.Array, x: jax.Array, corruption: float) -> jax.Array:
     """Masking noise: each input set to 0 with probability ``corruption``."""
-    if corruption == 0.0:
-        return x
+    # No shortcut for 0: ``corruption`` may be traced, so the plain and the denoising
+    # autoencoder share one compiled trainer (at 0 every input is kept).
     return x * jax.random.bernoulli(key, 1.0 - corruption, x.shape).astype(x.dtype)
 
 
@@ -199,7 +199,7 @@ def reconstruction_cost(params: AEParams, x: jax.Array, key: jax.Array, corrupti
     return jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(logits, x), -1))
 
 
-@functools.partial(jax.jit, static_argnames=("opt", "corruption"))
+@functools.partial(jax.jit, static_argnames=("opt",))
 def train_autoencoder(params: AEParams, x, key, *, opt: LayerSGD, corruption: float = 0.0):
     """SGD on :func:`reconstruction_cost` of masked inputs over x [N, V]. Returns (params,
     the clean reconstruction cost on x before training and after each epoch [epochs + 1])."""

@@ -5,6 +5,7 @@ import json
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -47,9 +48,12 @@ def test_untied_autoencoder_has_its_own_decoder():
     assert P.init_autoencoder(jax.random.key(0), 6, 4, tied=True).decoder is None
 
 
+NET = MLPSpec((784, 12, 8, 10), "sigmoid", "nielsen", cost="softmax_ce")
+
+
 def test_the_hand_off_is_exact_and_the_same_seed_gives_the_same_stack(slice_):
     x, targets = slice_
-    hidden = (12, 8)
+    hidden = NET.sizes[1:-1]
     training = rbm.RBMTraining(epochs=1, batch_size=20)
     stack, _ = rbm.train_stack(x, jax.random.key(2), hidden, training)
     again, _ = rbm.train_stack(x, jax.random.key(2), hidden, training)
@@ -58,55 +62,47 @@ def test_the_hand_off_is_exact_and_the_same_seed_gives_the_same_stack(slice_):
     other, _ = rbm.train_stack(x, jax.random.key(3), hidden, training)
     assert not np.array_equal(other[0].weights, stack[0].weights)
 
-    net = MLPSpec((784, *hidden, 10), "sigmoid", "nielsen", cost="softmax_ce")
-    drawn = net.init_params(jax.random.split(jax.random.key(4), 1))
-    output = jax.tree.map(lambda leaf: leaf[0], drawn["dense3"])
-    params = P.to_mlp_params(stack, output)
+    drawn = NET.init_params(jax.random.split(jax.random.key(4), 2))
+    params = P.to_mlp_params(
+        [jax.tree.map(lambda w: jnp.stack([w, w]), s) for s in stack], drawn["dense3"]
+    )
     for i, layer in enumerate(stack, start=1):
-        np.testing.assert_array_equal(params[f"dense{i}"]["kernel"], layer.weights)
-        np.testing.assert_array_equal(params[f"dense{i}"]["bias"], layer.hidden_bias)
+        np.testing.assert_array_equal(params[f"dense{i}"]["kernel"][1], layer.weights)
+        np.testing.assert_array_equal(params[f"dense{i}"]["bias"][1], layer.hidden_bias)
+    one = jax.tree.map(lambda leaf: leaf[0], params)
     # The MLP's hidden layers compute the stack's hidden probabilities.
-    images = x[:5].reshape(5, 28, 28, 1)
-    _, state = net.model().apply({"params": params}, images, mutable=["intermediates"])
-    h = rbm.hidden_probs(stack[1], rbm.hidden_probs(stack[0], x[:5]))
+    images = x[:60].reshape(60, 28, 28, 1)
+    _, state = NET.model().apply({"params": one}, images, mutable=["intermediates"])
+    h = rbm.hidden_probs(stack[1], rbm.hidden_probs(stack[0], x[:60]))
     np.testing.assert_allclose(state["intermediates"]["sigmoid2"][0], h, rtol=1e-6, atol=1e-6)
 
-    # run_sweep fine-tunes from exactly these parameters: zero epochs' worth of change at lr 0.
-    given = jax.tree.map(lambda leaf: leaf[None], params)
-    keys = jax.random.split(jax.random.key(5), 1)
-    hyper = sgd.hypers([1e-30], 0.0, "softmax_ce")
+    # run_sweep fine-tunes from exactly these parameters (at a learning rate too small to move).
+    data = (images, targets[:60])
+    keys = jax.random.split(jax.random.key(5), 2)
+    hyper = sgd.hypers([1e-30, 1e-30], 0.0, "softmax_ce")
     out, _ = sgd.run_sweep(
-        net,
-        hyper,
-        keys,
-        keys,
-        (images, targets[:5]),
-        (images, targets[:5]),
-        epochs=1,
-        batch_size=5,
-        params=given,
+        NET, hyper, keys, keys, data, data, epochs=1, batch_size=10, params=params
     )
-    for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(given), strict=True):
+    for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(params), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
 
 
-def test_run_sweep_from_the_drawn_params_is_the_same_run(mnist):
+def test_run_sweep_from_the_drawn_params_is_the_same_run(slice_):
     """``params=`` with the parameters run_sweep would draw changes nothing."""
-    train, test = sgd.device_data(mnist, 60)
-    test = (test[0][:60], test[1][:60])
-    net = MLPSpec((784, 6, 10), "sigmoid", "nielsen", cost="sigmoid_ce")
+    x, targets = slice_
+    data = (x[:60].reshape(60, 28, 28, 1), targets[:60])
     keys = jax.random.split(jax.random.key(6), 2)
-    hyper = sgd.hypers([0.5, 1.0], 0.0, "sigmoid_ce")
+    hyper = sgd.hypers([0.5, 1.0], 0.0, "softmax_ce")
     kwargs = dict(epochs=1, batch_size=10)
-    p_drawn, m_drawn = sgd.run_sweep(net, hyper, keys, keys, train, test, **kwargs)
-    given = net.init_params(keys)
-    p_given, m_given = sgd.run_sweep(net, hyper, keys, keys, train, test, params=given, **kwargs)
+    p_drawn, m_drawn = sgd.run_sweep(NET, hyper, keys, keys, data, data, **kwargs)
+    given = NET.init_params(keys)
+    p_given, m_given = sgd.run_sweep(NET, hyper, keys, keys, data, data, params=given, **kwargs)
     for a, b in zip(jax.tree.leaves(p_drawn), jax.tree.leaves(p_given), strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(m_drawn["test_accuracy"], m_given["test_accuracy"])
     wrong = jax.tree.map(lambda leaf: leaf[:1], given)
     with pytest.raises(ValueError, match="shape"):
-        sgd.run_sweep(net, hyper, keys, keys, train, test, params=wrong, **kwargs)
+        sgd.run_sweep(NET, hyper, keys, keys, data, data, params=wrong, **kwargs)
 
 
 TINY = [
