@@ -27,9 +27,8 @@ def plot_filters(filters: Mapping[str, Sequence[Sequence[float]]]):
             r, c = divmod(i, side)
             tiles[1 + 29 * r : 29 * (r + 1), 1 + 29 * c : 29 * (c + 1)] = f.reshape(28, 28)
         ax.imshow(tiles, cmap="gray", vmin=-1, vmax=1)
-        ax.set_title(f"{name}: first {len(w)} filters")
+        ax.set_title(f"{name}: first {len(w)} filters (seed 0)")
         ax.axis("off")
-    fig.suptitle("First hidden layer after pretraining (seed 0)")
     fig.tight_layout()
     return fig
 
