@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn import losses
 from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
-from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.nn.mlp import MLPSpec, param_shapes
 from cnn_jax.nn.models import recorded
 from cnn_jax.studies.gradients import layer_names, named_leaves
 from cnn_jax.training.checkpoint import RunCheckpoints
@@ -187,6 +188,7 @@ def run_sweep(
     progress=None,
     desc: str = "sweep",
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    params=None,
 ):
     """Train C configurations at once: hyper leaves [C], init_keys and train_keys [C].
 
@@ -195,13 +197,19 @@ def run_sweep(
     saves a verified checkpoint after each block and resumes from the newest intact one
     (same configurations, keys, data size and batch size; ``epochs`` may grow, which extends
     a run); a checkpoint of another run is refused (UsageError), a corrupt one skipped and
-    reported to ``log``.
+    reported to ``log``. ``params`` (leaves [C, ...], the net's parameter tree) starts the
+    sweep from given parameters, e.g. a pretrained stack, instead of drawing them from
+    ``init_keys`` (then only named in the checkpoint's run description).
     ``progress(desc, epochs)`` makes the bar (a tqdm-like factory, default silent), moved
     on after each block. Returns (params [C, ...],
     {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
     """
     block = min(block or epochs, epochs)
-    params = net.init_params(init_keys, train[0].shape[1:])
+    given = params is not None
+    if given:
+        params = _given_params(net, params, len(init_keys), train[0].shape[1:])
+    else:
+        params = net.init_params(init_keys, train[0].shape[1:])
     # What makes two sweeps the same run, as JSON (tuples become lists, as when read back).
     run = json.loads(
         json.dumps(
@@ -212,6 +220,8 @@ def run_sweep(
                 "train_keys": np.asarray(jax.random.key_data(train_keys)).tolist(),
                 "n_train": int(train[0].shape[0]),
                 "batch_size": batch_size,
+                # Given parameters make another run than the same keys' draw would.
+                **({"params_sha256": _fingerprint(params)} if given and checkpoint else {}),
             }
         )
     )
@@ -242,6 +252,30 @@ def run_sweep(
     if ckpt is not None:
         ckpt.close()
     return params, metrics
+
+
+def _given_params(net: MLPSpec, params, configs: int, input_shape):
+    """``params`` as float32 arrays, checked against the net's parameter tree with a leading
+    axis of ``configs``; a mismatch is a ValueError naming the first leaf that differs."""
+    shapes = {k: v.shape for k, v in named_leaves(param_shapes(net.model(), input_shape)).items()}
+    given = named_leaves(params)
+    if list(given) != list(shapes):
+        raise ValueError(f"params has leaves {list(given)}, {net.name} has {list(shapes)}")
+    for name, leaf in given.items():
+        if tuple(leaf.shape) != (configs, *shapes[name]):
+            raise ValueError(
+                f"params {name} has shape {tuple(leaf.shape)}, expected {(configs, *shapes[name])}"
+            )
+    return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
+
+
+def _fingerprint(params) -> str:
+    """SHA-256 of the parameters' bytes, leaves in path order."""
+    digest = hashlib.sha256()
+    for name, leaf in named_leaves(jax.device_get(params)).items():
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(leaf).tobytes())
+    return digest.hexdigest()
 
 
 def _check_finite(new: EpochMetrics, params, hyper: Hyper, done: int) -> None:

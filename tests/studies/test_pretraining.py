@@ -1,0 +1,142 @@
+"""Greedy pretraining: reconstruction falls, the hand-off to the MLP is exact, the SGD engine
+starts from given parameters, same seed gives the same numbers, and the script end to end."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.studies import pretraining as P
+from cnn_jax.studies import rbm, sgd
+
+DATA_DIR = os.environ.get("CNN_JAX_DATA_DIR", "")
+
+
+@pytest.fixture(scope="module")
+def slice_(mnist):
+    """The first 200 training images as ([200, 784] in [0, 1], one-hot [200, 10])."""
+    train, _ = sgd.device_data(mnist, 200)
+    return train[0].reshape(200, -1), train[1]
+
+
+def test_rbm_pretraining_lowers_reconstruction_error(slice_):
+    x, _ = slice_
+    training = rbm.RBMTraining(epochs=3, batch_size=10, lr=0.1)
+    params = rbm.init_rbm(jax.random.key(0), 784, 32, x)
+    _, errors = rbm.train_rbm(params, x, jax.random.key(1), training)
+    assert errors.shape == (4,)
+    assert float(errors[-1]) < 0.9 * float(errors[0])
+
+
+@pytest.mark.parametrize("corruption", [0.0, 0.3])
+def test_autoencoder_pretraining_lowers_reconstruction_cost(slice_, corruption):
+    x, _ = slice_
+    params = P.init_autoencoder(jax.random.key(0), 784, 32, tied=True)
+    opt = P.LayerSGD(epochs=3, batch_size=10, lr=0.1)
+    _, cost = P.train_autoencoder(params, x, jax.random.key(1), opt=opt, corruption=corruption)
+    assert cost.shape == (4,)
+    assert float(cost[-1]) < 0.9 * float(cost[0])
+
+
+def test_untied_autoencoder_has_its_own_decoder():
+    params = P.init_autoencoder(jax.random.key(0), 6, 4, tied=False)
+    assert params.decoder.shape == (4, 6)
+    assert P.init_autoencoder(jax.random.key(0), 6, 4, tied=True).decoder is None
+
+
+NET = MLPSpec((784, 12, 8, 10), "sigmoid", "nielsen", cost="softmax_ce")
+
+
+def test_the_hand_off_is_exact_and_the_same_seed_gives_the_same_stack(slice_):
+    x, targets = slice_
+    hidden = NET.sizes[1:-1]
+    training = rbm.RBMTraining(epochs=1, batch_size=20)
+    stack, _ = rbm.train_stack(x, jax.random.key(2), hidden, training)
+    again, _ = rbm.train_stack(x, jax.random.key(2), hidden, training)
+    for a, b in zip(jax.tree.leaves(stack), jax.tree.leaves(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    other, _ = rbm.train_stack(x, jax.random.key(3), hidden, training)
+    assert not np.array_equal(other[0].weights, stack[0].weights)
+
+    drawn = NET.init_params(jax.random.split(jax.random.key(4), 2))
+    params = P.to_mlp_params(
+        [jax.tree.map(lambda w: jnp.stack([w, w]), s) for s in stack], drawn["dense3"]
+    )
+    for i, layer in enumerate(stack, start=1):
+        np.testing.assert_array_equal(params[f"dense{i}"]["kernel"][1], layer.weights)
+        np.testing.assert_array_equal(params[f"dense{i}"]["bias"][1], layer.hidden_bias)
+    one = jax.tree.map(lambda leaf: leaf[0], params)
+    # The MLP's hidden layers compute the stack's hidden probabilities.
+    images = x[:60].reshape(60, 28, 28, 1)
+    _, state = NET.model().apply({"params": one}, images, mutable=["intermediates"])
+    h = rbm.hidden_probs(stack[1], rbm.hidden_probs(stack[0], x[:60]))
+    np.testing.assert_allclose(state["intermediates"]["sigmoid2"][0], h, rtol=1e-6, atol=1e-6)
+
+    # run_sweep fine-tunes from exactly these parameters (at a learning rate too small to move).
+    data = (images, targets[:60])
+    keys = jax.random.split(jax.random.key(5), 2)
+    hyper = sgd.hypers([1e-30, 1e-30], 0.0, "softmax_ce")
+    out, _ = sgd.run_sweep(
+        NET, hyper, keys, keys, data, data, epochs=1, batch_size=10, params=params
+    )
+    for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
+
+
+def test_run_sweep_from_the_drawn_params_is_the_same_run(slice_):
+    """``params=`` with the parameters run_sweep would draw changes nothing."""
+    x, targets = slice_
+    data = (x[:60].reshape(60, 28, 28, 1), targets[:60])
+    keys = jax.random.split(jax.random.key(6), 2)
+    hyper = sgd.hypers([0.5, 1.0], 0.0, "softmax_ce")
+    kwargs = dict(epochs=1, batch_size=10)
+    p_drawn, m_drawn = sgd.run_sweep(NET, hyper, keys, keys, data, data, **kwargs)
+    given = NET.init_params(keys)
+    p_given, m_given = sgd.run_sweep(NET, hyper, keys, keys, data, data, params=given, **kwargs)
+    for a, b in zip(jax.tree.leaves(p_drawn), jax.tree.leaves(p_given), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(m_drawn["test_accuracy"], m_given["test_accuracy"])
+    wrong = jax.tree.map(lambda leaf: leaf[:1], given)
+    with pytest.raises(ValueError, match="shape"):
+        sgd.run_sweep(NET, hyper, keys, keys, data, data, params=wrong, **kwargs)
+
+
+TINY = [
+    "--hidden", "8", "--images", "100", "--seeds", "2", "--epochs", "1",
+    "--pretrain-epochs", "1", "--grad-images", "50", "--filters", "4", "--no-progress",
+]  # fmt: skip
+
+
+def test_script_writes_results(load_script, mnist, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = load_script("pretraining").main([*TINY, "--data-dir", DATA_DIR, "--out", str(out)])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["rows"]) == list(P.ROWS)
+    for row in results["rows"].values():
+        assert np.isfinite(row["test_error_mean"]) and 0 <= row["test_error_mean"] <= 100
+        assert np.all(np.isfinite(row["delta_norm"]))
+        assert np.shape(row["test_error_by_epoch"]) == (2, 1)
+    assert np.shape(results["filters"]["RBM"]) == (4, 784)
+    for name in ("filters.png", "test_error.png", "delta_norms.png"):
+        assert (out / name).stat().st_size > 0
+    assert "supervised greedy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--corruption", "1.5"], ["--filters", "9"], ["--seeds", "1"], ["--images", "70000"]],
+)
+def test_bad_flags_exit_2_before_writing(load_script, mnist, tmp_path, capsys, flags):
+    out = tmp_path / "run"
+    argv = [*TINY, *flags, "--data-dir", DATA_DIR, "--out", str(out)]
+    with pytest.raises(SystemExit) as e:
+        load_script("pretraining").main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "error" in err
+    assert not out.exists()
