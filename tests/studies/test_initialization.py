@@ -88,9 +88,9 @@ def test_layer_jacobians_are_diag_slope_times_kernel_transposed(batch):
 
 @pytest.fixture(scope="module")
 def tanh_at_init(batch):
-    """tanh, 3 hidden layers of 256, 6 seeds, at both inits: {init: {stat: [S, H]}}."""
-    keys = jax.random.split(jax.random.key(7), 6)
-    images, targets = batch[0][:16], batch[1][:16]
+    """tanh, 3 hidden layers of 256, 4 seeds, at both inits: {init: {stat: [S, H]}}."""
+    keys = jax.random.split(jax.random.key(7), 4)
+    images, targets = batch[0][:8], batch[1][:8]
     return {
         label: I.init_stats(I.network(label, 3, 256), keys, images, targets, images[:2])
         for label in ("tanh", "tanh N")
@@ -144,7 +144,7 @@ def script(load_script):
 TINY = [
     "--width", "8", "--hidden", "2", "--epochs", "1", "--lrs", "0.05,0.1",
     "--train-images", "2000", "--networks", "tanh N", "--init-width", "256",
-    "--init-hidden", "3", "--init-seeds", "6", "--init-images", "16",
+    "--init-hidden", "3", "--init-seeds", "4", "--init-images", "8",
     "--jacobian-examples", "2", "--curve-width", "64", "--curve-hidden", "4",
     "--record-every", "50", "--probe-images", "300", "--curve-networks", "sigmoid",
     "--curve-lr", "0.1", "--no-progress",
