@@ -186,7 +186,4 @@ INIT_VARIANCES: dict[str, tuple[float, float]] = {
     "nielsen": (1.0, 1.0),
     "he": (2.0, 0.0),
     "glorot": (1.0, 0.0),
-    # σ_w² = n·Var(W) for square layers: U[±1/√n] has variance 1/(3n); Glorot's 2/(2n).
-    "standard": (1.0 / 3.0, 0.0),
-    "normalized": (1.0, 0.0),
 }
