@@ -1,0 +1,102 @@
+"""Figures of the initialization study, drawn from its ``results.json`` numbers alone
+(numpy and matplotlib; nothing here trains or imports JAX)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _layers(n: int) -> np.ndarray:
+    return np.arange(1, n + 1)
+
+
+def plot_jacobian_singular_values(init: Mapping[str, Mapping], published: Mapping[str, float]):
+    """Mean singular value of ∂z^i/∂z^{i-1} per hidden layer at init: median over seeds with
+    the 5–95 % band, and the paper's values as dashed lines."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, entry in init.items():
+        s = entry["jacobian_singular_value"]
+        x = _layers(len(s["median"]))
+        ax.plot(x, s["median"], marker="o", label=label)
+        ax.fill_between(x, s["p05"], s["p95"], alpha=0.2)
+    for name, value in published.items():
+        ax.axhline(value, ls="--", c="grey", lw=1)
+        ax.text(1.0, value, f" paper, {name}", va="bottom", fontsize=8, color="grey")
+    ax.set_xlabel("hidden layer i (map z^(i-1) → z^i)")
+    ax.set_ylabel("mean singular value of Jacobian")
+    ax.set_title("Layer Jacobians at init")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_gradients_at_init(init: Mapping[str, Mapping]):
+    """Figures 6–7 style: Var(∂C/∂s) per hidden layer and Var(∂C/∂W) per layer at init, log
+    scale, median over seeds with the 5–95 % band."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for label, entry in init.items():
+        for ax, key in zip(axes, ("backprop_var", "weight_grad_var"), strict=True):
+            s = entry[key]
+            x = _layers(len(s["median"]))
+            ax.plot(x, s["median"], marker="o", label=label)
+            ax.fill_between(x, s["p05"], s["p95"], alpha=0.2)
+    axes[0].set_title("back-propagated gradients: Var(∂C/∂s)")
+    axes[0].set_xlabel("hidden layer")
+    axes[1].set_title("weight gradients: Var(∂C/∂W)")
+    axes[1].set_xlabel("layer (last = output)")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_saturation_curves(curves: Mapping[str, Mapping]):
+    """Figures 2–3 style: per hidden layer, the mean activation on the probe images (solid,
+    with ±1 std as a band) and the 98th percentile (dashed) against updates; one panel per
+    activation."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+    for ax, (label, entry) in zip(axes[0], curves.items(), strict=True):
+        updates = np.asarray(entry["updates"])
+        mean, std, p98 = (np.asarray(entry[k]) for k in ("mean", "std", "p98"))
+        for layer in range(mean.shape[1]):
+            (line,) = ax.plot(updates, mean[:, layer], label=f"layer {layer + 1}")
+            ax.fill_between(
+                updates,
+                mean[:, layer] - std[:, layer],
+                mean[:, layer] + std[:, layer],
+                color=line.get_color(),
+                alpha=0.12,
+            )
+            ax.plot(updates, p98[:, layer], ls="--", color=line.get_color(), lw=1)
+        ax.set_title(f"{label} ({entry['network']}, {entry['init']} init)")
+        ax.set_xlabel("updates (mini-batches of 10)")
+        ax.set_ylabel("activation: mean ±1 std, 98th pct dashed")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_test_errors(table: Mapping[str, Mapping]):
+    """Test error per network, ours beside the paper's Table 1 where it has one."""
+    labels = list(table)
+    x = np.arange(len(labels))
+    ours = [table[k]["test_error"] for k in labels]
+    paper = [table[k]["published_test_error"] for k in labels]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(x - 0.2, ours, 0.4, label="ours")
+    ax.bar(
+        x[[p is not None for p in paper]] + 0.2,
+        [p for p in paper if p is not None],
+        0.4,
+        label="Glorot & Bengio 2010, Table 1",
+    )
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("MNIST test error (%)")
+    first = next(iter(table.values()))
+    ax.set_title(f"{first['network']}, {first['updates']:,} updates")
+    ax.legend(fontsize=8)
+    return fig
