@@ -1,16 +1,10 @@
-"""Starting points, measured: Glorot & Bengio 2010's standard vs normalized init with sigmoid,
-tanh, softsign (and ReLU with He init) on MNIST.
+"""Glorot & Bengio 2010's standard vs normalized init, sigmoid / tanh / softsign / ReLU.
 
     python experiments/initialization.py               # Table 1 at 5 × 100 units, 5 epochs
     python experiments/initialization.py --width 1000  # the paper's 5 × 1,000 units
 
-1. At init: per hidden layer, the mean singular value of the layer Jacobians, the
-   variances of the back-propagated and weight gradients, activation statistics.
-2. Training curves (Figures 2–3): activation mean / std / 98th percentile of each hidden
-   layer on 300 fixed test images every --record-every updates.
-3. Table 1: test error after SGD (mini-batch 10), the learning rate picked on validation.
-
-Writes <out>/results.json and PNG figures, and prints a table.
+At init: layer Jacobians' singular values, gradient variances; in training: hidden-layer
+activations on 300 test images (Figures 2–3); Table 1: test error, lr picked on validation.
 """
 
 from __future__ import annotations

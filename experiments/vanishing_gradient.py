@@ -1,15 +1,8 @@
-"""Vanishing gradients, measured on real MNIST (the first 1,000 training images).
+"""Vanishing gradients on the first 1,000 MNIST images (``--train``: + 500 epochs).
 
-    python experiments/vanishing_gradient.py            # init, 1,000 seeds: about a minute
-    python experiments/vanishing_gradient.py --train    # + 500 epochs of training
-
-1. Nielsen's chapter 5 at init: per hidden layer ‖δˡ‖ of [784, 30, ..., 30, 10]
-   (sigmoid, cross-entropy, network2 init) over many seeds, against his published draw
-   and the mean-field shrink 1/√χ1 per layer.
-2. sigmoid + quadratic cost (MSE), sigmoid + cross-entropy, and ReLU (He init) side
-   by side: per-layer ‖δˡ‖ at init and, with --train, over training with accuracies.
-
-Writes <out>/results.json and PNG figures, and prints a table.
+Nielsen's chapter 5 at init (per hidden layer ‖δˡ‖ over many seeds, against his draw and
+the mean-field shrink 1/√χ1), and sigmoid + MSE / sigmoid + CE / ReLU side by side, at init
+and (--train) during training. Writes <out>/results.json and PNG figures.
 """
 
 from __future__ import annotations
