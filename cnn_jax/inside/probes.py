@@ -72,8 +72,8 @@ def fit_linear_probe(
     (the problem is convex, so no random start is needed). Returns train_accuracy,
     test_accuracy and the final train loss, as scalars.
     """
-    mean = jnp.mean(train_x, axis=0)
-    std = jnp.std(train_x, axis=0) + 1e-6  # a constant feature (a dead unit) stays 0
+    mean = jnp.mean(train_x, axis=0, keepdims=True)
+    std = jnp.std(train_x, axis=0, keepdims=True) + 1e-6  # a constant feature (a dead unit) stays 0
     xs, xt = (train_x - mean) / std, (test_x - mean) / std
     params = {
         "w": jnp.zeros((train_x.shape[1], num_classes), jnp.float32),
@@ -82,7 +82,7 @@ def fit_linear_probe(
     tx = optax.adam(lr)
 
     def loss_fn(p):
-        logits = xs @ p["w"] + p["b"]
+        logits = xs @ p["w"] + p["b"][None, :]
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, train_y).mean()
         return ce + l2 * jnp.sum(p["w"] ** 2)
 
@@ -95,7 +95,7 @@ def fit_linear_probe(
     (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), None, length=steps)
 
     def accuracy(x, y):
-        return jnp.mean(jnp.argmax(x @ params["w"] + params["b"], axis=-1) == y)
+        return jnp.mean(jnp.argmax(x @ params["w"] + params["b"][None, :], axis=-1) == y)
 
     return {
         "train_accuracy": accuracy(xs, train_y),
@@ -147,7 +147,7 @@ def pca(
     does for layer features); on CPU the full SVD of 1,000 × 16,928 features takes tens
     of seconds, this well under one.
     """
-    xc = x - jnp.mean(x, axis=0)
+    xc = x - jnp.mean(x, axis=0, keepdims=True)
     if key is None:
         u, s, vt = jnp.linalg.svd(xc, full_matrices=False)
     else:
@@ -161,7 +161,7 @@ def pca(
     sign = jnp.sign(vt[jnp.arange(vt.shape[0]), jnp.argmax(jnp.abs(vt), axis=1)])
     sign = jnp.where(sign == 0, 1.0, sign)
     total = jnp.maximum(jnp.sum(xc**2), 1e-30)
-    return u * s * sign, vt * sign[:, None], s**2 / total
+    return u * (s * sign)[None, :], vt * sign[:, None], s**2 / total
 
 
 @functools.partial(jax.jit, static_argnames="num_classes")
@@ -170,7 +170,7 @@ def scatter_ratio(z: jax.Array, y: jax.Array, *, num_classes: int = NUM_CLASSES)
     one_hot = jax.nn.one_hot(y, num_classes, dtype=z.dtype)
     counts = one_hot.sum(axis=0)
     means = class_means(z, y, num_classes=num_classes)
-    between = jnp.sum(counts * jnp.sum((means - jnp.mean(z, axis=0)) ** 2, axis=1))
+    between = jnp.sum(counts * jnp.sum((means - jnp.mean(z, axis=0, keepdims=True)) ** 2, axis=1))
     within = jnp.sum((z - means[y]) ** 2)
     return between / jnp.maximum(within, 1e-30)
 
@@ -190,7 +190,7 @@ def class_separation(
 @jax.jit
 def centered_gram(x: jax.Array) -> jax.Array:
     """[N, N]: X Xᵀ of the column-centred ``x`` [N, D] (linear kernel, centred: H K H)."""
-    xc = x - jnp.mean(x, axis=0)
+    xc = x - jnp.mean(x, axis=0, keepdims=True)
     return jnp.matmul(xc, xc.T, precision=jax.lax.Precision.HIGHEST)
 
 
