@@ -96,15 +96,13 @@ def render_page(results: Mapping) -> str:
     ]
     for i, run in enumerate(results["runs"]):
         source = run["source"]
-        out.append(f"<h2>{e(run['label'])}</h2><p>")
         if source.get("checkpoint"):
-            out.append(
-                f"Checkpoint <code>{e(source['checkpoint'])}</code>, epoch {source['epoch']}"
-            )
+            what = f"Checkpoint <code>{e(source['checkpoint'])}</code>, epoch {source['epoch']}"
             if source.get("test_accuracy") is not None:
-                out.append(f", test accuracy {source['test_accuracy']:.4f}")
+                what += f", test accuracy {source['test_accuracy']:.4f}"
         else:
-            out.append(f"{e(source['arch'])} at its initialization (seed {source['seed']})")
+            what = f"{e(source['arch'])} at its initialization (seed {source['seed']})"
+        out.append(f"<h2>{e(run['label'])}</h2><p>{what}")
         out.append(".</p><table><tr><th>layer</th>")
         out[-1] += "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS) + "</tr>"
         for name, row in run["layers"].items():

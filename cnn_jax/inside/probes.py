@@ -4,8 +4,10 @@ Per layer, on the frozen, flattened output of :func:`cnn_jax.inside.layers.layer
 
 - :func:`fit_linear_probe`: multinomial logistic regression (softmax on ``x·W + b``) with
   an L2 penalty ``λ·Σw²``, trained full-batch with Adam in one jitted ``lax.scan`` on
-  training images and evaluated on test images. Features are standardized with the
-  training images' mean and std, so one learning rate fits every layer.
+  training images and evaluated on test images. Features are centred with the training
+  images' mean and divided by one number per layer, their RMS deviation, so one learning
+  rate and one λ fit every layer; one number (not a std per feature) keeps the layer's
+  geometry and does not blow up a near-constant feature (a border pixel, a dead unit).
 - :func:`nearest_mean_accuracy`: each test image goes to the class whose mean training
   feature vector is nearest (Euclidean).
 - :func:`class_separation`: tr(S_between) / tr(S_within) in the top principal components,
@@ -35,7 +37,8 @@ NUM_CLASSES = 10
 
 DEFINITIONS = {
     "probe_train_accuracy": "linear probe (L2-regularized softmax regression on the "
-    "standardized, flattened features) accuracy on the training images it was fitted on",
+    "centred, flattened features, scaled by one number per layer) accuracy on the training "
+    "images it was fitted on",
     "probe_test_accuracy": "the same probe's accuracy on the test images",
     "nearest_mean_accuracy": "test images assigned to the class whose mean training "
     "feature vector is nearest (Euclidean)",
@@ -72,8 +75,8 @@ def fit_linear_probe(
     (the problem is convex, so no random start is needed). Returns train_accuracy,
     test_accuracy and the final train loss, as scalars.
     """
-    mean = jnp.mean(train_x, axis=0, keepdims=True)
-    std = jnp.std(train_x, axis=0, keepdims=True) + 1e-6  # a constant feature (a dead unit) stays 0
+    mean = jnp.mean(train_x, axis=0, keepdims=True)  # [1, D]
+    std = jnp.sqrt(jnp.mean((train_x - mean) ** 2)) + 1e-6
     xs, xt = (train_x - mean) / std, (test_x - mean) / std
     params = {
         "w": jnp.zeros((train_x.shape[1], num_classes), jnp.float32),
