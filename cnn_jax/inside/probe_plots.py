@@ -1,0 +1,105 @@
+"""Figures of the probe study, from saved numbers only (numpy and matplotlib; no JAX, no
+training code): probe accuracy against depth, CKA heatmaps, a PCA scatter grid."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _tick_names(runs: Sequence[Mapping]) -> list[str]:
+    """Layer names along the x axis: shared names once, differing ones joined by "/"."""
+    longest = max(len(run["layers"]) for run in runs)
+    names = []
+    for i in range(longest):
+        here = dict.fromkeys(list(run["layers"])[i] for run in runs if i < len(run["layers"]))
+        names.append("/".join(here))
+    return names
+
+
+def plot_probe_accuracy(runs: Sequence[Mapping], *, title: str = "") -> plt.Figure:
+    """Two panels against depth (input → output), one line per run: probe test accuracy
+    (solid) and nearest-class-mean accuracy (dashed); the class-separation ratio (log).
+
+    ``runs``: [{"label": str, "layers": {name: {probe_test_accuracy, nearest_mean_accuracy,
+    separation, ...}}}], the layers in run order.
+    """
+    fig, (ax_acc, ax_sep) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    for i, run in enumerate(runs):
+        rows = list(run["layers"].values())
+        x = np.arange(len(rows))
+        colour = f"C{i}"
+        ax_acc.plot(x, [r["probe_test_accuracy"] for r in rows], "o-", color=colour,
+                    label=f"{run['label']}: linear probe")  # fmt: skip
+        ax_acc.plot(x, [r["nearest_mean_accuracy"] for r in rows], "s--", color=colour,
+                    alpha=0.6, label=f"{run['label']}: nearest class mean")  # fmt: skip
+        ax_sep.plot(x, [r["separation"] for r in rows], "o-", color=colour, label=run["label"])
+    ax_acc.axhline(0.1, color="grey", lw=0.8, ls=":")
+    ax_acc.set_ylabel("test accuracy")
+    ax_acc.set_ylim(0, 1.02)
+    ax_acc.legend(fontsize=8, loc="lower right")
+    ax_acc.grid(alpha=0.3)
+    ax_sep.set_yscale("log")
+    ax_sep.set_ylabel("between / within scatter\n(top principal components)")
+    ax_sep.grid(alpha=0.3)
+    names = _tick_names(runs)
+    ax_sep.set_xticks(np.arange(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax_sep.set_xlabel("layer (input → output)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cka(
+    matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], *, title: str = ""
+) -> plt.Figure:
+    """Heatmap of linear CKA ``matrix`` [len(rows), len(columns)] in [0, 1], each cell
+    labelled with its value."""
+    matrix = np.asarray(matrix)
+    size = 0.5 + 0.45 * max(len(rows), len(columns))
+    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    image = ax.imshow(matrix, vmin=0, vmax=1, cmap="magma", origin="upper")
+    ax.set_xticks(np.arange(len(columns)), columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(len(rows)), rows, fontsize=8)
+    for (i, j), value in np.ndenumerate(matrix):
+        colour = "black" if value > 0.6 else "white"
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color=colour)
+    fig.colorbar(image, ax=ax, label="linear CKA", shrink=0.8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pca_grid(
+    scores: Mapping[str, np.ndarray], labels: np.ndarray, *, title: str = ""
+) -> plt.Figure:
+    """One scatter per layer of the first two principal-component scores ``scores``
+    ({layer: [N, 2]}), points coloured by digit ``labels`` [N]."""
+    n = len(scores)
+    cols = min(5, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.6 * rows + 0.6), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, (name, xy) in zip(axes.flat, scores.items(), strict=False):
+        ax.scatter(xy[:, 0], xy[:, 1], c=cmap(np.asarray(labels) % 10), s=3, alpha=0.7, lw=0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    handles = [
+        plt.Line2D([], [], marker="o", ls="", color=cmap(d), label=str(d)) for d in range(10)
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=10, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig

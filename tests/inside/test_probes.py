@@ -1,0 +1,154 @@
+"""Probes, nearest class means, separation, CKA and PCA against references; the script."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnn_jax.inside import probes
+
+
+def _split(x, y, n_train):
+    as_jnp = (jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.int32))
+    return (as_jnp[0][:n_train], as_jnp[1][:n_train]), (as_jnp[0][n_train:], as_jnp[1][n_train:])
+
+
+def _linear_classes(n=2000, d=10, seed=0):
+    """Features whose class is the argmax of a fixed linear map of them, with a margin."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(d, 10))
+    x = rng.normal(size=(10 * n, d))
+    scores = np.sort(x @ a, axis=1)
+    x = x[scores[:, -1] - scores[:, -2] > 1.0][:n]  # keep points off the boundaries
+    return x, np.argmax(x @ a, axis=1)
+
+
+def test_probe_separates_linear_classes():
+    x, y = _linear_classes()
+    (xtr, ytr), (xte, yte) = _split(x, y, 1500)
+    out = probes.fit_linear_probe(xtr, ytr, xte, yte, l2=0.0, lr=0.05, steps=400)
+    assert float(out["train_accuracy"]) > 0.98
+    assert float(out["test_accuracy"]) > 0.97
+
+
+def test_probe_on_noise_stays_near_chance():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(3000, 50)), rng.integers(0, 10, 3000)
+    (xtr, ytr), (xte, yte) = _split(x, y, 1000)
+    out = probes.fit_linear_probe(xtr, ytr, xte, yte, steps=100)
+    assert 0.05 < float(out["test_accuracy"]) < 0.16
+
+
+def test_nearest_mean_and_separation():
+    rng = np.random.default_rng(2)
+    y = np.tile(np.arange(10), 60)
+    centres = rng.normal(size=(10, 30)) * 5
+    x = centres[y] + rng.normal(size=(600, 30))
+    (xtr, ytr), (xte, yte) = _split(x, y, 400)
+    assert float(probes.nearest_mean_accuracy(xtr, ytr, xte, yte)) == 1.0
+    noise = jnp.asarray(rng.normal(size=(600, 30)), jnp.float32)
+    clustered = probes.class_separation(jnp.asarray(x, jnp.float32), jnp.asarray(y))
+    assert float(clustered) > 10 * float(probes.class_separation(noise, jnp.asarray(y)))
+
+
+def _numpy_cka(x, y):
+    """Kornblith et al.'s feature-space formula, in float64."""
+    x, y = x - x.mean(0), y - y.mean(0)
+    return np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
+
+
+def test_linear_cka_properties_and_reference():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(100, 40))
+    y = x[:, :25] @ rng.normal(size=(25, 15)) + rng.normal(size=(100, 15))
+    q, _ = np.linalg.qr(rng.normal(size=(40, 40)))
+    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    assert float(probes.linear_cka(xj, xj)) == pytest.approx(1.0, abs=1e-5)
+    reference = _numpy_cka(x, y)
+    assert float(probes.linear_cka(xj, yj)) == pytest.approx(reference, abs=1e-4)
+    rotated = jnp.asarray(3.5 * x @ q, jnp.float32)  # orthogonal transform, isotropic scale
+    assert float(probes.linear_cka(rotated, yj)) == pytest.approx(reference, abs=1e-4)
+    matrix = probes.cka_matrix(
+        {"x": probes.centered_gram(xj)},
+        {"x": probes.centered_gram(xj), "y": probes.centered_gram(yj)},
+    )
+    np.testing.assert_allclose(matrix, [[1.0, reference]], atol=1e-4)
+
+
+def _align_signs(a, b):
+    return a * np.sign(np.sum(a * b, axis=0, keepdims=True))
+
+
+@pytest.mark.parametrize("shape", [(200, 30), (40, 120)])
+def test_pca_matches_numpy(shape):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=shape) * np.geomspace(5, 0.5, shape[1])
+    xc = x - x.mean(0)
+    u, s, vt = np.linalg.svd(xc, full_matrices=False)
+    scores, components, explained = probes.pca(jnp.asarray(x, jnp.float32), 5)
+    np.testing.assert_allclose(
+        _align_signs(np.asarray(scores), u[:, :5] * s[:5]), u[:, :5] * s[:5], atol=1e-3
+    )
+    np.testing.assert_allclose(
+        _align_signs(np.asarray(components).T, vt[:5].T), vt[:5].T, atol=1e-4
+    )
+    np.testing.assert_allclose(explained, s[:5] ** 2 / np.sum(s**2), rtol=1e-4)
+
+
+def test_randomized_pca_matches_full_on_decaying_spectrum():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(150, 8)) * np.geomspace(10, 1, 8) @ rng.normal(size=(8, 300))
+    x = jnp.asarray(x + 0.01 * rng.normal(size=(150, 300)), jnp.float32)
+    full, _, _ = probes.pca(x, 3)
+    fast, _, _ = probes.pca(x, 3, key=jax.random.key(0))
+    np.testing.assert_allclose(
+        np.asarray(fast), np.asarray(full), atol=1e-2 * float(jnp.abs(full).max())
+    )
+
+
+# ----------------------------------------------------------------------------- the script
+
+TINY = ["--at-init", "mlp", "--train-images", "100", "--test-images", "50", "--steps", "20",
+        "--no-progress"]  # fmt: skip
+
+
+def test_script_writes_results_without_nan(load_script, mnist, tmp_path, monkeypatch, capsys):
+    import cnn_jax.cli
+
+    monkeypatch.setattr(cnn_jax.cli, "load_mnist", lambda *a, **k: mnist)
+    out = tmp_path / "probes"
+    assert load_script("probe_layers").main([*TINY, "--out", str(out)]) == 0
+    text = (out / "results.json").read_text()
+    results = json.loads(text)  # strict JSON: a NaN would not have been written
+    assert "NaN" not in text
+    run = results["runs"][0]
+    assert list(run["layers"])[:3] == ["input", "flatten", "dense1"]
+    for row in run["layers"].values():
+        assert 0 <= row["probe_test_accuracy"] <= 1
+        assert np.isfinite(row["separation"])
+    assert np.allclose(np.diag(run["cka"]), 1, atol=1e-4)
+    for name in ("index.html", "probe_accuracy.png", "cka_0.png", "pca_0.png", "pca.npz"):
+        assert (out / name).is_file()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],  # no network
+        ["--at-init", "resnet"],
+        ["--at-init", "mlp", "--train-images", "0"],
+        ["--at-init", "mlp", "--l2", "nan"],
+        ["--at-init", "mlp", "--test-images", "5", "--components", "10"],
+        ["--checkpoint", "/nonexistent/run"],
+    ],
+)
+def test_bad_flags_one_line_exit_2_nothing_written(load_script, tmp_path, capsys, argv):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("probe_layers").main([*argv, "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error" in err
+    assert not out.exists()
