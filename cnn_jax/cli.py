@@ -29,9 +29,10 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        shown = action.default not in (None, False, argparse.SUPPRESS)
+        default = action.default
+        # identity, not ==: a default of 0 is worth showing, False (a switch) is not
+        shown = not any(default is v for v in (None, False, argparse.SUPPRESS)) and default != []
         if shown and action.option_strings and "(default" not in text and "%(default)" not in text:
-            default = action.default
             if isinstance(default, tuple):
                 default = ",".join(map(str, default))
             text += f" (default: {default})".replace("%", "%%")
