@@ -158,21 +158,21 @@ class OutputError(UsageError):
     """The output folder cannot be used; the message says why."""
 
 
-def check_out_dir(out_dir: str | Path) -> None:
-    """Refuse an existing, non-empty folder that is not an earlier output of this tool
-    (a rerun replaces that folder as a whole)."""
+def check_out_dir(out_dir: str | Path, kind: str = KIND) -> None:
+    """Refuse a file, or an existing, non-empty folder that is not an earlier output of the
+    tool whose results.json says ``kind`` (a rerun replaces that folder)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"--out {out_dir} exists and is not a folder")
     if not out_dir.is_dir() or not any(_ours_to_replace(out_dir)):
         return
     try:
-        kind = json.loads((out_dir / "results.json").read_text()).get("kind")
+        found = json.loads((out_dir / "results.json").read_text()).get("kind")
     except (OSError, ValueError, AttributeError):
-        kind = None
-    if kind != KIND:
+        found = None
+    if found != kind:
         raise OutputError(
-            f"--out {out_dir} exists and is not a visualize_layers output; choose another folder"
+            f"--out {out_dir} exists and is not a {kind} output; choose another folder"
         )
 
 

@@ -10,14 +10,12 @@ which a headless browser reads back to check that every figure shows.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from cnn_jax.errors import UsageError
-from cnn_jax.inside import probe_plots
+from cnn_jax.inside import page, probe_plots
 from cnn_jax.results import save_figure, write_json, write_npz, write_text
 
 KIND = "probe_layers"  # marks an output folder as ours (safe to overwrite on a rerun)
@@ -41,17 +39,7 @@ IMAGE_CHECK = (
 
 def check_out_dir(out_dir: str | Path) -> None:
     """Refuse a file, or a non-empty folder that is not an earlier probe_layers output."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} exists and is not a folder")
-    if not out_dir.is_dir() or not any(p.name != ".lock" for p in out_dir.iterdir()):
-        return
-    try:
-        kind = json.loads((out_dir / "results.json").read_text()).get("kind")
-    except (OSError, ValueError, AttributeError):
-        kind = None
-    if kind != KIND:
-        raise UsageError(f"--out {out_dir} exists and is not a probe_layers output; choose another")
+    page.check_out_dir(out_dir, KIND)
 
 
 def figure_paths(results: Mapping) -> dict:

@@ -416,10 +416,6 @@ def table_row(net, study: Study, init_key, train_key, train, validation, test, p
 # ----------------------------------------------------------------------------- the study
 
 
-def _device(images, labels):
-    return jnp.asarray(data_lib.scale(images)), jnp.asarray(data_lib.one_hot(labels))
-
-
 def measure(
     mnist: data_lib.Mnist,
     study: Study,
@@ -433,8 +429,10 @@ def measure(
     started = time.perf_counter()
     init_key, curve_key, table_key = jax.random.split(jax.random.key(seed), 3)
     train_part, validation = data_lib.nielsen_split(mnist)
-    fixed = _device(mnist.test_images[: study.init_images], mnist.test_labels[: study.init_images])
-    probe = _device(
+    fixed = sgd.to_device(
+        mnist.test_images[: study.init_images], mnist.test_labels[: study.init_images]
+    )
+    probe = sgd.to_device(
         mnist.test_images[: study.probe_images], mnist.test_labels[: study.probe_images]
     )
     jacobian_images = fixed[0][: study.jacobian_examples]
@@ -465,7 +463,7 @@ def measure(
 
     log("training curves")
     t = time.perf_counter()
-    train = _device(
+    train = sgd.to_device(
         train_part.train_images[: study.train_images], train_part.train_labels[: study.train_images]
     )
     init_k, train_k = jax.random.split(curve_key)
@@ -486,8 +484,8 @@ def measure(
 
     if table:
         t = time.perf_counter()
-        validation_device = _device(*validation)
-        test = _device(mnist.test_images, mnist.test_labels)
+        validation_device = sgd.to_device(*validation)
+        test = sgd.to_device(mnist.test_images, mnist.test_labels)
         init_k, train_k = jax.random.split(table_key)
         rows = {}
         for label in study.networks:

@@ -303,13 +303,15 @@ def device_data(mnist: data_lib.Mnist, images: int | None = None):
     """((train images, one-hot targets), (test images, one-hot targets)) on the device, the
     first ``images`` training images (all when None), scaled to [0, 1]."""
 
-    def split(x, y):
-        return jnp.asarray(data_lib.scale(x)), jnp.asarray(data_lib.one_hot(y))
-
     return (
-        split(mnist.train_images[:images], mnist.train_labels[:images]),
-        split(mnist.test_images, mnist.test_labels),
+        to_device(mnist.train_images[:images], mnist.train_labels[:images]),
+        to_device(mnist.test_images, mnist.test_labels),
     )
+
+
+def to_device(images, labels):
+    """(images scaled to [0, 1], one-hot targets [N, 10]) as device arrays."""
+    return jnp.asarray(data_lib.scale(images)), jnp.asarray(data_lib.one_hot(labels))
 
 
 class _Silent:

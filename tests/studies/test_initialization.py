@@ -13,6 +13,7 @@ import pytest
 
 from cnn_jax.nn.activations import ACTIVATIONS, INITS
 from cnn_jax.studies import initialization as I
+from cnn_jax.studies import sgd
 
 
 @pytest.mark.parametrize(
@@ -48,7 +49,7 @@ def test_softsign_is_x_over_one_plus_abs_x():
 
 @pytest.fixture(scope="module")
 def batch(mnist):
-    return I._device(mnist.test_images[:32], mnist.test_labels[:32])
+    return sgd.to_device(mnist.test_images[:32], mnist.test_labels[:32])
 
 
 def _params(net, seed=0):
@@ -119,8 +120,8 @@ def test_backprop_gradients_shrink_toward_the_input_with_standard_init_only(tanh
 def test_sigmoid_top_hidden_layer_falls_below_the_lower_ones(mnist):
     """Figure 2's effect, on 2,000 images, 200 updates of mini-batch 10."""
     study = I.Study(train_images=2000, curve_width=64, curve_hidden=4, record_every=50)
-    train = I._device(mnist.train_images[:2000], mnist.train_labels[:2000])
-    probe = I._device(mnist.test_images[:300], mnist.test_labels[:300])
+    train = sgd.to_device(mnist.train_images[:2000], mnist.train_labels[:2000])
+    probe = sgd.to_device(mnist.test_images[:300], mnist.test_labels[:300])
     net = I.network("sigmoid", 4, 64)
     records = I.training_curves(
         net, jax.random.key(1), jax.random.key(2), 0.1, train, probe, study=study
