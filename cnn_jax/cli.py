@@ -247,10 +247,13 @@ LOCK_NAME = ".lock"
 class RunFolder:
     """An output folder held by this process alone: created, checked writable, and locked
     with an OS lock (``flock``) that the kernel drops when the process dies, so kill -9
-    leaves no stale lock. Use as a context manager, or keep it for the process's life."""
+    leaves no stale lock. Use as a context manager, or keep it for the process's life.
+    ``lock=False`` only creates and checks the folder: for the processes of a
+    several-process run other than the one that writes (which holds the lock for all)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, lock: bool = True):
         self.path = Path(path)
+        self._fd = None
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"--out {self.path} exists and is not a folder")
         try:
@@ -258,6 +261,8 @@ class RunFolder:
             tempfile.TemporaryFile(dir=self.path).close()
         except OSError as e:
             raise UsageError(f"--out {self.path} is not writable ({e.strerror})") from None
+        if not lock:
+            return
         self._fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -2,6 +2,10 @@
 
 python experiments/mnist_cnn.py                 # the study's CNN, 10 epochs
 python experiments/mnist_cnn.py --arch deep --dropout 0.5
+python experiments/mnist_cnn.py --devices 1     # one device even when there are more
+
+Every visible device is used (each batch split over them); several processes (hosts) join
+with --coordinator/--num-processes/--process-id, see the README's "More devices, more hosts".
 
 Every field of TrainConfig is a flag (cnn_jax/training/config.py holds their help).
 Rerunning the same command resumes from the newest intact checkpoint.
@@ -12,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnn_jax import cli
-from cnn_jax.training import config
+from cnn_jax.training import config, devices
 from cnn_jax.training.checkpoint import CheckpointError
 from cnn_jax.training.run import check_data, default_out_dir, finished_results, run
+from cnn_jax.training.train import check_devices
 
 
 def build_parser() -> cli.Parser:
@@ -29,6 +34,7 @@ def build_parser() -> cli.Parser:
         "--out", default=None, help="output folder (default: runs/mnist_cnn/<arch>[-<changes>])"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    devices.add_flags(p)
     return p
 
 
@@ -41,25 +47,32 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         parser.error(str(e))
     out = Path(flags["out"]) if flags["out"] else default_out_dir(cfg)
-    mnist = cli.load_mnist(flags["data_dir"], progress=not flags["no_progress"])
+    devices.start(flags)  # joins the other processes, if any
+    mesh = devices.data_mesh(flags["devices"])
+    check_devices(cfg, mesh)
+    writer = devices.is_writer()  # process 0 speaks and writes; the others compute
+    say = print if writer else (lambda *_: None)
+    progress = writer and not flags["no_progress"]
+    mnist = cli.load_mnist(flags["data_dir"], progress=progress)
     check_data(cfg, mnist)  # every input checked before the folder is made
 
-    with cli.RunFolder(out):
+    with cli.RunFolder(out, lock=writer):
         done = finished_results(out, cfg, mnist.source)
         if done is not None:
-            print(
+            say(
                 f"{out} already finished {done['epochs']} epochs: test accuracy "
                 f"{done['test_accuracy']:.4f}; nothing to do (results in {out / 'results.json'})"
             )
             return 0
-        print(f"training {cfg.arch} for {cfg.epochs} epochs into {out}")
+        where = f" on {mesh.size} devices" if mesh.size > 1 else ""
+        say(f"training {cfg.arch} for {cfg.epochs} epochs{where} into {out}")
         try:
-            results = run(cfg, out, mnist, progress=not flags["no_progress"])
+            results = run(cfg, out, mnist, progress=progress, log=say, mesh=mesh)
         except CheckpointError as e:
             raise CheckpointError(
                 f"cannot resume: {e}; delete {out / 'checkpoints'} or pass another --out"
             ) from None
-    print(
+    say(
         f"test accuracy {results['test_accuracy']:.4f} after {results['epochs']} epochs; "
         f"results in {out / 'results.json'}"
     )

@@ -28,6 +28,7 @@ import numpy as np
 
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec, draw_params
+from cnn_jax.training import devices
 
 Cost = Callable[[jax.Array, jax.Array], jax.Array]
 
@@ -158,10 +159,13 @@ def init_sweep(
 
 @functools.partial(jax.jit, static_argnames=("model", "cost", "per_example", "batch_size"))
 def _sweep_stats(params, images, targets, *, model, cost, per_example, batch_size) -> GradStats:
-    def stats(p):
-        return grad_stats(model, p, images, targets, cost, per_example=per_example)
+    def seeds(params, images, targets):  # this device's seeds
+        def stats(p):
+            return grad_stats(model, p, images, targets, cost, per_example=per_example)
 
-    return jax.lax.map(stats, params, batch_size=batch_size)
+        return jax.lax.map(stats, params, batch_size=batch_size)
+
+    return devices.sweep(seeds, params, images, targets)
 
 
 # ----------------------------------------------------------------------------- chain
@@ -307,21 +311,24 @@ def train_sweep(
 
 @functools.partial(jax.jit, static_argnames=("network", "epochs", "eval_every"))
 def _train_sweep(params, train, test, lr, l2_coeff, *, network, epochs, eval_every):
-    def one(p):
-        _, history = train_speed_of_learning(
-            network.model(),
-            p,
-            train,
-            test,
-            network.cost_fn,
-            epochs=epochs,
-            lr=lr,
-            l2_coeff=l2_coeff,
-            eval_every=eval_every,
-        )
-        return history
+    def seeds(params, train, test, lr, l2_coeff):  # this device's seeds
+        def one(p):
+            _, history = train_speed_of_learning(
+                network.model(),
+                p,
+                train,
+                test,
+                network.cost_fn,
+                epochs=epochs,
+                lr=lr,
+                l2_coeff=l2_coeff,
+                eval_every=eval_every,
+            )
+            return history
 
-    return jax.vmap(one)(params)
+        return jax.vmap(one)(params)
+
+    return devices.sweep(seeds, params, train, test, lr, l2_coeff)
 
 
 # ----------------------------------------------------------------------------- summaries

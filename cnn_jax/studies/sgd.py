@@ -30,6 +30,7 @@ from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
 from cnn_jax.nn.mlp import MLPSpec, param_shapes
 from cnn_jax.nn.models import recorded
 from cnn_jax.studies.gradients import layer_names, named_leaves
+from cnn_jax.training import devices
 from cnn_jax.training.checkpoint import RunCheckpoints
 
 
@@ -110,12 +111,15 @@ def train_epochs(model, params, hyper, key, train, test, first_epoch, *, epochs,
 
 @functools.partial(jax.jit, static_argnames=("net", "epochs", "batch_size"))
 def _train_block(params, hyper, keys, train, test, first_epoch, *, net, epochs, batch_size):
-    def one(p, h, k):
+    def one(p, h, k, train, test, first_epoch):
         return train_epochs(
             net.model(), p, h, k, train, test, first_epoch, epochs=epochs, batch_size=batch_size
         )
 
-    return jax.vmap(one)(params, hyper, keys)
+    def configs(split, train, test, first_epoch):  # this device's configurations
+        return jax.vmap(one, in_axes=(0, 0, 0, None, None, None))(*split, train, test, first_epoch)
+
+    return devices.sweep(configs, (params, hyper, keys), train, test, first_epoch)
 
 
 # ----------------------------------------------------------------------------- checkpoints

@@ -12,12 +12,14 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh
 
 from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.nn.models import param_count
 from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.training import devices
 from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import (
@@ -105,13 +107,15 @@ def run(
     *,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    mesh: Mesh | None = None,
 ) -> dict:
-    """Train ``cfg`` on ``mnist`` into ``out_dir`` (resuming there) and write its results;
-    return them. The caller holds ``out_dir`` (``cli.RunFolder``)."""
+    """Train ``cfg`` on ``mnist`` into ``out_dir`` (resuming there) over the devices of
+    ``mesh`` (default: one) and write its results (process 0 only); return them. The
+    caller holds ``out_dir`` (``cli.RunFolder``)."""
     out_dir = Path(out_dir)
     check_data(cfg, mnist)
     start = time.perf_counter()
-    state, history = train_and_evaluate(cfg, mnist, out_dir, progress=progress, log=log)
+    state, history = train_and_evaluate(cfg, mnist, out_dir, progress=progress, log=log, mesh=mesh)
     columns = {key: [h[key] for h in history] for key in history[0]}
     n_train = cfg.limit or len(mnist.train_labels)
     n_test = cfg.test_limit or len(mnist.test_labels)
@@ -125,6 +129,8 @@ def run(
         "seconds_per_epoch": columns["seconds"],
         "wall_seconds_this_invocation": time.perf_counter() - start,
         "param_count": param_count(state.params),
+        "devices": mesh.size if mesh else 1,
+        "processes": jax.process_count(),
         "train_images": n_train,
         "test_images": n_test,
         "history": history,
@@ -133,6 +139,8 @@ def run(
         "versions": versions(),
         "machine": machine(),
     }
+    if not devices.is_writer():
+        return results
     write_json(out_dir / "results.json", results)
     fig = plotting.plot_training_curves(columns, title=out_dir.name)
     save_figure(fig, out_dir / "curves.png")

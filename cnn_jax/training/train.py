@@ -7,6 +7,7 @@ Epoch e shuffles with ``fold_in(data_key, e)``; step s drops out with
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax.training.train_state import TrainState
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn.losses import LOSSES, l2_penalty
 from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
+from cnn_jax.training import devices
 from cnn_jax.training.checkpoint import RunCheckpoints
 from cnn_jax.training.config import TrainConfig
 
@@ -66,71 +70,110 @@ def create_train_state(cfg: TrainConfig, key: jax.Array) -> TrainState:
 CPU_MICRO_BATCH = {"seed": 4, "deep": 8}
 
 
-def micro_batch_size(cfg: TrainConfig) -> int:
-    """The chunk the step accumulates gradients over: on CPU a CNN's patch matrices for a
+def micro_batch_size(cfg: TrainConfig, devices: int = 1) -> int:
+    """The chunk each device accumulates gradients over: on CPU a CNN's patch matrices for a
     whole batch do not fit in cache, and small chunks are much faster."""
+    per_device = cfg.batch_size // devices
     if cfg.micro_batch is not None:
         return cfg.micro_batch
     micro = CPU_MICRO_BATCH.get(cfg.arch)
-    if micro and jax.default_backend() == "cpu" and cfg.batch_size % micro == 0:
+    if micro and jax.default_backend() == "cpu" and per_device % micro == 0:
         return micro
-    return cfg.batch_size
+    return per_device
 
 
-def make_train_step(cfg: TrainConfig) -> Callable:
+def check_devices(cfg: TrainConfig, mesh: Mesh) -> None:
+    """The batch must split evenly over the devices, and each device's share into chunks."""
+    devices.check_divisible("--batch-size", cfg.batch_size, mesh)
+    per_device = cfg.batch_size // mesh.size
+    micro = micro_batch_size(cfg, mesh.size)
+    if per_device % micro:
+        raise UsageError(
+            f"--micro-batch {micro} does not divide the {per_device} images each of the "
+            f"{mesh.size} devices gets"
+        )
+
+
+def forward(cfg: TrainConfig, apply_fn: Callable) -> Callable:
+    """``forward(params, images, keys) -> logits`` in training mode. With dropout, each
+    image draws its own mask from its own key, so the masks depend neither on the device
+    count nor on the micro-batch; without, ``keys`` is unused."""
+    if not cfg.dropout:
+        return lambda params, images, keys: apply_fn({"params": params}, images, train=True)
+
+    def one(params, image, key):
+        return apply_fn({"params": params}, image[None], train=True, rngs={"dropout": key})[0]
+
+    return jax.vmap(one, in_axes=(None, 0, 0))
+
+
+def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
     """``train_step(state, batch, key) -> (state, metrics)``, not yet jitted.
 
-    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}; ``key`` is
-    the run's dropout key, folded with the step number inside. The gradient of the
-    batch-mean loss is accumulated over micro-batches under ``lax.scan`` (the same
-    gradient up to float32 rounding); the optimizer steps once per batch.
+    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}, split over the
+    ``mesh`` (default: one device) on its leading axis; the state is replicated. ``key``
+    is the run's dropout key: image i of step s drops out with
+    ``fold_in(fold_in(key, s), i)``. Each device accumulates the gradient of its images over
+    micro-batches under ``lax.scan``; one ``pmean`` averages the devices' gradients (the
+    same gradient of the batch-mean loss up to float32 rounding); the optimizer steps once
+    per batch, the same on every device.
     """
+    mesh = mesh or devices.data_mesh(1)
     loss_fn = LOSSES[cfg.loss]
-    micro = micro_batch_size(cfg)
-    chunks = cfg.batch_size // micro
+    per_device = cfg.batch_size // mesh.size
+    micro = micro_batch_size(cfg, mesh.size)
+    chunks = per_device // micro
 
-    def train_step(state: TrainState, batch: dict, key: jax.Array):
-        step_key = jax.random.fold_in(key, state.step)
+    def local_grads(state: TrainState, images, labels, step_key):
+        """This device's images: (mean loss, correct count, gradient), pmean-ed over devices."""
+        run = forward(cfg, state.apply_fn)
+        first = jax.lax.axis_index(devices.AXIS) * per_device
 
-        def data_loss(params, images, labels, chunk_key):
-            logits = state.apply_fn(
-                {"params": params}, images, train=True, rngs={"dropout": chunk_key}
-            )
+        def data_loss(params, images, labels, index):
+            keys = jax.vmap(lambda i: jax.random.fold_in(step_key, i))(index)
+            logits = run(params, images, keys)
             loss = loss_fn(logits, jax.nn.one_hot(labels, logits.shape[-1]))
-            return loss, logits
+            return loss, jnp.sum(jnp.argmax(logits, -1) == labels)
+
+        def chunk(i):  # the images of chunk i as a slice of this device's
+            take = lambda x: jax.lax.dynamic_slice_in_dim(x, i * micro, micro)  # noqa: E731
+            return take(images), take(labels), first + i * micro + jnp.arange(micro)
 
         value_and_grad = jax.value_and_grad(data_loss, has_aux=True)
         if chunks == 1:
-            (loss, logits), grads = value_and_grad(
-                state.params, batch["image"], batch["label"], step_key
-            )
+            (loss, correct), grads = value_and_grad(state.params, *chunk(0))
         else:
 
-            def accumulate(grad_sum, chunk):
-                images, labels, i = chunk
-                (loss, logits), grads = value_and_grad(
-                    state.params, images, labels, jax.random.fold_in(step_key, i)
-                )
-                return jax.tree.map(jnp.add, grad_sum, grads), (loss, logits)
+            def accumulate(grad_sum, i):
+                (loss, correct), grads = value_and_grad(state.params, *chunk(i))
+                return jax.tree.map(jnp.add, grad_sum, grads), (loss, correct)
 
-            def split(x):  # [B, ...] -> [chunks, micro, ...]
-                return x.reshape(chunks, micro, *x.shape[1:])
-
-            grad_sum, (losses, logits) = jax.lax.scan(
-                accumulate,
-                jax.tree.map(jnp.zeros_like, state.params),
-                (split(batch["image"]), split(batch["label"]), jnp.arange(chunks)),
+            grad_sum, (losses, corrects) = jax.lax.scan(
+                accumulate, jax.tree.map(jnp.zeros_like, state.params), jnp.arange(chunks)
             )
-            # Equal chunks: the mean of chunk means is the batch mean.
+            # Equal chunks: the mean of chunk means is the mean over this device's images.
             grads = jax.tree.map(lambda g: g / chunks, grad_sum)
-            loss, logits = jnp.mean(losses), logits.reshape(cfg.batch_size, -1)
+            loss, correct = jnp.mean(losses), jnp.sum(corrects)
+        # Equal shares: the mean over devices of their means is the batch mean.
+        mean = functools.partial(jax.lax.pmean, axis_name=devices.AXIS)
+        return mean(loss), jax.lax.psum(correct, devices.AXIS), jax.tree.map(mean, grads)
+
+    def train_step(state: TrainState, batch: dict, key: jax.Array):
+        step_key = jax.random.fold_in(key, state.step)
+        loss, correct, grads = jax.shard_map(
+            local_grads,
+            mesh=mesh,
+            in_specs=(P(), P(devices.AXIS), P(devices.AXIS), P()),
+            out_specs=P(),
+            check_vma=False,  # the custom-VJP convolutions carry no varying-axis types
+        )(state, batch["image"], batch["label"], step_key)
         if cfg.l2:
             l2_grads = jax.grad(l2_penalty)(state.params, cfg.l2)
             grads = jax.tree.map(jnp.add, grads, l2_grads)
         state = state.apply_gradients(grads=grads)
         metrics = {
             "loss": loss,
-            "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
+            "accuracy": correct / cfg.batch_size,
             "grad_norm": optax.tree.norm(grads),
         }
         return state, metrics
@@ -138,13 +181,16 @@ def make_train_step(cfg: TrainConfig) -> Callable:
     return train_step
 
 
-def make_eval_step(cfg: TrainConfig, apply_fn: Callable) -> Callable:
-    """``eval_step(params, batch) -> {"loss_sum", "correct"}`` summed over the batch."""
+def make_eval_step(cfg: TrainConfig, apply_fn: Callable, mesh: Mesh | None = None) -> Callable:
+    """``eval_step(params, batch) -> {"loss_sum", "correct"}`` summed over the batch, whose
+    leading axis is split over the ``mesh`` (default: one device). An optional
+    ``batch["weight"]`` [B] of 0/1 leaves out padding rows."""
+    mesh = mesh or devices.data_mesh(1)
     loss_fn = LOSSES[cfg.loss]
-    micro = micro_batch_size(cfg)
+    micro = micro_batch_size(cfg, mesh.size)
 
-    def eval_step(params, batch: dict):
-        images, n = batch["image"], batch["label"].shape[0]
+    def local(params, images, labels, weight):
+        n = images.shape[0]
         if n % micro == 0 and n > micro:
             # In chunks, like the train step: 4x faster on CPU (measured), the same logits.
             chunks = images.reshape(n // micro, micro, *images.shape[1:])
@@ -152,26 +198,50 @@ def make_eval_step(cfg: TrainConfig, apply_fn: Callable) -> Callable:
             logits = logits.reshape(n, -1)
         else:
             logits = apply_fn({"params": params}, images, train=False)
-        loss = loss_fn(logits, jax.nn.one_hot(batch["label"], logits.shape[-1]))
+        targets = jax.nn.one_hot(labels, logits.shape[-1])
+        losses = jax.vmap(lambda z, t: loss_fn(z[None], t[None]))(logits, targets)
+        correct = (jnp.argmax(logits, -1) == labels) * weight
         return {
-            "loss_sum": loss * n,
-            "correct": jnp.sum(jnp.argmax(logits, -1) == batch["label"]),
+            "loss_sum": jax.lax.psum(jnp.sum(losses * weight), devices.AXIS),
+            "correct": jax.lax.psum(jnp.sum(correct), devices.AXIS),
         }
+
+    def eval_step(params, batch: dict):
+        weight = batch.get("weight", jnp.ones(batch["label"].shape, jnp.float32))
+        split = P(devices.AXIS)
+        return jax.shard_map(
+            local, mesh=mesh, in_specs=(P(), split, split, split), out_specs=P(), check_vma=False
+        )(params, batch["image"], batch["label"], weight)
 
     return eval_step
 
 
-def evaluate(eval_step: Callable, params, images: jax.Array, labels: jax.Array, batch_size: int):
-    """(mean loss, accuracy) over all of ``images``; the last short batch is kept."""
+def evaluate(
+    eval_step: Callable,
+    params,
+    images,
+    labels,
+    batch_size: int,
+    mesh: Mesh | None = None,
+):
+    """(mean loss, accuracy) over all of ``images`` (host arrays, the same in every
+    process); the last short batch is kept. Each batch is padded with zero-weight rows to a
+    multiple of the ``mesh``'s devices and split over them."""
+    mesh = mesh or devices.data_mesh(1)
+    images, labels = np.asarray(images), np.asarray(labels)
     n = images.shape[0]
-    totals = [
-        eval_step(
-            params, {"image": images[i : i + batch_size], "label": labels[i : i + batch_size]}
-        )
-        for i in range(0, n, batch_size)
-    ]
-    loss_sum = sum(float(t["loss_sum"]) for t in totals)
-    correct = sum(int(t["correct"]) for t in totals)
+    totals = []
+    for i in range(0, n, batch_size):
+        x, y = images[i : i + batch_size], labels[i : i + batch_size]
+        pad = -len(y) % mesh.size
+        weight = np.concatenate([np.ones(len(y), np.float32), np.zeros(pad, np.float32)])
+        if pad:
+            x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+            y = np.concatenate([y, np.zeros(pad, y.dtype)])
+        batch = {"image": x, "label": y, "weight": weight}
+        totals.append(eval_step(params, jax.tree.map(lambda a: devices.shard_rows(a, mesh), batch)))
+    loss_sum = sum(float(devices.to_host(t["loss_sum"])) for t in totals)
+    correct = sum(int(devices.to_host(t["correct"])) for t in totals)
     return loss_sum / n, correct / n
 
 
@@ -220,18 +290,23 @@ def train_and_evaluate(
     *,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    mesh: Mesh | None = None,
 ) -> tuple[TrainState, list[dict]]:
     """Train ``cfg.epochs`` epochs, evaluating on the test set after each.
 
     With ``out_dir``, a checkpoint follows every epoch and a rerun resumes from the
-    last one. Returns the final state and one dict of metrics per epoch.
+    last one. ``mesh``: the devices to split every batch over (default: one). Returns the
+    final state (replicated over the mesh) and one dict of metrics per epoch.
     """
+    mesh = mesh or devices.data_mesh(1)
+    check_devices(cfg, mesh)
     mnist = data_lib.limit(mnist, cfg.limit, cfg.test_limit)
-    # Data lives on the device for the whole run; batches are gathered there.
-    train_x = jnp.asarray(data_lib.scale(mnist.train_images))
-    train_y = jnp.asarray(mnist.train_labels)
-    test_x = jnp.asarray(data_lib.scale(mnist.test_images))
-    test_y = jnp.asarray(mnist.test_labels)
+    # The training images live on every device for the whole run (MNIST is small); each
+    # device gathers its own rows of every batch there.
+    train_x, train_y = devices.replicate(
+        (data_lib.scale(mnist.train_images), mnist.train_labels), mesh
+    )
+    test_x, test_y = data_lib.scale(mnist.test_images), mnist.test_labels
     n = train_x.shape[0]
     steps_per_epoch = n // cfg.batch_size
     if steps_per_epoch == 0:
@@ -241,8 +316,9 @@ def train_and_evaluate(
 
     init_key, data_key, dropout_key = jax.random.split(jax.random.key(cfg.seed), 3)
     state = create_train_state(cfg, init_key)
-    train_step = jax.jit(make_train_step(cfg), donate_argnums=0)
-    eval_step = jax.jit(make_eval_step(cfg, state.apply_fn))
+    train_step = jax.jit(make_train_step(cfg, mesh), donate_argnums=0)
+    eval_step = jax.jit(make_eval_step(cfg, state.apply_fn, mesh))
+    gather = jax.jit(lambda x, y, idx: (x[idx], y[idx]), out_shardings=devices.sharded(mesh))
 
     history: list[dict] = []
     start = 0
@@ -258,7 +334,7 @@ def train_and_evaluate(
                 on_skip=lambda epoch, why: skipped.append((epoch, why)),
             )
             if found is not None:
-                state = state.replace(**found.state)
+                state = state.replace(**found.state)  # numpy: replicated below
                 start, history = found.step, list(found.history)
                 for epoch, why in skipped:
                     log(
@@ -268,9 +344,11 @@ def train_and_evaluate(
                 if start < cfg.epochs and not skipped:
                     log(f"resuming from the checkpoint after epoch {start}")
 
+        state = devices.replicate(state, mesh)
         for epoch in range(start + 1, cfg.epochs + 1):
             t0 = time.perf_counter()
-            order = jax.random.permutation(jax.random.fold_in(data_key, epoch), n)
+            # Every process draws the same order; each hands over only its own rows.
+            order = np.asarray(jax.random.permutation(jax.random.fold_in(data_key, epoch), n))
             # The remainder of n / batch_size is left out this epoch (a different part each epoch).
             order = order[: steps_per_epoch * cfg.batch_size].reshape(
                 steps_per_epoch, cfg.batch_size
@@ -283,15 +361,14 @@ def train_and_evaluate(
                 leave=False,
                 mininterval=1.0,
             ):
-                state, m = train_step(
-                    state, {"image": train_x[idx], "label": train_y[idx]}, dropout_key
-                )
+                images, labels = gather(train_x, train_y, devices.shard_rows(idx, mesh))
+                state, m = train_step(state, {"image": images, "label": labels}, dropout_key)
                 step_metrics.append(m)
-            step_metrics = jax.tree.map(lambda *xs: np.asarray(jnp.stack(xs)), *step_metrics)
+            step_metrics = devices.to_host(jax.tree.map(lambda *xs: jnp.stack(xs), *step_metrics))
             seconds = time.perf_counter() - t0
             check_finite(epoch, cfg, loss=step_metrics["loss"], gradient=step_metrics["grad_norm"])
             test_loss, test_acc = evaluate(
-                eval_step, state.params, test_x, test_y, cfg.eval_batch_size
+                eval_step, state.params, test_x, test_y, cfg.eval_batch_size, mesh
             )
             check_finite(epoch, cfg, test_loss=test_loss)
             record = {
@@ -310,7 +387,7 @@ def train_and_evaluate(
                 f" acc {test_acc:.4f}  {seconds:.1f}s"
             )
             if ckpt is not None:
-                ckpt.save(epoch, _state_tree(state), history, saved_config)
+                ckpt.save(epoch, devices.to_host(_state_tree(state)), history, saved_config)
     finally:
         if ckpt is not None:
             ckpt.close()

@@ -7,6 +7,7 @@ import pytest
 
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.training import devices
 from cnn_jax.training.config import TrainConfig, add_flags, from_flags
 from cnn_jax.training.train import (
     create_train_state,
@@ -50,7 +51,10 @@ def test_jit_equals_eager_and_compiles_once(name):
     step = make_train_step(cfg)
     jitted = jax.jit(step, donate_argnums=0)
     eager_state, eager_metrics = step(create_train_state(cfg, key), fixed_batch(), key)
-    state, metrics = jitted(create_train_state(cfg, key), fixed_batch(), key)
+    # Placed on the one-device mesh first, as train_and_evaluate does: the step's output
+    # lives there, and an input elsewhere would compile the step a second time.
+    on_mesh = devices.replicate(create_train_state(cfg, key), devices.data_mesh(1))
+    state, metrics = jitted(on_mesh, fixed_batch(), key)
     for a, b in zip(
         jax.tree.leaves(state.params), jax.tree.leaves(eager_state.params), strict=True
     ):
@@ -90,6 +94,29 @@ def test_micro_batching_is_the_same_gradient():
     np.testing.assert_allclose(m_micro["loss"], m_full["loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(p_micro), jax.tree.leaves(p_full), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_masks_do_not_depend_on_the_micro_batch():
+    """Each image draws its own mask from (step, position in the batch), so splitting the
+    batch into other chunks gives the same masks, hence the same gradient."""
+    key = jax.random.key(3)
+    results = []
+    for micro in (B, 8, 4):
+        cfg = TrainConfig.tiny(arch="seed", batch_size=B, micro_batch=micro, dropout=0.5)
+        results.append(
+            jax.jit(make_train_step(cfg))(create_train_state(cfg, key), fixed_batch(), key)
+        )
+    (p_full, m_full), *others = results
+    for p_micro, m_micro in others:
+        np.testing.assert_allclose(m_micro["loss"], m_full["loss"], rtol=1e-5)
+        np.testing.assert_allclose(m_micro["grad_norm"], m_full["grad_norm"], rtol=1e-5)
+        for a, b in zip(jax.tree.leaves(p_micro), jax.tree.leaves(p_full), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # and the masks are really drawn: another dropout key gives another gradient
+    cfg = TrainConfig.tiny(arch="seed", batch_size=B, micro_batch=8, dropout=0.5)
+    other = jax.random.key(4)
+    _, m_other = jax.jit(make_train_step(cfg))(create_train_state(cfg, key), fixed_batch(), other)
+    assert abs(float(m_other["loss"]) - float(m_full["loss"])) > 1e-4
 
 
 def test_chunked_evaluation_is_the_same_as_whole_batch():
