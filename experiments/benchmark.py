@@ -13,7 +13,9 @@ from cnn_jax import cli
 from cnn_jax.nn.conv import CONV_IMPLS
 from cnn_jax.results import machine, versions, write_json
 from cnn_jax.training.benchmark import benchmark
-from cnn_jax.training.config import ARCHS
+from cnn_jax.training.config import ARCHS, TrainConfig
+from cnn_jax.training.devices import data_mesh
+from cnn_jax.training.train import check_devices
 
 
 @cli.one_line_errors
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="gradient-accumulation chunk (default: automatic)",
     )
+    p.add_argument("--devices", type=cli.positive_int, default=1,
+                   help="split every batch over the first N devices")  # fmt: skip
     cli.add_common(p, out="runs/benchmark", seed_default=None)
     args = p.parse_args(argv)
     archs = tuple(a for a in args.archs.split(",") if a)
@@ -55,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--archs takes names from {', '.join(ARCHS)}, got {args.archs!r}")
     if args.batch_size % (args.micro_batch or 1):
         p.error(f"--micro-batch {args.micro_batch} must divide --batch-size {args.batch_size}")
+    mesh = data_mesh(args.devices)
+    for arch in archs:  # every batch must split over the devices, and each share into chunks
+        cfg = TrainConfig(arch=arch, batch_size=args.batch_size, micro_batch=args.micro_batch)
+        check_devices(cfg, mesh)
     mnist = cli.load_mnist(args.data_dir, progress=not args.no_progress)
     cli.check_count("--batch-size", args.batch_size, len(mnist.train_labels), "training images")
     out = Path(args.out)
@@ -67,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             conv=args.conv,
             micro_batch=args.micro_batch,
             mnist=mnist,
+            mesh=mesh,
             progress_factory=lambda name, total: tqdm(
                 total=total, desc=name, unit="step", disable=args.no_progress
             ),

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from cnn_jax.nn.activations import ACTIVATIONS, INITS
 from cnn_jax.nn.conv import conv_fn
@@ -63,6 +64,31 @@ def recorded(intermediates: dict) -> dict[str, jax.Array]:
     }
 
 
+class Dropout(nn.Module):
+    """Inverted dropout (survivors scaled by 1/(1 − rate), off when ``deterministic``).
+
+    With ``image_index`` [B] (each image's position in the whole batch), image j's mask
+    comes from its own key, ``fold_in(k, image_index[j])``: the masks then do not depend on
+    how the batch is split over devices or micro-batches. Without it, one mask for the
+    batch from k, exactly as ``nn.Dropout`` draws it. k is the layer's ``"dropout"`` rng.
+    """
+
+    rate: float
+
+    @nn.compact
+    def __call__(self, x, *, deterministic: bool, image_index=None):
+        if deterministic or self.rate == 0.0:
+            return x
+        key = self.make_rng("dropout")
+        keep = 1.0 - self.rate
+        if image_index is None:
+            mask = jax.random.bernoulli(key, keep, x.shape)
+        else:
+            one = lambda i: jax.random.bernoulli(jax.random.fold_in(key, i), keep, x.shape[1:])  # noqa: E731
+            mask = jax.vmap(one)(image_index)
+        return jax.lax.select(mask, x / keep, jnp.zeros_like(x))
+
+
 class MLP(nn.Module):
     """Fully connected network: flatten -> [Dense -> activation -> dropout]* -> Dense.
 
@@ -76,13 +102,13 @@ class MLP(nn.Module):
     dropout: float = 0.0
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False, image_index=None) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 784]
         for i, width in enumerate(self.widths[:-1], start=1):
             x = _layer(self, _dense(width, self.weight_init, f"dense{i}"), x)
             x = _tap(self, f"{self.activation}{i}", act(x))
-            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+            x = Dropout(self.dropout)(x, deterministic=not train, image_index=image_index)
         return _layer(
             self, _dense(self.widths[-1], self.weight_init, f"dense{len(self.widths)}"), x
         )
@@ -121,7 +147,7 @@ class SeedCNN(nn.Module):
     conv: str = "auto"  # "xla", "im2col", "rows", or "auto" (rows on CPU): same numbers
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False, image_index=None) -> jax.Array:
         conv = _conv_layer(self.conv)
         if not self.is_mutable_collection("intermediates"):
             # MaxPool 4 keeps rows and columns 0-15 of conv2's 18, and the image's last
@@ -134,10 +160,10 @@ class SeedCNN(nn.Module):
         # nn.max_pool, not pooling.max_pool: that is 4 % slower here for 4x4 windows.
         x = _tap(self, "maxpool", nn.max_pool(x, (4, 4), strides=(4, 4)))  # [B, 4, 4, 32]
         x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 512]
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout)(x, deterministic=not train, image_index=image_index)
         x = _layer(self, _dense(100, "glorot", "dense1"), x)  # [B, 100]
         x = _tap(self, "relu3", nn.relu(x))  # the study's "activation 3"
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout)(x, deterministic=not train, image_index=image_index)
         return _layer(self, _dense(10, "glorot", "dense2"), x)  # [B, 10]
 
 
@@ -154,7 +180,7 @@ class DeepCNN(nn.Module):
     conv: str = "auto"
 
     @nn.compact
-    def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    def __call__(self, x: jax.Array, *, train: bool = False, image_index=None) -> jax.Array:
         conv = _conv_layer(self.conv)
         if not self.is_mutable_collection("intermediates"):
             # The second max-pool drops conv6's last row and column (5 -> 2), and tracing
@@ -171,10 +197,10 @@ class DeepCNN(nn.Module):
             # = nn.max_pool(x, (2, 2), strides=(2, 2)), faster to train on CPU (pooling.py).
             x = _tap(self, f"maxpool{block}", max_pool(x, 2))
         x = _tap(self, "flatten", x.reshape(x.shape[0], -1))  # [B, 256]: 28 -> 22 -> 11 -> 5 -> 2
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout)(x, deterministic=not train, image_index=image_index)
         x = _layer(self, _dense(256, "glorot", "dense1"), x)
         x = _tap(self, "relu_dense1", nn.relu(x))
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        x = Dropout(self.dropout)(x, deterministic=not train, image_index=image_index)
         return _layer(self, _dense(10, "glorot", "dense2"), x)
 
 

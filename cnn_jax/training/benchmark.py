@@ -20,8 +20,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
+from cnn_jax.training import devices
 from cnn_jax.training.config import TrainConfig
-from cnn_jax.training.train import INPUT_SHAPE, build_model, create_train_state, make_train_step
+from cnn_jax.training.train import (
+    INPUT_SHAPE,
+    build_model,
+    check_devices,
+    create_train_state,
+    make_train_step,
+)
 
 # Forward multiply-adds x 2 (FLOPs per multiply-add) x 3 (forward + two backward matmuls).
 TRAIN_FLOPS_PER_MAC = 2 * 3
@@ -82,20 +89,26 @@ def training_throughput(
     steps: int = 400,
     window: int = 100,
     progress=None,
+    mesh=None,
 ) -> dict:
-    """Train ``steps`` steps of ``cfg`` on ``images`` (cycled); images/s per window of steps.
+    """Train ``steps`` steps of ``cfg`` on ``images`` (cycled) with every batch split over
+    the devices of ``mesh`` (default: one); images/s per window of steps.
 
     Returns ``compile_seconds`` (the first step), ``window_images_per_second`` and
     ``images_per_second`` over all steps after the first.
     """
+    mesh = mesh or devices.data_mesh(1)
+    check_devices(cfg, mesh)
     key = jax.random.key(cfg.seed)
-    state = create_train_state(cfg, key)
-    step = jax.jit(make_train_step(cfg), donate_argnums=0)
-    x = jnp.asarray(data_lib.scale(images))
-    y = jnp.asarray(labels)
+    state = devices.replicate(create_train_state(cfg, key), mesh)
+    step = jax.jit(make_train_step(cfg, mesh), donate_argnums=0)
+    x, y = data_lib.scale(images), np.asarray(labels)
     n_batches = x.shape[0] // cfg.batch_size
     order = jax.random.permutation(key, n_batches * cfg.batch_size).reshape(n_batches, -1)
-    batches = [{"image": x[idx], "label": y[idx]} for idx in order]
+    batches = [
+        {"image": devices.shard_rows(x[idx], mesh), "label": devices.shard_rows(y[idx], mesh)}
+        for idx in np.asarray(order)
+    ]
 
     t0 = time.perf_counter()
     state, metrics = step(state, batches[0], key)
@@ -133,8 +146,10 @@ def benchmark(
     micro_batch: int | None = None,
     mnist: data_lib.Mnist | None = None,
     progress_factory=None,
+    mesh=None,
 ) -> dict:
-    """Throughput of each arch, the matmul peak before and after, and their ratio."""
+    """Throughput of each arch (each batch split over ``mesh``'s devices, default one), the
+    matmul peak before and after, and their ratio."""
     if mnist is None:
         mnist = data_lib.load_mnist()
     peak_before = matmul_gflops()
@@ -154,10 +169,16 @@ def benchmark(
             steps=steps,
             window=window,
             progress=bar.update if bar else None,
+            mesh=mesh,
         )
         if bar:
             bar.close()
-        models[arch] = {"config": dataclasses.asdict(cfg), **flops, **result}
+        models[arch] = {
+            "config": dataclasses.asdict(cfg),
+            "devices": mesh.size if mesh else 1,
+            **flops,
+            **result,
+        }
     peak_after = matmul_gflops()
     peak = max(peak_before, peak_after)
     for m in models.values():

@@ -95,16 +95,15 @@ def check_devices(cfg: TrainConfig, mesh: Mesh) -> None:
 
 
 def forward(cfg: TrainConfig, apply_fn: Callable) -> Callable:
-    """``forward(params, images, keys) -> logits`` in training mode. With dropout, each
-    image draws its own mask from its own key, so the masks depend neither on the device
-    count nor on the micro-batch; without, ``keys`` is unused."""
-    if not cfg.dropout:
-        return lambda params, images, keys: apply_fn({"params": params}, images, train=True)
+    """``forward(params, images, index, key) -> logits`` in training mode: image j drops
+    out with ``fold_in(key, index[j])`` (in each dropout layer), so the masks depend
+    neither on the device count nor on the micro-batch."""
 
-    def one(params, image, key):
-        return apply_fn({"params": params}, image[None], train=True, rngs={"dropout": key})[0]
+    def run(params, images, index, key):
+        rngs = {"dropout": key} if cfg.dropout else {}
+        return apply_fn({"params": params}, images, train=True, rngs=rngs, image_index=index)
 
-    return jax.vmap(one, in_axes=(None, 0, 0))
+    return run
 
 
 def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
@@ -112,11 +111,11 @@ def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
 
     ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}, split over the
     ``mesh`` (default: one device) on its leading axis; the state is replicated. ``key``
-    is the run's dropout key: image i of step s drops out with
-    ``fold_in(fold_in(key, s), i)``. Each device accumulates the gradient of its images over
-    micro-batches under ``lax.scan``; one ``pmean`` averages the devices' gradients (the
-    same gradient of the batch-mean loss up to float32 rounding); the optimizer steps once
-    per batch, the same on every device.
+    is the run's dropout key: image i of step s draws its masks from
+    ``fold_in(fold_in(key, s), i)`` (and Flax folds in each dropout layer's name). Each
+    device accumulates the gradient of its images over micro-batches under ``lax.scan``;
+    one ``pmean`` averages the devices' gradients (the gradient of the batch-mean loss, up
+    to float32 rounding); the optimizer steps once per batch, the same on every device.
     """
     mesh = mesh or devices.data_mesh(1)
     loss_fn = LOSSES[cfg.loss]
@@ -130,8 +129,7 @@ def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
         first = jax.lax.axis_index(devices.AXIS) * per_device
 
         def data_loss(params, images, labels, index):
-            keys = jax.vmap(lambda i: jax.random.fold_in(step_key, i))(index)
-            logits = run(params, images, keys)
+            logits = run(params, images, index, step_key)
             loss = loss_fn(logits, jax.nn.one_hot(labels, logits.shape[-1]))
             return loss, jnp.sum(jnp.argmax(logits, -1) == labels)
 
