@@ -14,7 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("devices_worker.py")
-EIGHT = "--xla_force_host_platform_device_count=8"
+# One thread per op, as devices.one_thread_per_simulated_device sets for the scripts.
+EIGHT = "--xla_force_host_platform_device_count=8 --xla_cpu_multi_thread_eigen=false"
 # float32 reductions in another order (per-device sums, then one all-reduce): measured
 # differences were below 2e-7 absolute.
 RTOL, ATOL = 1e-5, 1e-6
