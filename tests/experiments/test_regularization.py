@@ -2,7 +2,6 @@
 
 import json
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.nn.models import MLP
+from cnn_jax.nn.models import MLP, Dropout
 from cnn_jax.studies import sgd
 
 
@@ -48,7 +47,7 @@ def test_dropout_zeroes_a_fraction_and_keeps_the_expectation(rate):
         x,
         train=True,
         rngs={"dropout": jax.random.key(3)},
-        capture_intermediates=lambda module, _: isinstance(module, nn.Dropout),
+        capture_intermediates=lambda module, _: isinstance(module, Dropout),
         mutable=["intermediates"],
     )
     clean = np.asarray(state["intermediates"]["sigmoid1"][0])  # [64, 400] before dropout

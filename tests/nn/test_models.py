@@ -1,9 +1,19 @@
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.nn.models import ACTIVATIONS, INITS, MLP, ChainNet, DeepCNN, SeedCNN, param_count
+from cnn_jax.nn.models import (
+    ACTIVATIONS,
+    INITS,
+    MLP,
+    ChainNet,
+    DeepCNN,
+    Dropout,
+    SeedCNN,
+    param_count,
+)
 
 X = jnp.linspace(0.0, 1.0, 4 * 28 * 28, dtype=jnp.float32).reshape(4, 28, 28, 1)
 
@@ -81,3 +91,22 @@ def test_dropout(model):
     np.testing.assert_array_equal(t1, t1_again)
     assert not np.allclose(t1, t2)
     assert not np.allclose(t1, evals[0])
+
+
+def test_dropout_draws_like_flax_or_one_mask_per_image():
+    """Without image_index, Dropout is nn.Dropout to the bit (the MLP studies' numbers stay);
+    with it, each image's mask depends only on its index, not on the rest of the batch."""
+    x = jax.random.uniform(jax.random.key(0), (6, 50)) + 0.1
+    rngs = {"dropout": jax.random.key(1)}
+    ours = Dropout(0.4).apply({}, x, deterministic=False, rngs=rngs)
+    flax = nn.Dropout(0.4).apply({}, x, deterministic=False, rngs=rngs)
+    np.testing.assert_array_equal(ours, flax)
+    index = jnp.arange(10, 16)
+    whole = Dropout(0.4).apply({}, x, deterministic=False, image_index=index, rngs=rngs)
+    halves = [
+        Dropout(0.4).apply({}, x[s], deterministic=False, image_index=index[s], rngs=rngs)
+        for s in (slice(0, 3), slice(3, 6))
+    ]
+    np.testing.assert_array_equal(whole, np.concatenate(halves))
+    assert not np.array_equal(whole[0] != 0, whole[1] != 0)  # images draw different masks
+    assert np.mean(np.asarray(whole) == 0) == pytest.approx(0.4, abs=0.1)
