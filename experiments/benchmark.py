@@ -14,7 +14,7 @@ from cnn_jax.nn.conv import CONV_IMPLS
 from cnn_jax.results import machine, versions, write_json
 from cnn_jax.training.benchmark import benchmark
 from cnn_jax.training.config import ARCHS, TrainConfig
-from cnn_jax.training.devices import data_mesh, start
+from cnn_jax.training.devices import data_mesh
 from cnn_jax.training.train import check_devices
 
 
@@ -59,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--archs takes names from {', '.join(ARCHS)}, got {args.archs!r}")
     if args.batch_size % (args.micro_batch or 1):
         p.error(f"--micro-batch {args.micro_batch} must divide --batch-size {args.batch_size}")
-    start(vars(args))  # before JAX starts: simulated CPU devices need it
     mesh = data_mesh(args.devices)
     for arch in archs:  # every batch must split over the devices, and each share into chunks
         cfg = TrainConfig(arch=arch, batch_size=args.batch_size, micro_batch=args.micro_batch)

@@ -89,21 +89,9 @@ def distributed_args(flags: dict) -> dict | None:
     return {"coordinator_address": coordinator, "num_processes": count, "process_id": index}
 
 
-def one_thread_per_simulated_device() -> None:
-    """Simulated CPU devices (``XLA_FLAGS=--xla_force_host_platform_device_count=N``) share
-    one thread pool: an op that splits itself over the pool while the other devices' threads
-    wait in an all-reduce can wait forever (XLA aborts after 40 s; seen here with the seed
-    CNN's batch of 128 on 8 simulated devices). One thread per op avoids it. Takes effect
-    only before JAX starts its backend."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags and "multi_thread_eigen" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false"
-
-
 def start(flags: dict, *, timeout_s: int = 120) -> None:
     """Join the other processes when the flags or the environment say so (call before any
     other JAX work). On CPU the cross-process collectives go through gloo."""
-    one_thread_per_simulated_device()
     args = distributed_args(flags)
     if args is None:
         return
