@@ -1,6 +1,6 @@
 """Greedy layer-wise pretraining against random and normalized init, on one deep sigmoid MLP.
 
-    python experiments/pretraining.py                 # 3 × 500 sigmoid, first 20,000 images
+    python experiments/pretraining.py                 # 3 × 500 sigmoid, first 10,000 images
     python experiments/pretraining.py --full          # 3 × 1,000 on all 60,000 images
 
 Rows: random init (Nielsen's), normalized init (Glorot), RBM, autoencoder, denoising
