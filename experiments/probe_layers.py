@@ -64,6 +64,7 @@ def build_parser() -> cli.Parser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    cli.one_lapack_thread()
     # Every input is checked, and every checkpoint read, before anything is computed.
     if not args.networks:
         raise UsageError(

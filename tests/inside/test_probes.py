@@ -1,6 +1,7 @@
 """Probes, nearest class means, separation, CKA and PCA against references; the script."""
 
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -157,8 +158,10 @@ def test_script_writes_results_without_nan(load_script, mnist, tmp_path, monkeyp
     import cnn_jax.cli
 
     monkeypatch.setattr(cnn_jax.cli, "load_mnist", lambda *a, **k: mnist)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     out = tmp_path / "probes"
     assert load_script("probe_layers").main([*TINY, "--out", str(out)]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"  # cli.one_lapack_thread
     text = (out / "results.json").read_text()
     results = json.loads(text)  # strict JSON: a NaN would not have been written
     assert "NaN" not in text
