@@ -52,19 +52,22 @@ def _autodiff_probe(xtr, ytr, xte, yte, *, l2, lr, steps):
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, ytr).mean()
         return ce + l2 * jnp.sum(p["w"] ** 2)
 
-    for _ in range(steps):
+    @jax.jit
+    def step(params, state):
         loss, grads = jax.value_and_grad(loss_fn)(params)
         updates, state = tx.update(grads, state, params)
-        params = optax.apply_updates(params, updates)
+        return optax.apply_updates(params, updates), state, loss
+
+    for _ in range(steps):
+        params, state, loss = step(params, state)
     logits = xt @ params["w"] + params["b"][None, :]
     return float(loss), np.asarray(jnp.argmax(logits, axis=1))
 
 
 def test_probe_gradient_in_closed_form_matches_autodiff():
     rng = np.random.default_rng(6)
-    x = np.maximum(
-        rng.normal(size=(300, 40)) @ rng.normal(size=(40, 120)), 0
-    )  # wide, like a ReLU layer
+    # More features than training images, and rectified: like a conv layer after its ReLU.
+    x = np.maximum(rng.normal(size=(300, 40)) @ rng.normal(size=(40, 250)), 0)
     y = rng.integers(0, 10, 300)
     (xtr, ytr), (xte, yte) = _split(x, y, 200)
     out = probes.fit_linear_probe(xtr, ytr, xte, yte, l2=1e-3, lr=1e-2, steps=30)
@@ -182,14 +185,13 @@ TINY_MLP = TrainConfig.tiny(arch="mlp", mlp_widths=(16, 10), activation="sigmoid
 @pytest.fixture(scope="module")
 def tiny_run(mnist, tmp_path_factory):
     """(run folder, the parameters its training started from) of a tiny sigmoid MLP."""
-    started = []
+    started, create_train_state = [], train.create_train_state
 
     def recording(cfg, key):
         state = create_train_state(cfg, key)
         started.append(jax.tree.map(np.asarray, state.params))
         return state
 
-    create_train_state = train.create_train_state
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train, "create_train_state", recording)
