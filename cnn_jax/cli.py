@@ -205,6 +205,17 @@ def progress_bars(disabled: bool) -> Callable:
     return lambda desc, total: tqdm(total=total, desc=desc, disable=disabled, file=sys.stderr)
 
 
+def one_lapack_thread() -> None:
+    """Run OpenBLAS, the LAPACK behind ``jnp.linalg`` on CPU, on one thread.
+
+    Its threads wait on one another, and on a machine whose cores other jobs share, a
+    small QR or SVD (a randomized PCA's) then takes far longer than on one thread, which
+    is as fast for such matrices. OpenBLAS reads OPENBLAS_NUM_THREADS once, when the first
+    decomposition loads it: call this before any. A value already set is kept.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 # ----------------------------------------------------------------------------- checks
 
 

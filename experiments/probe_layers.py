@@ -2,10 +2,12 @@
 
 python experiments/probe_layers.py --checkpoint runs/mnist_cnn/seed --at-init seed
 python experiments/probe_layers.py --checkpoint RUN_A --checkpoint RUN_B --out runs/probe_ab
+python experiments/probe_layers.py --checkpoint RUN_A --at-init-of RUN_A --out runs/probe_a
 """
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 import time
@@ -16,13 +18,20 @@ import jax
 from cnn_jax import cli
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
-from cnn_jax.inside import probe_page, probes
+from cnn_jax.inside import network, probe_page, probes
 from cnn_jax.inside.layers import output_activation
-from cnn_jax.training.config import ARCHS, TrainConfig
-from cnn_jax.training.run import load_run
-from cnn_jax.training.train import build_model, create_train_state
+from cnn_jax.training.config import ARCHS
+from cnn_jax.training.train import build_model
 
 DEFAULT_ROOT = Path("runs/probe_layers")
+
+
+class InOrder(argparse.Action):
+    """Appends (this flag's kind, value) to ``networks``: the networks keep the order of
+    the command line, whichever flag names them."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.networks = [*namespace.networks, (self.dest, values)]
 
 
 def build_parser() -> cli.Parser:
@@ -32,9 +41,13 @@ def build_parser() -> cli.Parser:
         "accuracy and class separation; linear CKA between layers; a 2-D PCA of each "
         "layer. Writes <out>/results.json, figures and <out>/index.html.",
     )
-    p.add_argument("--checkpoint", metavar="RUN_DIR", action="append", default=[],
+    p.set_defaults(networks=[])
+    p.add_argument("--checkpoint", metavar="RUN_DIR", action=InOrder, dest=network.TRAINED,
                    help="a run folder of experiments/mnist_cnn.py (repeatable)")  # fmt: skip
-    p.add_argument("--at-init", metavar="ARCH", action="append", default=[], choices=ARCHS,
+    p.add_argument("--at-init-of", metavar="RUN_DIR", action=InOrder, dest=network.INIT_OF_RUN,
+                   help="that run's network at its initialization (repeatable)")  # fmt: skip
+    p.add_argument("--at-init", metavar="ARCH", choices=ARCHS, action=InOrder,
+                   dest=network.INIT_OF_ARCH,
                    help="an architecture at its init, with --seed (repeatable)")  # fmt: skip
     p.add_argument("--train-images", type=cli.positive_int, default=2000,
                    help="fit the probes on the first N training images")  # fmt: skip
@@ -47,39 +60,23 @@ def build_parser() -> cli.Parser:
     return p
 
 
-def networks(args) -> list[dict]:
-    """Every network asked for, checkpoints read now: {label, model, params, cfg, source}."""
-    nets = []
-    for run_dir in args.checkpoint:
-        saved = load_run(run_dir)
-        cfg = saved.config
-        source = {"checkpoint": str(run_dir), "epoch": saved.epoch, "arch": cfg.arch,
-                  "test_accuracy": saved.test_accuracy, "config": cfg.to_dict()}  # fmt: skip
-        label = f"{Path(run_dir).resolve().name} (epoch {saved.epoch})"
-        nets.append({"label": label, "cfg": saved.config, "params": saved.params, "source": source})
-    for arch in args.at_init:
-        cfg = TrainConfig(arch=arch, seed=args.seed)
-        source = {"checkpoint": None, "arch": arch, "seed": args.seed, "config": cfg.to_dict()}
-        nets.append({"label": f"{arch} at init", "cfg": cfg, "params": None, "source": source})
-    labels = [net["label"] for net in nets]
-    for i, net in enumerate(nets):
-        if labels.count(net["label"]) > 1:
-            net["label"] += f" #{i + 1}"
-    return nets
-
-
 @cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    cli.one_lapack_thread()
     # Every input is checked, and every checkpoint read, before anything is computed.
-    if not args.checkpoint and not args.at_init:
-        raise UsageError("give at least one --checkpoint RUN_DIR or --at-init ARCH")
+    if not args.networks:
+        raise UsageError(
+            "give at least one --checkpoint RUN_DIR, --at-init-of RUN_DIR or --at-init ARCH"
+        )
     cli.check(args.components <= args.test_images, "--components must be <= --test-images")
-    first = args.checkpoint[0] if args.checkpoint else f"{args.at_init[0]}-init"
-    out = Path(args.out or DEFAULT_ROOT / Path(first).resolve().name)
+    kind, first = args.networks[0]
+    first = Path(first).resolve().name + ("" if kind == network.TRAINED else "-init")
+    out = Path(args.out or DEFAULT_ROOT / first)
     probe_page.check_out_dir(out)
-    nets = networks(args)
+    init_key, pca_key = jax.random.split(jax.random.key(args.seed))
+    nets = network.networks_to_probe(args.networks, seed=args.seed, key=init_key)
     mnist = cli.load_mnist(args.data_dir, progress=not args.no_progress)
     cli.check_count("--train-images", args.train_images, len(mnist.train_labels), "training images")
     cli.check_count("--test-images", args.test_images, len(mnist.test_labels), "test images")
@@ -87,19 +84,15 @@ def main(argv: list[str] | None = None) -> int:
              mnist.train_labels[: args.train_images])  # fmt: skip
     test = (data_lib.scale(mnist.test_images[: args.test_images]),
             mnist.test_labels[: args.test_images])  # fmt: skip
-    init_key, pca_key = jax.random.split(jax.random.key(args.seed))
 
     with cli.RunFolder(out):
         start = time.perf_counter()
         runs, scatter, grams = [], [], []
         for net in nets:
             cfg = net["cfg"]
-            params = net["params"]
-            if params is None:
-                params = create_train_state(cfg, jax.random.fold_in(init_key, len(runs))).params
             print(f"{net['label']}:")
             rows, xy, gram = probes.probe_network(
-                build_model(cfg), params, train, test, output=output_activation(cfg.loss),
+                build_model(cfg), net["params"](), train, test, output=output_activation(cfg.loss),
                 l2=args.l2, steps=args.steps, components=args.components,
                 key=jax.random.fold_in(pca_key, len(runs)), log=print,
             )  # fmt: skip
@@ -108,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
             scatter.append(xy)
             grams.append(gram)
         cross = [
-            {"a": runs[0]["label"], "b": run["label"], "layers_a": list(grams[0]),
-             "layers_b": list(gram), "matrix": probes.cka_matrix(grams[0], gram).tolist()}
-            for run, gram in zip(runs[1:], grams[1:], strict=True)
+            {"a": runs[i]["label"], "b": runs[j]["label"], "layers_a": list(grams[i]),
+             "layers_b": list(grams[j]), "matrix": probes.cka_matrix(grams[i], grams[j]).tolist()}
+            for i, j in network.cka_pairs(nets)
         ]  # fmt: skip
         results = {
             "settings": {

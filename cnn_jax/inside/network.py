@@ -1,11 +1,13 @@
 """Which network and which digit to draw: a saved run (or a brief one trained here), and
-a test image chosen by index or by label."""
+a test image chosen by index or by label; which networks to probe, and which to compare."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from cnn_jax import cli
@@ -15,7 +17,7 @@ from cnn_jax.inside.layers import output_activation
 from cnn_jax.inside.page import ARCH_NAMES, write_visualization
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.run import SavedRun, finished_results, load_run, run
-from cnn_jax.training.train import build_model
+from cnn_jax.training.train import build_model, create_train_state, initial_state
 
 # Without a checkpoint: the seed CNN, one epoch on 2,000 images (about 90 % test accuracy).
 BRIEF_TRAINING = TrainConfig(arch="seed", epochs=1, batch_size=32, limit=2000, test_limit=1000)
@@ -103,3 +105,65 @@ def draw(
         per_map_scale=per_map_scale,
         command=command,
     )
+
+
+# ----------------------------------------------------------------------------- networks to probe
+
+# What each flag of experiments/probe_layers.py asks for.
+TRAINED, INIT_OF_RUN, INIT_OF_ARCH = "checkpoint", "at_init_of", "at_init"
+
+
+def networks_to_probe(
+    requests: Sequence[tuple[str, str]], *, seed: int, key: jax.Array
+) -> list[dict]:
+    """The networks ``requests`` names, in order: (TRAINED, RUN_DIR) the run's latest
+    checkpoint; (INIT_OF_RUN, RUN_DIR) the same run's network before its first step, built
+    from its saved config and seed exactly as training built it; (INIT_OF_ARCH, ARCH) the
+    default config of ARCH with ``seed``, initialized from ``key`` folded with the
+    network's position in ``requests``.
+
+    Returns [{label, cfg, source, params}], ``params`` a function that builds them (the
+    initializations wait until the work starts). Every run folder is read here, so a bad
+    one fails (one line) before anything is computed."""
+    nets = []
+    for i, (kind, value) in enumerate(requests):
+        if kind == INIT_OF_ARCH:
+            cfg = TrainConfig(arch=value, seed=seed)
+            label, source = f"{value} at init", {"checkpoint": None, "seed": seed}
+            init_key = jax.random.fold_in(key, i)
+            params = lambda cfg=cfg, k=init_key: create_train_state(cfg, k).params  # noqa: E731
+        else:
+            saved = load_run(value)
+            cfg, name = saved.config, Path(value).resolve().name
+            if kind == TRAINED:
+                label = f"{name} (epoch {saved.epoch})"
+                source = {"checkpoint": str(value), "epoch": saved.epoch,
+                          "test_accuracy": saved.test_accuracy}  # fmt: skip
+                params = lambda saved=saved: saved.params  # noqa: E731
+            else:
+                label = f"{name} at init"
+                source = {"checkpoint": None, "initialization_of": str(value), "seed": cfg.seed}
+                params = lambda cfg=cfg: initial_state(cfg).params  # noqa: E731
+        source.update(arch=cfg.arch, config=cfg.to_dict())
+        nets.append({"label": label, "cfg": cfg, "source": source, "params": params})
+    labels = [net["label"] for net in nets]
+    for i, net in enumerate(nets):
+        if labels.count(net["label"]) > 1:
+            net["label"] += f" #{i + 1}"
+    return nets
+
+
+def cka_pairs(nets: Sequence[dict]) -> list[tuple[int, int]]:
+    """Which networks to compare layer by layer (indices into ``nets``): the first against
+    every other, and each trained run against its own initialization."""
+
+    def folder(net: dict, key: str) -> Path | None:
+        where = net["source"].get(key)
+        return Path(where).resolve() if where else None
+
+    pairs = [(0, j) for j in range(1, len(nets))]
+    for i, j in itertools.permutations(range(len(nets)), 2):
+        trained = folder(nets[i], "checkpoint")
+        if trained and trained == folder(nets[j], "initialization_of") and 0 not in (i, j):
+            pairs.append((i, j))
+    return pairs

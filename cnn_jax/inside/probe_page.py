@@ -88,6 +88,11 @@ def render_page(results: Mapping) -> str:
             what = f"Checkpoint <code>{e(source['checkpoint'])}</code>, epoch {source['epoch']}"
             if source.get("test_accuracy") is not None:
                 what += f", test accuracy {source['test_accuracy']:.4f}"
+        elif source.get("initialization_of"):
+            what = (
+                f"The network of <code>{e(source['initialization_of'])}</code> at its "
+                f"initialization, before its first step (seed {source['seed']})"
+            )
         else:
             what = f"{e(source['arch'])} at its initialization (seed {source['seed']})"
         out.append(f"<h2>{e(run['label'])}</h2><p>{what}")

@@ -24,29 +24,33 @@ def _tick_names(runs: Sequence[Mapping]) -> list[str]:
 
 
 def plot_probe_accuracy(runs: Sequence[Mapping], *, title: str = "") -> plt.Figure:
-    """Two panels against depth (input → output), one line per run: probe test accuracy
+    """Two panels against depth (input → output), one colour per run: probe test accuracy
     (solid) and nearest-class-mean accuracy (dashed); the class-separation ratio (log).
 
     ``runs``: [{"label": str, "layers": {name: {probe_test_accuracy, nearest_mean_accuracy,
     separation, ...}}}], the layers in run order.
     """
-    fig, (ax_acc, ax_sep) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    fig, (ax_acc, ax_sep) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
     for i, run in enumerate(runs):
         rows = list(run["layers"].values())
         x = np.arange(len(rows))
         colour = f"C{i}"
-        ax_acc.plot(x, [r["probe_test_accuracy"] for r in rows], "o-", color=colour,
-                    label=f"{run['label']}: linear probe")  # fmt: skip
-        ax_acc.plot(x, [r["nearest_mean_accuracy"] for r in rows], "s--", color=colour,
-                    alpha=0.6, label=f"{run['label']}: nearest class mean")  # fmt: skip
+        ax_acc.plot(x, [r["probe_test_accuracy"] for r in rows], "o-", color=colour)
+        ax_acc.plot(x, [r["nearest_mean_accuracy"] for r in rows], "s--", color=colour, alpha=0.6)
         ax_sep.plot(x, [r["separation"] for r in rows], "o-", color=colour, label=run["label"])
     ax_acc.axhline(0.1, color="grey", lw=0.8, ls=":")
     ax_acc.set_ylabel("test accuracy")
     ax_acc.set_ylim(0, 1.02)
-    ax_acc.legend(fontsize=8, loc="lower right")
+    # One entry per network (its colour) and one per measure (the line style), beside the
+    # axes, so that no legend hides a line however many networks there are.
+    styles = [plt.Line2D([], [], color="grey", marker="o", ls="-", label="linear probe"),
+              plt.Line2D([], [], color="grey", marker="s", ls="--", alpha=0.6,
+                         label="nearest class mean")]  # fmt: skip
+    ax_acc.legend(handles=styles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax_acc.grid(alpha=0.3)
     ax_sep.set_yscale("log")
     ax_sep.set_ylabel("between / within scatter\n(top principal components)")
+    ax_sep.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax_sep.grid(alpha=0.3)
     names = _tick_names(runs)
     ax_sep.set_xticks(np.arange(len(names)), names, rotation=45, ha="right", fontsize=8)

@@ -64,6 +64,18 @@ def create_train_state(cfg: TrainConfig, key: jax.Array) -> TrainState:
     return state.replace(step=jnp.zeros((), jnp.int32))
 
 
+def run_keys(seed: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(init_key, data_key, dropout_key) of the run with root seed ``seed``."""
+    init_key, data_key, dropout_key = jax.random.split(jax.random.key(seed), 3)
+    return init_key, data_key, dropout_key
+
+
+def initial_state(cfg: TrainConfig) -> TrainState:
+    """The state run ``cfg`` starts from, before its first step: the parameters
+    :func:`train_and_evaluate` trains, at epoch 0."""
+    return create_train_state(cfg, run_keys(cfg.seed)[0])
+
+
 # Images per gradient-accumulation chunk on CPU, the fastest measured here with the
 # "rows" convolution (experiments/benchmark.py --micro-batch N): seed 4 (8: -10 %),
 # deep 8 (4: -8 %, 16: about the same, slower to compile).
@@ -312,8 +324,8 @@ def train_and_evaluate(
             f"--batch-size {cfg.batch_size} is more than the {n:,} training images used"
         )
 
-    init_key, data_key, dropout_key = jax.random.split(jax.random.key(cfg.seed), 3)
-    state = create_train_state(cfg, init_key)
+    _, data_key, dropout_key = run_keys(cfg.seed)
+    state = initial_state(cfg)
     train_step = jax.jit(make_train_step(cfg, mesh), donate_argnums=0)
     eval_step = jax.jit(make_eval_step(cfg, state.apply_fn, mesh))
     gather = jax.jit(lambda x, y, idx: (x[idx], y[idx]), out_shardings=devices.sharded(mesh))

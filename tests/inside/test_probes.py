@@ -1,13 +1,18 @@
 """Probes, nearest class means, separation, CKA and PCA against references; the script."""
 
 import json
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
-from cnn_jax.inside import probes
+from cnn_jax.inside import network, probes
+from cnn_jax.training import train
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.run import run
 
 
 def _split(x, y, n_train):
@@ -31,6 +36,44 @@ def test_probe_separates_linear_classes():
     out = probes.fit_linear_probe(xtr, ytr, xte, yte, l2=0.0, lr=0.05, steps=400)
     assert float(out["train_accuracy"]) > 0.98
     assert float(out["test_accuracy"]) > 0.97
+
+
+def _autodiff_probe(xtr, ytr, xte, yte, *, l2, lr, steps):
+    """The probe as autodiff writes it: optax's Adam on jax.grad of the same loss."""
+    mean = xtr.mean(0, keepdims=True)
+    std = jnp.sqrt(jnp.mean((xtr - mean) ** 2)) + 1e-6
+    xs, xt = (xtr - mean) / std, (xte - mean) / std
+    params = {"w": jnp.zeros((xs.shape[1], 10)), "b": jnp.zeros(10)}
+    tx = optax.adam(lr)
+    state = tx.init(params)
+
+    def loss_fn(p):
+        logits = xs @ p["w"] + p["b"][None, :]
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, ytr).mean()
+        return ce + l2 * jnp.sum(p["w"] ** 2)
+
+    @jax.jit
+    def step(params, state):
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+
+    for _ in range(steps):
+        params, state, loss = step(params, state)
+    logits = xt @ params["w"] + params["b"][None, :]
+    return float(loss), np.asarray(jnp.argmax(logits, axis=1))
+
+
+def test_probe_gradient_in_closed_form_matches_autodiff():
+    rng = np.random.default_rng(6)
+    # More features than training images, and rectified: like a conv layer after its ReLU.
+    x = np.maximum(rng.normal(size=(300, 40)) @ rng.normal(size=(40, 250)), 0)
+    y = rng.integers(0, 10, 300)
+    (xtr, ytr), (xte, yte) = _split(x, y, 200)
+    out = probes.fit_linear_probe(xtr, ytr, xte, yte, l2=1e-3, lr=1e-2, steps=30)
+    loss, predictions = _autodiff_probe(xtr, ytr, xte, yte, l2=1e-3, lr=1e-2, steps=30)
+    assert float(out["train_loss"]) == pytest.approx(loss, rel=1e-4)
+    assert float(out["test_accuracy"]) == pytest.approx(np.mean(predictions == np.asarray(yte)))
 
 
 def test_probe_on_noise_stays_near_chance():
@@ -118,8 +161,10 @@ def test_script_writes_results_without_nan(load_script, mnist, tmp_path, monkeyp
     import cnn_jax.cli
 
     monkeypatch.setattr(cnn_jax.cli, "load_mnist", lambda *a, **k: mnist)
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     out = tmp_path / "probes"
     assert load_script("probe_layers").main([*TINY, "--out", str(out)]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"  # cli.one_lapack_thread
     text = (out / "results.json").read_text()
     results = json.loads(text)  # strict JSON: a NaN would not have been written
     assert "NaN" not in text
@@ -133,11 +178,76 @@ def test_script_writes_results_without_nan(load_script, mnist, tmp_path, monkeyp
         assert (out / name).is_file()
 
 
+TINY_MLP = TrainConfig.tiny(arch="mlp", mlp_widths=(16, 10), activation="sigmoid", init="nielsen",
+                            loss="sigmoid_ce", seed=7)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_run(mnist, tmp_path_factory):
+    """(run folder, the parameters its training started from) of a tiny sigmoid MLP."""
+    started, create_train_state = [], train.create_train_state
+
+    def recording(cfg, key):
+        state = create_train_state(cfg, key)
+        started.append(jax.tree.map(np.asarray, state.params))
+        return state
+
+    run_dir = tmp_path_factory.mktemp("tiny") / "run"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train, "create_train_state", recording)
+        run(TINY_MLP, run_dir, mnist, progress=False, log=lambda _: None)
+    return run_dir, started[0]
+
+
+def test_at_init_of_rebuilds_the_runs_parameters_before_its_first_step(tiny_run):
+    run_dir, started = tiny_run
+    requests = [(network.INIT_OF_RUN, str(run_dir)), (network.TRAINED, str(run_dir))]
+    at_init, trained = network.networks_to_probe(requests, seed=0, key=jax.random.key(0))
+    rebuilt = at_init["params"]()
+    assert jax.tree.structure(rebuilt) == jax.tree.structure(started)
+    jax.tree.map(np.testing.assert_array_equal, rebuilt, started)
+    # ... and not the trained ones, nor the same architecture from another seed.
+    assert not np.array_equal(trained["params"]()["dense1"]["kernel"], started["dense1"]["kernel"])
+    other = train.create_train_state(TINY_MLP, jax.random.key(0)).params
+    assert not np.array_equal(other["dense1"]["kernel"], started["dense1"]["kernel"])
+    assert at_init["source"]["seed"] == 7 and at_init["source"]["initialization_of"] == str(run_dir)
+
+
+def test_cka_pairs_first_against_all_and_each_run_against_its_init():
+    def net(**source):
+        return {"source": {"checkpoint": None, **source}}
+
+    nets = [net(checkpoint="a"), net(initialization_of="a"), net(checkpoint="b"),
+            net(initialization_of="b"), net(arch="mlp")]  # fmt: skip
+    assert network.cka_pairs(nets) == [(0, 1), (0, 2), (0, 3), (0, 4), (2, 3)]
+    assert network.cka_pairs(nets[:1]) == []
+
+
+def test_script_keeps_the_order_of_the_command_line(load_script, mnist, tiny_run, tmp_path,
+                                                    monkeypatch, capsys):  # fmt: skip
+    import cnn_jax.cli
+
+    monkeypatch.setattr(cnn_jax.cli, "load_mnist", lambda *a, **k: mnist)
+    run_dir, _ = tiny_run
+    out = tmp_path / "probes"
+    argv = ["--at-init-of", str(run_dir), "--at-init", "mlp", "--checkpoint", str(run_dir)]
+    assert load_script("probe_layers").main([*argv, *TINY[2:], "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    labels = [r["label"] for r in results["runs"]]
+    assert labels == ["run at init", "mlp at init", "run (epoch 1)"]
+    assert [(p["a"], p["b"]) for p in results["cross_cka"]] == [
+        (labels[0], labels[1]), (labels[0], labels[2])
+    ]  # fmt: skip
+    assert "before its first step (seed 7)" in (out / "index.html").read_text()
+
+
 @pytest.mark.parametrize(
     "argv",
     [
         [],  # no network
         ["--at-init", "resnet"],
+        ["--at-init-of", "/nonexistent/run"],
+        ["--at-init-of", "."],  # a folder without checkpoints
         ["--at-init", "mlp", "--train-images", "0"],
         ["--at-init", "mlp", "--l2", "nan"],
         ["--at-init", "mlp", "--test-images", "5", "--components", "10"],
