@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -174,10 +175,14 @@ def test_flipped_byte_falls_back_and_ends_equal(tmp_path, capsys, mnist_cnn, str
     capsys.readouterr()
     assert mnist_cnn.main([*MLP, "--epochs", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr()
-    assert (
-        "checkpoint after epoch 2 is corrupt (digest mismatch); resuming from epoch 1"
-        in printed.out
-    )
+    # Where the flipped bytes land in Orbax's data file varies from save to save: in array
+    # bytes (the digest catches them) or in what frames them (the read fails). Either way
+    # the checkpoint is refused, and the run resumes from the one before.
+    assert re.search(
+        r"checkpoint after epoch 2 is corrupt \((digest mismatch|its arrays cannot be read)\); "
+        r"resuming from epoch 1",
+        printed.out,
+    ), printed.out
     assert printed.err == ""
     same_numbers(results(out), straight)
 
