@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import time
 
-from cnn_jax import cli, plotting
+from cnn_jax import cli
 from cnn_jax import data as data_lib
 from cnn_jax.results import machine, save_figure, versions, write_json
-from cnn_jax.studies import costs
+from cnn_jax.studies.costs import plots
+from cnn_jax.studies.costs import study as costs
 
 
 def build_parser() -> cli.Parser:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             "neuron": {"runs": runs, "grad_w_vs_output": curves},
             "mnist": {},
         }
-        save_figure(plotting.plot_neuron_slowdown(runs, curves), out / "neuron_slowdown.png")
+        save_figure(plots.plot_neuron_slowdown(runs, curves), out / "neuron_slowdown.png")
         print(costs.format_neuron_table(runs))
         for hidden in args.hidden if mnist is not None else ():
             entry = costs.mnist_study(
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["mnist"][entry["network"]] = entry
             curves_by_cost = {c: e["curves"] for c, e in entry["costs"].items()}
-            fig = plotting.plot_config_curves(curves_by_cost)
+            fig = plots.plot_config_curves(curves_by_cost)
             save_figure(fig, out / f"mnist_{entry['network']}.png")
         if results["mnist"]:
             print(costs.format_mnist_table(results["mnist"]))

@@ -21,8 +21,8 @@ import jax
 
 from cnn_jax import cli
 from cnn_jax.results import machine, save_figure, versions, write_json
-from cnn_jax.studies import depth as D
-from cnn_jax.studies import depth_plots as P
+from cnn_jax.studies.depth import plots as P
+from cnn_jax.studies.depth import study as D
 
 DEFAULTS = D.DepthConfig()
 

@@ -13,8 +13,8 @@ import sys
 
 from cnn_jax import cli
 from cnn_jax.results import machine, save_figure, versions, write_json
-from cnn_jax.studies import initialization as study_lib
-from cnn_jax.studies import initialization_plots as plots
+from cnn_jax.studies.initialization import plots
+from cnn_jax.studies.initialization import study as study_lib
 
 DEFAULTS = study_lib.Study()
 

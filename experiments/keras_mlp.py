@@ -11,9 +11,10 @@ Writes <out>/results.json and <out>/fit.png.
 
 from __future__ import annotations
 
-from cnn_jax import cli, plotting
+from cnn_jax import cli
 from cnn_jax.results import machine, save_figure, versions, write_json
-from cnn_jax.studies import keras_mlp as K
+from cnn_jax.studies.costs import keras_mlp as K
+from cnn_jax.studies.costs import plots
 
 
 def build_parser() -> cli.Parser:
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.update(args=vars(args), versions=versions(), machine=machine())
         write_json(folder.path / "results.json", results)
-        save_figure(plotting.plot_regression_fit(results["fit"]), folder.path / "fit.png")
+        save_figure(plots.plot_regression_fit(results["fit"]), folder.path / "fit.png")
     loss = results["fit"]["train_loss"]
     print(
         f"{args.hidden} tanh units, {args.epochs} epochs: train MSE after epoch 1 "

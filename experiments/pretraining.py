@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cnn_jax import cli
 from cnn_jax.results import machine, versions, write_json
-from cnn_jax.studies import pretraining
+from cnn_jax.studies.pretraining import study as pretraining
 
 DEFAULT = pretraining.PretrainConfig()
 

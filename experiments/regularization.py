@@ -26,7 +26,8 @@ import jax
 from cnn_jax import cli
 from cnn_jax import data as data_lib
 from cnn_jax.results import machine, versions, write_json
-from cnn_jax.studies import regularization, sgd
+from cnn_jax.studies.costs import regularization
+from cnn_jax.training import sgd
 
 
 def build_parser() -> cli.Parser:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from cnn_jax import cli
 from cnn_jax.results import machine, versions, write_json
-from cnn_jax.studies import vanishing
+from cnn_jax.studies.vanishing import study as vanishing
 
 
 def build_parser() -> cli.Parser:

@@ -1,9 +1,10 @@
 """The package's import graph: no cycles, and every import points down the layers
 
     errors, results, data, download, plotting, cli   (top level: the foundations)
-    nn          building blocks
-    training    config, step, loop, checkpoints, runs
-    studies, inside   (side by side: neither imports the other)
+    nn          building blocks (layers, losses, models, tree naming)
+    training    the engines: the Flax trainer (config, step, loop, checkpoints, runs),
+                Nielsen's vmapped SGD, per-layer gradient measurement, devices
+    studies/<chapter>, inside   (side by side: no chapter imports another)
 
 so plotting never imports training, and the building blocks never import a study.
 """
@@ -45,7 +46,10 @@ def rank(module: str) -> int:
 
 
 def layer(module: str) -> str:
+    """The top-level layer, and for studies the chapter: "studies.depth", "inside", ..."""
     parts = module.split(".")
+    if len(parts) > 3 and parts[1] == "studies":
+        return f"studies.{parts[2]}"
     return parts[1] if len(parts) > 2 else "top"
 
 
@@ -78,5 +82,6 @@ def test_import_graph_has_no_cycle():
 
 def test_the_rules_would_catch_a_violation():
     assert rank("cnn_jax.training.train") > rank("cnn_jax.plotting")
-    assert rank("cnn_jax.studies.sgd") == rank("cnn_jax.inside.layers") == 3
-    assert "cnn_jax.nn.losses" in imports(PACKAGE / "studies" / "sgd.py")
+    assert rank("cnn_jax.studies.depth.study") == rank("cnn_jax.inside.layers") == 3
+    assert layer("cnn_jax.studies.depth.study") != layer("cnn_jax.studies.costs.study")
+    assert "cnn_jax.nn.losses" in imports(PACKAGE / "training" / "sgd.py")

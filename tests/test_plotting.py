@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 
-from cnn_jax import plotting
+from cnn_jax.studies.vanishing import plots as vanishing_plots
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,9 @@ def test_delta_norms_by_depth():
         "784-30-30-30-10": summary([0.01, 0.06, 0.3]),
     }
     published = {"784-30-30-10": (0.0657, 0.3092)}
-    fig = plotting.plot_delta_norms_by_depth(summaries, predicted_shrink=4.88, published=published)
+    fig = vanishing_plots.plot_delta_norms_by_depth(
+        summaries, predicted_shrink=4.88, published=published
+    )
     (ax,) = fig.axes
     # Per network a median and a theory line, plus one published series; a band each.
     assert len(ax.get_lines()) == 2 + 2 + 1
@@ -54,21 +56,21 @@ def test_delta_norms_by_depth():
     assert ax.get_yscale() == "log"
     theory = ax.get_lines()[1].get_ydata()  # anchored at the last layer, ÷4.88 per layer
     np.testing.assert_allclose(theory, [0.3 / 4.88, 0.3])
-    fig = plotting.plot_delta_norms_by_depth(summaries)
+    fig = vanishing_plots.plot_delta_norms_by_depth(summaries)
     assert len(fig.axes[0].get_lines()) == 2
 
 
 def test_speed_of_learning_one_curve_per_layer():
     t = training(4)
-    fig = plotting.plot_speed_of_learning(t["epoch"], t["delta_norm"])
+    fig = vanishing_plots.plot_speed_of_learning(t["epoch"], t["delta_norm"])
     assert len(fig.axes[0].get_lines()) == 4
     assert [text.get_text() for text in fig.axes[0].get_legend().get_texts()][0] == "hidden layer 1"
 
 
 def test_speed_of_learning_by_network_drops_the_output_layer():
-    fig = plotting.plot_speed_of_learning_by_network({"a": training(3), "b": training(5)})
+    fig = vanishing_plots.plot_speed_of_learning_by_network({"a": training(3), "b": training(5)})
     assert [len(ax.get_lines()) for ax in fig.axes] == [2, 4]
-    fig = plotting.plot_speed_of_learning_by_network({"a": training(3)}, hidden_only=False)
+    fig = vanishing_plots.plot_speed_of_learning_by_network({"a": training(3)}, hidden_only=False)
     assert len(fig.axes[0].get_lines()) == 3
 
 
@@ -77,7 +79,7 @@ def test_network_comparison(with_training):
     names = ["sigmoid + MSE", "sigmoid + CE", "ReLU + CE"]
     at_init = {n: summary([1e-3, 1e-2, 1e-1, 1.0, 2.0]) for n in names}
     train = {n: training(5) for n in names} if with_training else None
-    fig = plotting.plot_network_comparison(at_init, train)
+    fig = vanishing_plots.plot_network_comparison(at_init, train)
     rows = 3 if with_training else 1
     assert len(fig.axes) == rows * 3
     axes = np.asarray(fig.axes).reshape(rows, 3)

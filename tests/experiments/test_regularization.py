@@ -10,7 +10,7 @@ import pytest
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.nn.models import MLP, Dropout
-from cnn_jax.studies import sgd
+from cnn_jax.training import sgd
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import numpy as np
 
 from cnn_jax import cli
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies import gradients, sgd
-from cnn_jax.training import devices
+from cnn_jax.training import devices, gradients, sgd
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import train_and_evaluate
 

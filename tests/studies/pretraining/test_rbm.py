@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.studies import rbm
+from cnn_jax.studies.pretraining import rbm
 
 V, H = 6, 4
 

@@ -16,11 +16,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
-from cnn_jax import plotting
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.results import save_figure
-from cnn_jax.studies import sgd
+from cnn_jax.studies.costs import plots
+from cnn_jax.training import sgd
 
 # Nielsen, chapter 3, test accuracy (%): "best" = the peak over epochs he reports.
 PUBLISHED = {
@@ -191,7 +191,7 @@ def write_figures(studies: dict, bins: dict, out: Path) -> None:
     """<name>_curves.png per study and <name>_mechanism.png where there is a mechanism."""
     for name, entry in studies.items():
         curves = {label: c["curves"] for label, c in entry["configs"].items()}
-        save_figure(plotting.plot_config_curves(curves), out / f"{name}_curves.png")
+        save_figure(plots.plot_config_curves(curves), out / f"{name}_curves.png")
         mech = {label: c["mechanism"] for label, c in entry["configs"].items() if "mechanism" in c}
         if mech:
-            save_figure(plotting.plot_saturation(mech, bins), out / f"{name}_mechanism.png")
+            save_figure(plots.plot_saturation(mech, bins), out / f"{name}_mechanism.png")

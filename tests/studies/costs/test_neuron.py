@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn import losses
-from cnn_jax.studies import costs, neuron
+from cnn_jax.studies.costs import neuron
+from cnn_jax.studies.costs import study as costs
 
 POINTS = [(0.6, 0.9, 1.0, 0.0), (2.0, 2.0, 1.0, 0.0), (-1.5, 0.3, 0.7, 1.0), (4.0, 3.0, 1.0, 0.0)]
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.errors import Diverged
-from cnn_jax.studies import gradients as G
-from cnn_jax.studies import vanishing
+from cnn_jax.studies.vanishing import study as vanishing
+from cnn_jax.training import gradients as G
 
 
 def test_nielsen_entry_places_the_published_values_among_the_seeds():

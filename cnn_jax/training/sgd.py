@@ -29,7 +29,7 @@ from cnn_jax.nn import losses
 from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
 from cnn_jax.nn.mlp import MLPSpec, param_shapes
 from cnn_jax.nn.models import recorded
-from cnn_jax.studies.gradients import layer_names, named_leaves
+from cnn_jax.nn.tree import layer_names, named_leaves
 from cnn_jax.training import devices
 from cnn_jax.training.checkpoint import RunCheckpoints
 

@@ -6,12 +6,12 @@ from the unsupervised criterion. Here every starting point — Nielsen's random 
 normalized init, an RBM stack, an autoencoder stack, a denoising autoencoder stack, a
 supervised greedy stack, and ReLU with He init as the modern reference — becomes the
 parameters of the same :class:`~cnn_jax.nn.mlp.MLPSpec` network and is fine-tuned by the
-same engine (:func:`cnn_jax.studies.sgd.run_sweep`) with the same learning rate, batch size
+same engine (:func:`cnn_jax.training.sgd.run_sweep`) with the same learning rate, batch size
 and epochs. Per row: test error over seeds, and Nielsen's speed of learning ‖δˡ‖ per hidden
-layer at the start of fine-tuning (:func:`cnn_jax.studies.gradients.grad_stats`).
+layer at the start of fine-tuning (:func:`cnn_jax.training.gradients.grad_stats`).
 
 :func:`measure` computes ``results.json``'s content, :func:`format_table` prints it, and
-:func:`write_figures` draws it with :mod:`cnn_jax.studies.pretraining_plots`.
+:func:`write_figures` draws it with :mod:`cnn_jax.studies.pretraining.plots`.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ import optax
 
 from cnn_jax import data as data_lib
 from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.nn.tree import layer_names
 from cnn_jax.results import save_figure
-from cnn_jax.studies import gradients as G
-from cnn_jax.studies import pretraining_plots as plots
-from cnn_jax.studies import rbm as rbm_lib
-from cnn_jax.studies import sgd
+from cnn_jax.studies.pretraining import plots
+from cnn_jax.studies.pretraining import rbm as rbm_lib
+from cnn_jax.training import gradients as G
+from cnn_jax.training import sgd
 
 ROWS = (
     "random init",
@@ -293,7 +294,7 @@ def to_mlp_params(stack, output_layer: dict) -> dict:
 
 
 def _output_layer(params: dict) -> dict:
-    return params[G.layer_names(params)[-1]]
+    return params[layer_names(params)[-1]]
 
 
 # ----------------------------------------------------------------------------- the study
@@ -333,7 +334,7 @@ def pretrain(config: PretrainConfig, x, targets, keys, progress=None) -> dict[st
 
 @functools.partial(jax.jit, static_argnames=("net",))
 def start_stats(params, images, targets, *, net: MLPSpec) -> G.GradStats:
-    """:func:`~cnn_jax.studies.gradients.grad_stats` for each configuration in params
+    """:func:`~cnn_jax.training.gradients.grad_stats` for each configuration in params
     (leaves [C, ...]): leaves [C, L]."""
     return jax.vmap(lambda p: G.grad_stats(net.model(), p, images, targets, net.cost_fn))(params)
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn.activations import ACTIVATIONS, INITS
-from cnn_jax.studies import initialization as I
-from cnn_jax.studies import sgd
+from cnn_jax.studies.initialization import study as I
+from cnn_jax.training import sgd
 
 
 @pytest.mark.parametrize(

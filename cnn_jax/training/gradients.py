@@ -17,7 +17,6 @@ A cost here is ``cost(logits [B, K], targets [B, K]) -> scalar``, the batch mean
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -28,45 +27,10 @@ import numpy as np
 
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec, draw_params
+from cnn_jax.nn.tree import layer_names, named_leaves
 from cnn_jax.training import devices
 
 Cost = Callable[[jax.Array, jax.Array], jax.Array]
-
-
-# ----------------------------------------------------------------------------- names
-
-
-def _natural_key(name: str):
-    # "dense10" after "dense9": jax sorts dict keys as strings, which puts 10 before 2.
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
-
-
-def layer_names(params) -> list[str]:
-    """Top-level module names of ``params``, input side first: ["dense1", "dense2", ...].
-
-    The models name their layers conv<n> and dense<n> in call order, every conv before any
-    dense, so the name order (digits compared as numbers) is the input order:
-    ["conv1", "conv2", "dense1", "dense2"] for SeedCNN.
-    """
-    return sorted(params, key=_natural_key)
-
-
-def path_name(path) -> str:
-    """A pytree key path as "dense1/kernel"."""
-    return "/".join(str(getattr(k, "key", k)) for k in path)
-
-
-def named_leaves(tree) -> dict[str, jax.Array]:
-    """{"dense1/kernel": leaf, "dense1/bias": leaf, ...}, input side first (kernel
-    before bias within a layer)."""
-    leaves = {path_name(p): leaf for p, leaf in jax.tree_util.tree_leaves_with_path(tree)}
-    order = {"kernel": 0, "bias": 1}
-
-    def key(name: str):
-        layer, _, leaf = name.rpartition("/")
-        return (_natural_key(layer), order.get(leaf, 2), leaf)
-
-    return {name: leaves[name] for name in sorted(leaves, key=key)}
 
 
 # ----------------------------------------------------------------------------- gradients

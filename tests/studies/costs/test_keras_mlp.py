@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax.nn.models import param_count
-from cnn_jax.studies import keras_mlp as K
+from cnn_jax.studies.costs import keras_mlp as K
 
 
 def test_keras_mlp_init_and_parameter_count():

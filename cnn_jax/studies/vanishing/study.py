@@ -18,13 +18,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
-from cnn_jax import plotting
 from cnn_jax.errors import Diverged
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec, param_shapes
+from cnn_jax.nn.tree import layer_names
 from cnn_jax.results import save_figure
-from cnn_jax.studies import gradients as G
-from cnn_jax.studies import mean_field
+from cnn_jax.studies.vanishing import mean_field, plots
+from cnn_jax.training import gradients as G
 
 SHRINK_TOLERANCE = 0.20  # the target: median shrink within 20 % of 1/√χ1
 
@@ -233,7 +233,7 @@ def measure(
             per_example=per_example,
             batch_size=seed_batch,
         )
-        names = G.layer_names(param_shapes(net.model(), x.shape[1:]))
+        names = layer_names(param_shapes(net.model(), x.shape[1:]))
         stats = jax.device_get(stats)
         summaries[net] = init_summary(stats, names, net, moments)
         seed_values[net] = (stats.delta_norm, stats.per_example_delta_norm)
@@ -342,7 +342,7 @@ def write_figures(results: dict, out: str | Path) -> None:
         results["comparison"],
         results["training"],
     )
-    fig = plotting.plot_delta_norms_by_depth(
+    fig = plots.plot_delta_norms_by_depth(
         delta_norms,
         published=G.NIELSEN_CH5_INIT,
         predicted_shrink=results["mean_field"]["sigmoid"]["predicted_shrink"],
@@ -352,9 +352,9 @@ def write_figures(results: dict, out: str | Path) -> None:
     cmp_training = None
     if training:
         cmp_training = {k: {**training[k], "layers": labelled[k]["layers"]} for k in labelled}
-    save_figure(plotting.plot_network_comparison(labelled, cmp_training), out / "comparison.png")
+    save_figure(plots.plot_network_comparison(labelled, cmp_training), out / "comparison.png")
     if training:
-        fig = plotting.plot_speed_of_learning_by_network(
+        fig = plots.plot_speed_of_learning_by_network(
             {name: training[name] for name in delta_norms}, hidden_only=True
         )
         save_figure(fig, out / "speed_of_learning.png")

@@ -12,7 +12,8 @@ import numpy as np
 from cnn_jax import data as data_lib
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies import neuron, sgd
+from cnn_jax.studies.costs import neuron
+from cnn_jax.training import sgd
 
 # Nielsen, chapter 3: test accuracy (%) after 30 epochs, [784, H, 10].
 PUBLISHED = {

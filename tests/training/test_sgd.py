@@ -8,7 +8,7 @@ import pytest
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies import sgd
+from cnn_jax.training import sgd
 
 
 def _toy(n=20, k=3, d=4, seed=0):

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax.studies import depth as D
+from cnn_jax.studies.depth import study as D
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "depth_efficiency.py"
+SCRIPT = Path(__file__).resolve().parents[3] / "experiments" / "depth_efficiency.py"
 
 
 @pytest.fixture(scope="module")

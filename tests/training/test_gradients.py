@@ -12,8 +12,9 @@ import pytest
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec, draw_params
 from cnn_jax.nn.models import ChainNet
-from cnn_jax.studies import gradients as G
-from cnn_jax.studies import mean_field
+from cnn_jax.nn.tree import layer_names
+from cnn_jax.studies.vanishing import mean_field
+from cnn_jax.training import gradients as G
 
 KEY = jax.random.key(0)
 # Few shapes, shared across tests: on CPU, compiling the parameter draws costs more
@@ -54,7 +55,7 @@ def test_chain_closed_form_equals_autodiff(depth, cost):
     params = model.init(kp, x)["params"]
     grads = jax.grad(G.batch_cost(model, losses.LOSSES[cost]))(params, x, y)
     dw, db = G.chain_closed_form_grads(params, x, y, cost)
-    names = G.layer_names(params)
+    names = layer_names(params)
     np.testing.assert_allclose(dw, [grads[n]["kernel"][0, 0] for n in names], rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(db, [grads[n]["bias"][0] for n in names], rtol=1e-5, atol=1e-8)
     assert np.any(np.abs(dw) > 1e-6)  # not trivially zero
@@ -88,15 +89,6 @@ def test_sigmoid_prime_at_most_a_quarter():
 # ----------------------------------------------------------------------------- per layer
 
 
-def test_named_leaves_order_from_the_input_side():
-    # String order would put dense10 before dense2.
-    tree = {f"dense{i}": {"bias": i, "kernel": -i} for i in range(1, 13)}
-    assert list(G.named_leaves(tree)) == [
-        f"dense{i}/{p}" for i in range(1, 13) for p in ("kernel", "bias")
-    ]
-    assert G.layer_names(tree) == [f"dense{i}" for i in range(1, 13)]
-
-
 def test_layer_grads_equal_jax_grad_leaves():
     model = SMALL.model()
     images, targets = toy_batch(4)
@@ -126,7 +118,7 @@ def test_grad_stats_norms_and_per_example():
     params = small_params()
     stats = small_stats(params, images, targets)
     grads = small_grads(params, images, targets)
-    for i, layer in enumerate(G.layer_names(params)):
+    for i, layer in enumerate(layer_names(params)):
         np.testing.assert_allclose(
             stats.delta_norm[i], jnp.linalg.norm(grads[layer]["bias"]), rtol=1e-5
         )
@@ -137,7 +129,7 @@ def test_grad_stats_norms_and_per_example():
     assert np.all(np.asarray(stats.per_example_delta_norm) > np.asarray(stats.delta_norm))
     # The batch gradient is the mean of per-example gradients (the cost is a batch mean).
     single = [small_grads(params, images[i : i + 1], targets[i : i + 1]) for i in range(16)]
-    for i, layer in enumerate(G.layer_names(params)):
+    for i, layer in enumerate(layer_names(params)):
         biases = np.stack([g[layer]["bias"] for g in single])  # [16, n]
         np.testing.assert_allclose(biases.mean(0), grads[layer]["bias"], rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(

@@ -13,7 +13,7 @@ and "normalized" W ~ U[±√6/√(n_in + n_out)]. Three measurements:
    every ``record_every`` updates (the paper's Figures 2–4), and the gradient variances.
 3. The paper's Table 1: test error of 5-hidden-layer networks after SGD with mini-batch 10,
    the learning rate picked on the 10,000 validation images; every learning rate of one
-   network trains in one vmapped sweep (:func:`cnn_jax.studies.sgd.run_sweep`).
+   network trains in one vmapped sweep (:func:`cnn_jax.training.sgd.run_sweep`).
 
 Layer i maps z^{i-1} to z^i = f(s^i), s^i = z^{i-1}·W^i + b^i, with z^0 the image.
 """
@@ -39,8 +39,8 @@ from cnn_jax.nn.activations import (
     TANH_SATURATION_Z,
 )
 from cnn_jax.nn.mlp import MLPSpec, draw_params
-from cnn_jax.studies import sgd
-from cnn_jax.studies.gradients import layer_names
+from cnn_jax.nn.tree import layer_names
+from cnn_jax.training import sgd
 
 # Glorot & Bengio 2010, Table 1, MNIST column: test error (%) of 5 hidden layers of 1,000
 # units; "N" = normalized init. Copied from the brief; see README_initialization.md for
@@ -300,7 +300,7 @@ def spread(values) -> dict[str, list[float]]:
 
 def sgd_step(net: MLPSpec, params, images, targets, lr):
     """One step of plain SGD on the batch-mean cost: the engine's update
-    (:func:`cnn_jax.studies.sgd.train_epoch`) without dropout or L2."""
+    (:func:`cnn_jax.training.sgd.train_epoch`) without dropout or L2."""
 
     def loss(p):
         return net.cost_fn(net.model().apply({"params": p}, images), targets)

@@ -7,8 +7,8 @@ import numpy as np
 
 from cnn_jax import data as data_lib
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies import gradients as G
-from cnn_jax.studies import mean_field
+from cnn_jax.studies.vanishing import mean_field
+from cnn_jax.training import gradients as G
 
 
 def test_nielsen_ch5_published_values_inside_the_seed_band(mnist):

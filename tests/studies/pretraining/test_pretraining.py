@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies import pretraining as P
-from cnn_jax.studies import rbm, sgd
+from cnn_jax.studies.pretraining import rbm
+from cnn_jax.studies.pretraining import study as P
+from cnn_jax.training import sgd
 
 DATA_DIR = os.environ.get("CNN_JAX_DATA_DIR", "")
 

@@ -1,0 +1,175 @@
+"""Figures of the vanishing-gradient chapter, from plain numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# ----------------------------------------------------------------------------- gradients
+
+
+def _layer_axis(n: int) -> np.ndarray:
+    return np.arange(1, n + 1)
+
+
+def plot_delta_norms_by_depth(
+    summaries: Mapping[str, Mapping[str, Sequence[float]]],
+    *,
+    predicted_shrink: float | None = None,
+    published: Mapping[str, Sequence[float]] | None = None,
+    band: tuple[str, str] = ("p01", "p99"),
+    ax=None,
+    title: str = "",
+):
+    """Speed of learning ‖δˡ‖ per hidden layer at init (log scale), one network per colour.
+
+    ``summaries[name]`` holds ``median`` and the two ``band`` quantiles over seeds, each
+    [L] from the input side. Per network: the median (solid, with markers), the band
+    (shaded), the mean-field line ``median[-1] · predicted_shrink^-(L-l)`` anchored at
+    the last layer (dotted), and ``published`` values if given (crosses).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    lo, hi = band
+    for i, (name, s) in enumerate(summaries.items()):
+        color = f"C{i}"
+        median = np.asarray(s["median"], float)
+        layers = _layer_axis(len(median))
+        ax.plot(layers, median, marker="o", color=color, label=f"{name} (median)")
+        ax.fill_between(layers, s[lo], s[hi], color=color, alpha=0.2, lw=0)
+        if predicted_shrink is not None:
+            theory = median[-1] * predicted_shrink ** (layers - len(median)).astype(float)
+            ax.plot(layers, theory, ls=":", color=color)
+        if published and name in published:
+            ax.plot(
+                _layer_axis(len(published[name])),
+                published[name],
+                ls="none",
+                marker="x",
+                ms=9,
+                mew=2,
+                color=color,
+            )
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden layer (1 = input side)")
+    ax.set_ylabel("‖δˡ‖ at init")
+    ax.set_xticks(_layer_axis(max(len(s["median"]) for s in summaries.values())))
+    notes = [f"band: {lo}–{hi} over seeds"]
+    if predicted_shrink is not None:
+        notes.append(f"dotted: mean field, ÷{predicted_shrink:.2f} per layer")
+    if published:
+        notes.append("×: Nielsen ch. 5")
+    ax.set_title(title or "; ".join(notes), fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return ax.figure
+
+
+def plot_speed_of_learning(
+    epochs: Sequence[int],
+    delta_norm,
+    *,
+    layer_labels: Sequence[str] | None = None,
+    ax=None,
+    title: str = "",
+):
+    """Nielsen's figure: ‖δˡ‖ per layer over epochs (log scale), one curve per layer.
+
+    epochs [E]; delta_norm [E, L], layers from the input side.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    delta_norm = np.asarray(delta_norm, float)
+    labels = layer_labels or [f"hidden layer {i}" for i in _layer_axis(delta_norm.shape[1])]
+    for i, label in enumerate(labels):
+        ax.plot(epochs, delta_norm[:, i], label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("speed of learning ‖δˡ‖")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax.figure
+
+
+def plot_network_comparison(
+    at_init: Mapping[str, Mapping[str, Sequence[float]]],
+    training: Mapping[str, Mapping[str, Sequence]] | None = None,
+    *,
+    band: tuple[str, str] = ("p05", "p95"),
+    axes=None,
+):
+    """Networks side by side, one column each (e.g. sigmoid + MSE, sigmoid + CE, ReLU).
+
+    Row 1: ‖δˡ‖ per layer at init: ``at_init[name]`` has ``median`` and the ``band``
+    quantiles [L] (and optionally ``layers``, tick labels). With ``training``, row 2:
+    ‖δˡ‖ per layer over epochs (``epoch`` [E], ``delta_norm`` [E, L]); row 3: accuracy
+    (``epoch``, ``train_accuracy`` [E], ``test_epoch``, ``test_accuracy``). Rows share
+    their y axis so the columns compare at a glance. ``axes``: [rows, columns].
+    """
+    names = list(at_init)
+    rows = 1 if training is None else 3
+    if axes is None:
+        _, axes = plt.subplots(
+            rows, len(names), figsize=(4.2 * len(names), 3.4 * rows), sharey="row", squeeze=False
+        )
+    axes = np.asarray(axes).reshape(rows, len(names))
+    lo, hi = band
+    for c, name in enumerate(names):
+        s = at_init[name]
+        ax = axes[0, c]
+        median = np.asarray(s["median"], float)
+        layers = _layer_axis(len(median))
+        ax.plot(layers, median, marker="o", color="C0", label="median")
+        ax.fill_between(layers, s[lo], s[hi], color="C0", alpha=0.2, lw=0, label=f"{lo}–{hi}")
+        ax.set_xticks(layers, s.get("layers", layers), fontsize=7)
+        ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("layer (input side first)")
+        ax.grid(alpha=0.3, which="both")
+        if c == 0:
+            ax.set_ylabel("‖δˡ‖ at init")
+            ax.legend(fontsize=8)
+        if training is None:
+            continue
+        t = training[name]
+        plot_speed_of_learning(
+            t["epoch"], t["delta_norm"], ax=axes[1, c], layer_labels=t.get("layers")
+        )
+        ax = axes[2, c]
+        ax.plot(t["epoch"], t["train_accuracy"], label="train")
+        ax.plot(t["test_epoch"], t["test_accuracy"], label="test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig = axes[0, 0].figure
+    fig.tight_layout()
+    return fig
+
+
+def plot_speed_of_learning_by_network(
+    training: Mapping[str, Mapping[str, Sequence]], *, hidden_only: bool = True, axes=None
+):
+    """:func:`plot_speed_of_learning` for several networks side by side, one panel each,
+    sharing the y axis. ``training[name]`` has ``epoch`` [E] and ``delta_norm`` [E, L];
+    ``hidden_only`` drops the last (output) layer, as Nielsen's figures do."""
+    if axes is None:
+        _, axes = plt.subplots(
+            1, len(training), figsize=(5 * len(training), 4), sharey=True, squeeze=False
+        )
+    axes = np.asarray(axes).ravel()
+    for ax, (name, t) in zip(axes, training.items(), strict=True):
+        delta_norm = np.asarray(t["delta_norm"], float)
+        if hidden_only:
+            delta_norm = delta_norm[:, :-1]
+        plot_speed_of_learning(t["epoch"], delta_norm, ax=ax, title=name)
+    fig = axes[0].figure
+    fig.tight_layout()
+    return fig
