@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import platform
+import shlex
+import subprocess
+import sys
 import tempfile
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -25,14 +30,61 @@ def versions() -> dict[str, str]:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("AMD EPYC ..."): the same seed gives other
+    floats on other CPUs. ``platform.processor()`` is empty on Linux, hence the file."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict:
     device = jax.devices()[0]
     return {
         "backend": jax.default_backend(),
         "device": getattr(device, "device_kind", str(device)),
         "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
     }
+
+
+def git_state() -> dict:
+    """The commit of the cnn_jax checkout and whether its tree had changes (None outside git)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+        )
+
+    try:
+        head = git("rev-parse", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "modified": None}
+    if head.returncode != 0:
+        return {"commit": None, "modified": None}
+    return {"commit": head.stdout.strip(), "modified": bool(status.stdout.strip())}
+
+
+def provenance(started: float | None = None) -> dict:
+    """Where a results.json came from: the command, the commit (modified when the tree was
+    dirty), the machine, the versions, the date, and the wall time since ``started``
+    (a ``time.time()``)."""
+    out = {
+        "command": shlex.join(["python", *sys.argv]),
+        "git": git_state(),
+        "machine": machine(),
+        "versions": versions(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    if started is not None:
+        out["wall_seconds"] = round(time.time() - started, 1)
+    return out
 
 
 def _atomic_write(path: str | Path, write, mode: str = "w") -> None:
