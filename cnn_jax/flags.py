@@ -1,0 +1,59 @@
+"""Command-line flags from a frozen dataclass: one field, one flag, one place.
+
+A field made with :func:`flag` carries its flag in ``metadata``: ``help`` (argparse's, with
+``%(default)s``), ``type`` (a :mod:`cnn_jax.cli` checker), ``choices`` (a function returning
+them, so registries load only when asked) and ``flags`` (names other than ``--<field>``).
+:func:`add_flags` turns every such field into a flag and :func:`from_flags` builds the config
+back; the config's ``__post_init__`` validates (raising :class:`cnn_jax.errors.UsageError`),
+so a script only builds its parser, parses, runs and prints.
+
+A bool field becomes a switch (``--x`` / ``--no-x``); a tuple field takes a comma-separated
+list (give ``type=cli.int_list`` or ``cli.float_list``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+
+def flag(default, help: str, **metadata):
+    """A dataclass field with its flag's help text and, optionally, type, choices, names."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def _default(field: dataclasses.Field):
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    raise TypeError(f"field {field.name} has no default to show as a flag's default")
+
+
+def add_flags(parser: argparse.ArgumentParser, cls, defaults=None, skip=()) -> None:
+    """One flag per field of ``cls`` that has a help text (``--batch-size`` for
+    ``batch_size``), with the field's checker, choices and default (from ``defaults``, an
+    instance of ``cls``, else the field's own). Fields named in ``skip`` get no flag."""
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        if field.name in skip or "help" not in meta:
+            continue
+        names = meta.get("flags") or ("--" + field.name.replace("_", "-"),)
+        default = getattr(defaults, field.name) if defaults is not None else _default(field)
+        kwargs: dict[str, Any] = {"dest": field.name, "help": meta["help"], "default": default}
+        if isinstance(default, bool) and "type" not in meta:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        if "choices" in meta:
+            kwargs["choices"] = meta["choices"]()
+        if "type" in meta:
+            kwargs["type"] = meta["type"]
+        parser.add_argument(*names, **kwargs)
+
+
+def from_flags(cls, values: Mapping[str, Any], **overrides):
+    """The ``cls`` of parsed flag values ({field name: value}, e.g. ``vars(args)``); other
+    keys are ignored, ``overrides`` win. The config's own ``__post_init__`` validates."""
+    names = {field.name for field in dataclasses.fields(cls)}
+    return cls(**{**{k: v for k, v in values.items() if k in names}, **overrides})
