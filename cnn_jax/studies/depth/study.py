@@ -16,12 +16,11 @@ Four parts, each a pure function of a config and a key:
 The family F, as built here. Layer 1 has n/2 product units, unit j multiplying inputs 2j and
 2j+1; then sum and product layers alternate, each unit taking two neighbouring units of the
 layer below (a sum unit with its own positive weights λ, μ), down to one sum unit at the top:
-log2(n) = 2i layers and n/2 + n/4 + ... + 1 = n - 1 units. We could only retrieve the paper's
-abstract and opening pages with the tools at hand, not the Definition itself, so this is the
-construction as recalled and then checked against what the text we could read states: depth
-O(log n) with O(n) units, and (the quote in the README) O(2^√n) units for depth 2. The
-expansion gives exactly 2^(√n - 1) monomials because the monomial count obeys m → 2·m²
-over each product-then-sum pair (a product of two m-term polynomials on disjoint inputs has m²
+log2(n) = 2i layers and n/2 + n/4 + ... + 1 = n - 1 units. The paper's Definition is not
+reproduced here; this construction has the properties the paper states for F: depth
+O(log n) with O(n) units, and (the quote in the README) O(2^√n) units at depth 2. The
+expansion gives exactly 2^(√n - 1) monomials because the monomial count obeys m → 2·m² over
+each product-then-sum pair (a product of two m-term polynomials on disjoint inputs has m²
 distinct terms, a sum of two such has twice that) from m = 1 at the inputs: 2, 8, 128, 32768
 for n = 4, 16, 64, 256, i.e. 2^(2^i - 1) = 2^(√n - 1), the paper's lower bound for F.
 """
@@ -31,35 +30,83 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from cnn_jax import cli
+from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.flags import flag
+from cnn_jax.results import save_figure
+from cnn_jax.studies.depth import plots
+
 # ----------------------------------------------------------------------------- config
 
 
 @dataclasses.dataclass(frozen=True)
 class DepthConfig:
-    """Every size in the study; the script's flags map onto these fields one to one."""
+    """Every size in the study; experiments/depth_efficiency.py has one flag per field."""
 
-    seed: int = 0
-    seeds: int = 2  # random inits per trained size, vmapped
-    steps: int = 2000  # full-batch Adam steps for every trained network
-    lr: float = 0.01
-    cybenko_widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
-    spn_inputs: tuple[int, ...] = (4, 16, 64, 256)
-    trained_spn_inputs: tuple[int, ...] = (4, 16)
-    sawtooth_ks: tuple[int, ...] = (1, 2, 3, 4)
-    shallow_widths: tuple[int, ...] = (2, 4, 8, 16, 32, 64)
-    deep_widths: tuple[int, ...] = (2, 4, 8)
-    threshold: float = 0.1  # test RMS error / target std that counts as "reached"
-    region_width: int = 16
-    region_depths: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
-    region_input_dim: int = 4
-    region_nets: int = 8
+    seed: int = flag(0, "root random seed of all four parts", type=cli.seed)
+    seeds: int = flag(2, "random initializations per trained size, vmapped", type=cli.positive_int)
+    steps: int = flag(
+        2000, "full-batch Adam steps for every trained network", type=cli.positive_int
+    )
+    lr: float = flag(0.01, "Adam learning rate of every trained network", type=cli.positive_float)
+    cybenko_widths: tuple[int, ...] = flag(
+        (2, 4, 8, 16, 32, 64), "hidden widths of the one-layer sigmoid fits", type=cli.int_list
+    )
+    spn_inputs: tuple[int, ...] = flag(
+        (4, 16, 64, 256),
+        "inputs n of the sum-product networks expanded to depth 2, powers of 4 up to 256",
+        type=cli.int_list,
+    )
+    trained_spn_inputs: tuple[int, ...] = flag(
+        (4, 16),
+        "inputs n of the sum-product targets the ReLU networks learn, powers of 4 up to 64",
+        type=cli.int_list,
+    )
+    sawtooth_ks: tuple[int, ...] = flag(
+        (1, 2, 3, 4),
+        "compositions k of Telgarsky's tent map the ReLU networks learn (2^k pieces), up to 12",
+        type=cli.int_list,
+    )
+    shallow_widths: tuple[int, ...] = flag(
+        (2, 4, 8, 16, 32, 64),
+        "widths of the trained one-hidden-layer ReLU networks",
+        type=cli.int_list,
+    )
+    deep_widths: tuple[int, ...] = flag(
+        (2, 4, 8), "units per layer of the trained deep-narrow ReLU networks", type=cli.int_list
+    )
+    threshold: float = flag(
+        0.1,
+        "test RMS error over the target's std that counts as reached, in (0, 1)",
+        type=cli.positive_float,
+    )
+    region_width: int = flag(
+        16,
+        "units per layer of the random deep networks whose regions are counted",
+        type=cli.positive_int,
+    )
+    region_depths: tuple[int, ...] = flag(
+        (1, 2, 3, 4, 6, 8),
+        "depths of the random networks whose regions are counted",
+        type=cli.int_list,
+    )
+    region_input_dim: int = flag(
+        4,
+        "input dimension of the random networks whose regions are counted",
+        type=cli.positive_int,
+    )
+    region_nets: int = flag(
+        8, "random networks per depth whose regions are counted", type=cli.positive_int
+    )
 
     @classmethod
     def tiny(cls, **overrides) -> DepthConfig:
@@ -78,6 +125,10 @@ class DepthConfig:
             region_nets=2,
         )
         return cls(**{**defaults, **overrides})
+
+    def __post_init__(self):
+        if problems := self.problems():
+            raise UsageError("; ".join(problems))
 
     def problems(self) -> list[str]:
         """What is wrong with these values, one line each (empty when nothing is)."""
@@ -442,6 +493,7 @@ def shallow_vs_deep(key, config: DepthConfig, points: int = 512) -> list[dict]:
         jnp.asarray(config.deep_widths), seeds,
         max_width=max(config.deep_widths), max_depth=max(t[3] for t in tasks),
     )  # fmt: skip
+    shallow, deep = np.asarray(shallow), np.asarray(deep)
     out = []
     for i, (task, size, input_dim, depth, _) in enumerate(tasks):
         row = {"task": task, "size": size, "input_dim": input_dim, "deep_depth": depth}
@@ -449,18 +501,8 @@ def shallow_vs_deep(key, config: DepthConfig, points: int = 512) -> list[dict]:
             ("shallow", shallow[i], config.shallow_widths, 1),
             ("deep", deep[i], config.deep_widths, depth),
         ):
-            width, fractions = smallest_reaching(np.asarray(errors), widths, config.threshold)
-            row[name] = {
-                "widths": list(widths),
-                "units": [w * d for w in widths],
-                "params": [mlp_params([w] * d, input_dim) for w in widths],
-                "relative_rms_error": np.asarray(errors).tolist(),
-                "fraction_of_seeds_reaching": fractions,
-                "smallest_units_reaching": None if width is None else width * d,
-                "smallest_params_reaching": (
-                    None if width is None else mlp_params([width] * d, input_dim)
-                ),
-            }
+            check_finite(errors, widths, f"{name} ReLU networks on {task} {size}", config.lr)
+            row[name] = _trained_sizes(errors, widths, d, input_dim, config.threshold)
         if task == "sawtooth":
             # By construction 2 units per layer suffice deep; one hidden layer on [0, 1] has at
             # most (units + 1) pieces, so 2^k pieces need at least 2^k - 1 units.
@@ -469,6 +511,32 @@ def shallow_vs_deep(key, config: DepthConfig, points: int = 512) -> list[dict]:
             row["exact_shallow_units_at_least"] = 2**size - 1
         out.append(row)
     return out
+
+
+def check_finite(errors: np.ndarray, widths: Sequence[int], what: str, lr: float) -> None:
+    """Raise :class:`Diverged` naming the first width whose error is not finite for some
+    seed; errors [len(widths), seeds]."""
+    bad = ~np.isfinite(errors).all(axis=1)
+    if bad.any():
+        width = widths[int(np.argmax(bad))]
+        raise Diverged(f"{what}, width {width}: non-finite test error at lr={lr:g}; lower --lr")
+
+
+def _trained_sizes(errors, widths: Sequence[int], depth: int, input_dim: int, threshold):
+    """One network family's entry of a task's row: errors [len(widths), seeds] per width,
+    ``depth`` hidden layers of each width."""
+    width, fractions = smallest_reaching(errors, widths, threshold)
+    return {
+        "widths": list(widths),
+        "units": [w * depth for w in widths],
+        "params": [mlp_params([w] * depth, input_dim) for w in widths],
+        "relative_rms_error": errors.tolist(),
+        "fraction_of_seeds_reaching": fractions,
+        "smallest_units_reaching": None if width is None else width * depth,
+        "smallest_params_reaching": (
+            None if width is None else mlp_params([width] * depth, input_dim)
+        ),
+    }
 
 
 # ----------------------------------------------------------------------------- part 4: regions
@@ -574,3 +642,72 @@ def regions_by_depth(key, config: DepthConfig) -> dict:
             }
         )
     return {"input_dim": d, "width": w, "rows": rows}
+
+
+# ----------------------------------------------------------------------------- all four
+
+
+def measure(config: DepthConfig, log: Callable[[str], None] = print) -> dict:
+    """Every number of the study (``results.json``'s content), the four parts from four keys
+    split off ``config.seed``; ``log`` gets one line per part and per row."""
+    cybenko_key, spn_key, trained_key, regions_key = jax.random.split(
+        jax.random.key(config.seed), 4
+    )
+    timings, start = {}, time.perf_counter()
+
+    def lap(name: str) -> None:
+        timings[name] = time.perf_counter() - start - sum(timings.values())
+
+    log("[1/4] one hidden layer of sigmoids: error against width")
+    fits = fit_one_hidden_layer(
+        cybenko_key, config.cybenko_widths, seeds=config.seeds, steps=config.steps, lr=config.lr
+    )
+    fits = {name: {k: v.tolist() for k, v in fit.items()} for name, fit in fits.items()}
+    lap("cybenko_s")
+    log("[2/4] family F: deep sum-product network against its depth-2 expansion")
+    spn = spn_table(spn_key, config.spn_inputs)
+    for row in spn:
+        log(
+            f"  n={row['n']:4d}: deep {row['deep_units']:4d} units, depth 2 "
+            f"{row['shallow_product_units']:6d} product units, gap {row['max_relative_gap']:.1e}"
+        )
+    lap("spn_s")
+    log("[3/4] trained shallow and deep-narrow ReLU networks: sawtooth and F")
+    trained = shallow_vs_deep(trained_key, config)
+    for row in trained:
+        log(
+            f"  {row['task']} {row['size']}: smallest reaching {config.threshold}: shallow "
+            f"{row['shallow']['smallest_units_reaching']} units, deep "
+            f"{row['deep']['smallest_units_reaching']} units ({row['deep_depth']} layers)"
+        )
+    lap("trained_s")
+    log("[4/4] linear regions along a line, counted exactly")
+    regions = regions_by_depth(regions_key, config)
+    for row in regions["rows"]:
+        log(
+            f"  depth {row['depth']}: deep {row['deep_regions_mean']:.1f} regions, "
+            f"shallow ({row['shallow_width']} units) {row['shallow_regions_mean']:.1f}, "
+            f"sawtooth {row['sawtooth_regions']}"
+        )
+    lap("regions_s")
+    timings["total_s"] = time.perf_counter() - start
+    return {
+        "description": "Why go deep: Cybenko's one hidden layer against Delalleau & Bengio's "
+        "depth efficiency, trained networks, and linear regions",
+        "config": dataclasses.asdict(config),
+        "cybenko": {"widths": list(config.cybenko_widths), "fits": fits},
+        "spn": spn,
+        "trained": {"threshold": config.threshold, "rows": trained},
+        "regions": regions,
+        "timings": timings,
+    }
+
+
+def write_figures(results: dict, out: Path) -> None:
+    """cybenko.png, spn_units.png, trained_sizes.png and regions.png from the results."""
+    cybenko, trained = results["cybenko"], results["trained"]
+    save_figure(plots.plot_cybenko(cybenko["widths"], cybenko["fits"]), out / "cybenko.png")
+    save_figure(plots.plot_spn_units(results["spn"]), out / "spn_units.png")
+    fig = plots.plot_trained_sizes(trained["rows"], trained["threshold"])
+    save_figure(fig, out / "trained_sizes.png")
+    save_figure(plots.plot_regions(results["regions"]), out / "regions.png")

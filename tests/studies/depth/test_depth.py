@@ -1,28 +1,22 @@
 """Depth efficiency: family F against its expansion, the sawtooth, the exact region counter,
 one-hidden-layer fits, and the script end to end."""
 
-import importlib.util
 import itertools
 import json
 import math
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.studies.depth import study as D
-
-SCRIPT = Path(__file__).resolve().parents[3] / "experiments" / "depth_efficiency.py"
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("depth_efficiency", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("depth_efficiency")
 
 
 # ----------------------------------------------------------------------------- family F
@@ -190,3 +184,17 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(script, tmp_path, caps
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_non_finite_trained_error_is_diverged_naming_task_size_and_flag():
+    errors = np.array([[0.05, 0.2], [np.nan, 0.1]])  # [widths, seeds]
+    with pytest.raises(Diverged, match="shallow ReLU networks on sawtooth 3, width 4: .*--lr"):
+        D.check_finite(errors, (2, 4), "shallow ReLU networks on sawtooth 3", 0.01)
+    D.check_finite(errors[:1], (2,), "shallow ReLU networks on sawtooth 3", 0.01)
+
+
+def test_config_refuses_bad_values_with_a_usage_error():
+    with pytest.raises(UsageError, match="powers of 4"):
+        D.DepthConfig.tiny(spn_inputs=(4, 8))
+    with pytest.raises(UsageError, match=r"threshold must be in \(0, 1\)"):
+        D.DepthConfig(threshold=2.0)
