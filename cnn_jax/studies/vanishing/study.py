@@ -17,8 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
-from cnn_jax.errors import Diverged
+from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec, param_shapes
 from cnn_jax.nn.tree import layer_names
@@ -45,18 +47,63 @@ def comparison_networks(hidden: int) -> dict[str, MLPSpec]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Sweep:
+    """The init sweeps: ‖δˡ‖ of every network over many seeds, on the first training images."""
+
+    seeds: int = flag(1000, "initializations per network, vmapped", type=cli.positive_int)
+    hidden: tuple[int, ...] = flag(
+        (2, 3, 4),
+        "numbers of 30-unit hidden layers of Nielsen's networks, comma-separated",
+        type=cli.int_list,
+    )
+    comparison_hidden: int = flag(
+        4,
+        "hidden layers of the sigmoid + MSE / sigmoid + CE / ReLU comparison",
+        type=cli.positive_int,
+    )
+    images: int = flag(1000, "the first N training images, as Nielsen", type=cli.positive_int)
+    seed: int = flag(0, "root random seed", type=cli.seed)
+    seed_batch: int | None = flag(
+        None,
+        "vmap this many seeds at a time to bound memory (default: all)",
+        type=cli.positive_int,
+    )
+    per_example: bool = flag(
+        False, "also measure mean_x ‖δˡ_x‖ (norm, then mean) at init, which is slower"
+    )
+
+    def check_data(self, mnist: data_lib.Mnist) -> None:
+        cli.check_count("--images", self.images, len(mnist.train_labels), "training images")
+
+
+@dataclasses.dataclass(frozen=True)
 class Training:
     """Full-batch gradient descent after the init sweeps (Nielsen: 500 epochs, η 0.1, λ 5)."""
 
-    epochs: int = 500
-    lr: float = 0.1
-    lam: float = 5.0  # Nielsen's L2 λ; weight decay 1 − ηλ/n on n images
-    seeds: int = 1
-    eval_every: int = 10  # test accuracy every N epochs; must divide epochs
+    epochs: int = flag(
+        500, "with --train: epochs of full-batch gradient descent", type=cli.positive_int
+    )
+    lr: float = flag(0.1, "with --train: the learning rate η", type=cli.positive_float)
+    lam: float = flag(
+        5.0,
+        "with --train: Nielsen's L2 λ, a weight decay of 1 − ηλ/n on n images",
+        type=cli.non_negative_float,
+    )
+    seeds: int = flag(
+        1,
+        "with --train: seeds per network, vmapped; the curves show their median",
+        type=cli.positive_int,
+        flags=("--train-seeds",),
+    )
+    eval_every: int = flag(
+        10,
+        "with --train: test accuracy on the 10,000 test images every N epochs, N dividing --epochs",
+        type=cli.positive_int,
+    )
 
     def __post_init__(self):
         if self.epochs % self.eval_every:
-            raise ValueError(f"--eval-every {self.eval_every} must divide --epochs {self.epochs}")
+            raise UsageError(f"--eval-every {self.eval_every} must divide --epochs {self.epochs}")
 
 
 def predicted_shrink(net: MLPSpec) -> float:
@@ -191,54 +238,28 @@ def mean_field_table() -> dict:
 
 def measure(
     mnist: data_lib.Mnist,
-    *,
-    seeds: int = 1000,
-    hidden: tuple[int, ...] = (2, 3, 4),
-    comparison_hidden: int = 4,
-    images: int = 1000,
-    seed: int = 0,
-    seed_batch: int | None = None,
-    per_example: bool = False,
+    sweep: Sweep = Sweep(),
     training: Training | None = None,
     progress: Callable = lambda items, desc: items,
 ) -> dict:
-    """Every number of the study on the first ``images`` training images: ``results.json``.
-
-    ``progress(items, desc)`` wraps each loop over networks (e.g. with tqdm)."""
+    """Every number of the study on the first ``sweep.images`` training images:
+    ``results.json``. ``progress(items, desc)`` wraps each loop over networks (e.g. tqdm)."""
     start = time.perf_counter()
-    train_mnist = data_lib.limit(mnist, train=images)
+    train_mnist = data_lib.limit(mnist, train=sweep.images)
     x = jnp.asarray(data_lib.scale(train_mnist.train_images))  # [N, 28, 28, 1]
     targets = jnp.asarray(data_lib.one_hot(train_mnist.train_labels))  # [N, 10]
-
-    init_key, train_key = jax.random.split(jax.random.key(seed))
-    # The same keys for every network: sigmoid + MSE and + CE start from the same weights.
-    init_keys = jax.random.split(init_key, seeds)
-    nielsen = {nielsen_network(h).name: nielsen_network(h) for h in hidden}
-    comparison_nets = comparison_networks(comparison_hidden)
+    init_key, train_key = jax.random.split(jax.random.key(sweep.seed))
+    nielsen = {nielsen_network(h).name: nielsen_network(h) for h in sweep.hidden}
+    comparison_nets = comparison_networks(sweep.comparison_hidden)
     networks = {**nielsen, **comparison_nets}
     unique = list(dict.fromkeys(networks.values()))  # sigmoid + CE is also Nielsen's deepest
 
     moments = mean_field.input_moments(data_lib.scale(train_mnist.train_images))
-    summaries: dict[MLPSpec, dict] = {}
-    seed_values: dict[MLPSpec, tuple] = {}
-    timings = {}
     t0 = time.perf_counter()
-    for net in progress(unique, f"init, {seeds} seeds"):
-        stats = G.init_sweep(
-            net.model(),
-            x,
-            targets,
-            net.cost_fn,
-            init_keys,
-            per_example=per_example,
-            batch_size=seed_batch,
-        )
-        names = layer_names(param_shapes(net.model(), x.shape[1:]))
-        stats = jax.device_get(stats)
-        summaries[net] = init_summary(stats, names, net, moments)
-        seed_values[net] = (stats.delta_norm, stats.per_example_delta_norm)
-    timings["init_sweeps_s"] = time.perf_counter() - t0
-
+    summaries, seed_values = init_sweeps(
+        progress(unique, f"init, {sweep.seeds} seeds"), (x, targets), init_key, sweep, moments
+    )
+    timings = {"init_sweeps_s": time.perf_counter() - t0}
     delta_norms = {
         name: nielsen_entry(summaries[net], G.NIELSEN_CH5_INIT.get(name), *seed_values[net])
         for name, net in nielsen.items()
@@ -246,29 +267,23 @@ def measure(
     trained: dict[str, dict] = {}
     if training is not None:
         test = (jnp.asarray(data_lib.scale(mnist.test_images)), jnp.asarray(mnist.test_labels))
-        train_keys = jax.random.split(train_key, training.seeds)
-        entries: dict[MLPSpec, dict] = {}
         t0 = time.perf_counter()
-        for net in progress(unique, f"train, {training.epochs} epochs"):
-            history = G.train_sweep(
-                net,
-                train_keys,
-                (x, targets),
-                test,
-                epochs=training.epochs,
-                lr=training.lr,
-                l2_coeff=losses.nielsen_coeff(training.lam, images),
-                eval_every=training.eval_every,
-            )
-            history = jax.device_get(history)
-            check_finite(history, net, training.lr)
-            entries[net] = training_entry(history, net, training, summaries[net])
+        entries = train_sweeps(
+            progress(unique, f"train, {training.epochs} epochs"),
+            (x, targets),
+            test,
+            train_key,
+            training,
+            summaries,
+        )
         timings["training_s"] = time.perf_counter() - t0
         trained = {name: entries[net] for name, net in networks.items()}
     timings["total_s"] = time.perf_counter() - start
+    training_config = None if training is None else dataclasses.asdict(training)
     return {
+        "config": {"sweep": dataclasses.asdict(sweep), "training": training_config},
         "description": "‖δˡ‖ = ‖∂C/∂bˡ‖ of the mean cost over the first "
-        f"{images} MNIST training images (mean over examples, then norm), per layer "
+        f"{sweep.images} MNIST training images (mean over examples, then norm), per layer "
         "from the input side; quantiles over seeds",
         "delta_norms": delta_norms,
         "predicted_shrink": {name: e["predicted_shrink"] for name, e in delta_norms.items()},
@@ -278,6 +293,53 @@ def measure(
         "training": trained,
         "timings": timings,
     }
+
+
+def init_sweeps(nets, train, init_key, sweep: Sweep, moments) -> tuple[dict, dict]:
+    """Per network, its :func:`init_summary` and its seeds' (‖δˡ‖, per-example ‖δˡ‖).
+
+    The same keys for every network: sigmoid + MSE and + CE start from the same weights."""
+    x, targets = train
+    init_keys = jax.random.split(init_key, sweep.seeds)
+    summaries: dict[MLPSpec, dict] = {}
+    seed_values: dict[MLPSpec, tuple] = {}
+    for net in nets:
+        stats = G.init_sweep(
+            net.model(),
+            x,
+            targets,
+            net.cost_fn,
+            init_keys,
+            per_example=sweep.per_example,
+            batch_size=sweep.seed_batch,
+        )
+        names = layer_names(param_shapes(net.model(), x.shape[1:]))
+        stats = jax.device_get(stats)
+        summaries[net] = init_summary(stats, names, net, moments)
+        seed_values[net] = (stats.delta_norm, stats.per_example_delta_norm)
+    return summaries, seed_values
+
+
+def train_sweeps(nets, train, test, train_key, training: Training, summaries) -> dict:
+    """Per network, its :func:`training_entry` after full-batch gradient descent on
+    ``train`` = (x, targets); raises :class:`Diverged` on a non-finite cost or ‖δ‖."""
+    train_keys = jax.random.split(train_key, training.seeds)
+    entries: dict[MLPSpec, dict] = {}
+    for net in nets:
+        history = G.train_sweep(
+            net,
+            train_keys,
+            train,
+            test,
+            epochs=training.epochs,
+            lr=training.lr,
+            l2_coeff=losses.nielsen_coeff(training.lam, train[0].shape[0]),
+            eval_every=training.eval_every,
+        )
+        history = jax.device_get(history)
+        check_finite(history, net, training.lr)
+        entries[net] = training_entry(history, net, training, summaries[net])
+    return entries
 
 
 def format_tables(results: dict) -> str:

@@ -1,17 +1,10 @@
 """The vanishing-gradient figures draw the expected curves from plain numbers (Agg)."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 
 from cnn_jax.studies.vanishing import plots as vanishing_plots
-
-
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
 
 
 def summary(medians):

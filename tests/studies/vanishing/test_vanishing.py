@@ -4,7 +4,7 @@ the shrink check, and divergence."""
 import numpy as np
 import pytest
 
-from cnn_jax.errors import Diverged
+from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.studies.vanishing import study as vanishing
 from cnn_jax.training import gradients as G
 
@@ -37,5 +37,5 @@ def test_check_finite_names_the_epoch_and_network():
 
 
 def test_training_needs_eval_every_to_divide_epochs():
-    with pytest.raises(ValueError, match="must divide"):
+    with pytest.raises(UsageError, match="must divide"):
         vanishing.Training(epochs=5, eval_every=2)
