@@ -17,6 +17,7 @@ the data size is a multiple of the batch size, so there is none).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from typing import NamedTuple
@@ -26,7 +27,27 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax.errors import Diverged
+from cnn_jax import cli
+from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.flags import flag
+
+
+@dataclasses.dataclass(frozen=True)
+class KerasConfig:
+    """The fit's sizes; experiments/keras_mlp.py has one flag per field."""
+
+    hidden: int = flag(20, "tanh units in the hidden layer", type=cli.positive_int)
+    epochs: int = flag(2000, "epochs of mini-batch SGD", type=cli.positive_int)
+    points: int = flag(256, "training points x ~ U(−1, 1)", type=cli.positive_int)
+    batch_size: int = flag(32, "examples per SGD step, at most --points", type=cli.positive_int)
+    lr: float = flag(0.1, "SGD learning rate", type=cli.positive_float)
+    seed: int = flag(0, "root random seed of the data and the initialization", type=cli.seed)
+
+    def __post_init__(self):
+        if self.batch_size > self.points:
+            raise UsageError(
+                f"--batch-size {self.batch_size} is more than the --points {self.points}"
+            )
 
 
 def keras_uniform(key, shape, dtype=jnp.float32):

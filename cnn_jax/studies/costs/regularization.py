@@ -8,6 +8,7 @@ test images given.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -15,7 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
+from cnn_jax.errors import UsageError
+from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.results import save_figure
@@ -29,6 +33,89 @@ PUBLISHED = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class RegularizationConfig:
+    """The three studies' sizes (experiments/regularization.py has one flag per field)."""
+
+    skip_full: bool = flag(False, "skip the 50,000-image L2 study")
+    overfit_images: int = flag(
+        1000, "the first N training images of the overfitting study", type=cli.positive_int
+    )
+    overfit_epochs: int = flag(400, "epochs of the overfitting study", type=cli.positive_int)
+    overfit_lambda: float = flag(
+        0.1, "Nielsen's L2 λ of the overfitting study", type=cli.non_negative_float
+    )
+    full_images: int = flag(
+        50_000, "the first N training images of the full L2 study", type=cli.positive_int
+    )
+    full_epochs: int = flag(30, "epochs of the full L2 study", type=cli.positive_int)
+    full_lambda: float = flag(
+        5.0, "Nielsen's L2 λ of the full L2 study", type=cli.non_negative_float
+    )
+    hidden: int = flag(30, "hidden units of the L2 studies", type=cli.positive_int)
+    seeds: int = flag(
+        1,
+        "seeds per λ in the L2 studies, vmapped; the first is --seed's run, "
+        "the others are reported as a spread",
+        type=cli.positive_int,
+    )
+    skip_dropout: bool = flag(False, "skip the dropout MLP study")
+    dropout_hidden: int = flag(100, "hidden units of the dropout MLP", type=cli.positive_int)
+    dropout_epochs: int = flag(200, "epochs of the dropout study", type=cli.positive_int)
+    dropout_rate: float = flag(
+        0.5, "dropout rate after the hidden layer, against none", type=cli.rate
+    )
+    dropout_seeds: int = flag(2, "seeds per dropout rate, vmapped", type=cli.positive_int)
+    lr: float = flag(0.5, "the SGD learning rate η of every study", type=cli.positive_float)
+    batch_size: int = flag(10, "examples per SGD step", type=cli.positive_int)
+    block: int = flag(
+        20, "epochs per checkpoint (a rerun resumes from the last)", type=cli.positive_int
+    )
+    test_images: int = flag(10_000, "the first N test images", type=cli.positive_int)
+    seed: int = flag(0, "root random seed", type=cli.seed)
+
+    def __post_init__(self):
+        studies = [("overfit", self.overfit_images)]
+        studies += [] if self.skip_full else [("full", self.full_images)]
+        for name, images in [*studies, ("dropout", self.overfit_images)]:
+            if self.batch_size > images:
+                raise UsageError(
+                    f"--batch-size {self.batch_size} is more than the {images} images of the "
+                    f"{name} study"
+                )
+
+    def check_data(self, mnist: data_lib.Mnist) -> None:
+        n_train, n_test = len(mnist.train_labels), len(mnist.test_labels)
+        cli.check_count("--test-images", self.test_images, n_test, "test images")
+        cli.check_count("--overfit-images", self.overfit_images, n_train, "training images")
+        if not self.skip_full:
+            cli.check_count("--full-images", self.full_images, n_train, "training images")
+
+
+def measure(config: RegularizationConfig, mnist: data_lib.Mnist, out: Path, progress) -> dict:
+    """Every number of the studies (``results.json``'s content), checkpointed under
+    ``out``/checkpoints; ``mnist``'s test images are the test set."""
+    start = time.perf_counter()
+    overfit_key, full_key, dropout_key = jax.random.split(jax.random.key(config.seed), 3)
+    keys = {"overfit": overfit_key, "full": full_key}
+    names = ["overfit"] + ([] if config.skip_full else ["full"])
+    checkpoints = out / "checkpoints"
+    studies = {
+        name: l2_study(name, mnist, config, keys[name], checkpoints, progress) for name in names
+    }
+    if not config.skip_dropout:
+        studies["dropout"] = dropout_study(mnist, config, dropout_key, checkpoints, progress)
+    return {
+        "description": "Nielsen ch. 3 L2 regularization, [784, H, 10] sigmoid + "
+        "cross-entropy, N(0, 1) init; L2 = (λ/2n)·Σ_kernels w² on the batch-mean cost "
+        "(study's λ' = λ/2n); accuracies on the MNIST test set; mechanism on the test images",
+        "config": dataclasses.asdict(config),
+        "studies": studies,
+        "bins": {"abs_z": sgd.ABS_Z_BINS.tolist(), "slope": sgd.SLOPE_BINS.tolist()},
+        "timings": {"total_s": time.perf_counter() - start},
+    }
+
+
 def _label(lam: float) -> str:
     return f"lambda={lam:g}"
 
@@ -36,21 +123,16 @@ def _label(lam: float) -> str:
 def l2_study(
     name: str,
     mnist: data_lib.Mnist,
-    *,
-    images: int,
-    epochs: int,
-    lam: float,
+    config: RegularizationConfig,
     key: jax.Array,
-    hidden: int = 30,
-    lr: float = 0.5,
-    batch_size: int = 10,
-    seeds: int = 1,
-    block: int = 20,
     checkpoints: Path | None = None,
     progress=sgd.silent,
 ) -> dict:
-    """[784, hidden, 10] sigmoid + cross-entropy, N(0, 1) init, λ = 0 and λ = ``lam`` from
-    the same init and batches, vmapped; the mechanism (kernel norms, |z|) after training."""
+    """Study ``name`` ("overfit" or "full": its images, epochs and λ from ``config``):
+    [784, hidden, 10] sigmoid + cross-entropy, N(0, 1) init, λ = 0 and λ from the same init
+    and batches, vmapped; the mechanism (kernel norms, |z|) after training."""
+    images, epochs, lam = (getattr(config, f"{name}_{k}") for k in ("images", "epochs", "lambda"))
+    seeds = config.seeds
     train, test = sgd.device_data(mnist, images)
     lams = [0.0, lam]
     # Configs [λ 0 seed 0, λ seed 0, λ 0 seed 1, ...]: both λ share each seed's init and
@@ -59,9 +141,11 @@ def l2_study(
     seed_keys = [key] + [jax.random.fold_in(key, s) for s in range(1, seeds)]
     pairs = [jax.random.split(k) for k in seed_keys for _ in lams]
     keys_init, keys_train = jnp.stack([p[0] for p in pairs]), jnp.stack([p[1] for p in pairs])
-    net = MLPSpec((784, hidden, 10), "sigmoid", "large", cost="sigmoid_ce")
-    hyper = sgd.hypers(lr, [losses.nielsen_coeff(v, images) for v in lams] * seeds, net.cost)
+    net = MLPSpec((784, config.hidden, 10), "sigmoid", "large", cost="sigmoid_ce")
+    coeffs = [losses.nielsen_coeff(v, images) for v in lams]
+    hyper = sgd.hypers(config.lr, coeffs * seeds, net.cost)
     desc = f"{name}: {images} images, λ 0 and {lam:g}" + (f", {seeds} seeds" if seeds > 1 else "")
+    folder = name if seeds == 1 else f"{name}-{seeds}seeds"
     t0 = time.perf_counter()
     params, metrics = sgd.run_sweep(
         net,
@@ -71,62 +155,63 @@ def l2_study(
         train,
         test,
         epochs=epochs,
-        batch_size=batch_size,
-        block=block,
-        checkpoint=None
-        if checkpoints is None
-        else checkpoints / (name if seeds == 1 else f"{name}-{seeds}seeds"),
+        batch_size=config.batch_size,
+        block=config.block,
+        checkpoint=None if checkpoints is None else checkpoints / folder,
         progress=progress,
         desc=desc,
     )
     entry = {"images": images, "epochs": epochs, "seconds": time.perf_counter() - t0}
-    entry["configs"] = {}
-    for i, v in enumerate(lams):
-        label = _label(v)
-        config = entry["configs"][label] = {
+    entry["configs"] = {
+        _label(v): {
             "lambda": v,
-            "l2_coeff": losses.nielsen_coeff(v, images),
-            "published_pct": PUBLISHED.get(name, {}).get(label),
-            **sgd.summary(metrics, i),
-            "curves": {k: np.asarray(m[i], np.float64).tolist() for k, m in metrics.items()},
-            "mechanism": sgd.layer_mechanism(
-                net, jax.tree.map(lambda x, i=i: x[i], params), test[0]
-            ),
+            "l2_coeff": coeffs[i],
+            "published_pct": PUBLISHED.get(name, {}).get(_label(v)),
+            **_l2_entry(net, params, metrics, test[0], i, seeds, len(lams)),
         }
-        if seeds > 1:
-            per_seed = [sgd.summary(metrics, s * len(lams) + i) for s in range(seeds)]
-            config["seeds"] = {
-                k: [r[k] for r in per_seed]
-                for k in ("final_test_accuracy", "best_test_accuracy", "best_epoch")
-            }
+        for i, v in enumerate(lams)
+    }
     return entry
+
+
+def _l2_entry(net: MLPSpec, params, metrics, test_x, i: int, seeds: int, configs: int) -> dict:
+    """Config ``i``'s summary, curves and mechanism; with several seeds, every seed's
+    final and best accuracy (configs are ordered seed by seed, ``configs`` per seed)."""
+    out = {
+        **sgd.summary(metrics, i),
+        "curves": {k: np.asarray(m[i], np.float64).tolist() for k, m in metrics.items()},
+        "mechanism": sgd.layer_mechanism(net, jax.tree.map(lambda x: x[i], params), test_x),
+    }
+    if seeds > 1:
+        per_seed = [sgd.summary(metrics, s * configs + i) for s in range(seeds)]
+        out["seeds"] = {
+            k: [r[k] for r in per_seed]
+            for k in ("final_test_accuracy", "best_test_accuracy", "best_epoch")
+        }
+    return out
 
 
 def dropout_study(
     mnist: data_lib.Mnist,
-    *,
-    images: int,
-    epochs: int,
-    rate: float,
+    config: RegularizationConfig,
     key: jax.Array,
-    hidden: int = 100,
-    lr: float = 0.5,
-    batch_size: int = 10,
-    seeds: int = 2,
-    block: int = 20,
     checkpoints: Path | None = None,
     progress=sgd.silent,
 ) -> dict:
-    """[784, hidden, 10] with dropout 0 and ``rate`` after the hidden layer, the same init
-    and batches; the rate is part of the (static) model, so one sweep each."""
+    """[784, dropout_hidden, 10] with dropout 0 and ``dropout_rate`` after the hidden layer,
+    on the overfitting study's images, the same init and batches; the rate is part of the
+    (static) model, so one sweep each."""
+    images, seeds = config.overfit_images, config.dropout_seeds
     train, test = sgd.device_data(mnist, images)
-    hyper = sgd.hypers([lr] * seeds, 0.0, ["sigmoid_ce"] * seeds)
+    hyper = sgd.hypers([config.lr] * seeds, 0.0, ["sigmoid_ce"] * seeds)
     init_key, train_key = jax.random.split(key)
     init_keys, train_keys = jax.random.split(init_key, seeds), jax.random.split(train_key, seeds)
-    entry = {"images": images, "epochs": epochs, "seeds": seeds, "configs": {}}
+    entry = {"images": images, "epochs": config.dropout_epochs, "seeds": seeds, "configs": {}}
     t0 = time.perf_counter()
-    for r in (0.0, rate):
-        net = MLPSpec((784, hidden, 10), "sigmoid", "large", dropout=r, cost="sigmoid_ce")
+    for r in (0.0, config.dropout_rate):
+        net = MLPSpec(
+            (784, config.dropout_hidden, 10), "sigmoid", "large", dropout=r, cost="sigmoid_ce"
+        )
         _, metrics = sgd.run_sweep(
             net,
             hyper,
@@ -134,9 +219,9 @@ def dropout_study(
             train_keys,
             train,
             test,
-            epochs=epochs,
-            batch_size=batch_size,
-            block=block,
+            epochs=config.dropout_epochs,
+            batch_size=config.batch_size,
+            block=config.block,
             checkpoint=None if checkpoints is None else checkpoints / f"dropout{r:g}",
             progress=progress,
             desc=f"dropout {r:g}, {seeds} seeds",

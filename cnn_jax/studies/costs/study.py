@@ -3,16 +3,22 @@ sigmoid neuron, and the two costs on MNIST [784, H, 10] in one vmapped SGD sweep
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
+from cnn_jax.errors import UsageError
+from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies.costs import neuron
+from cnn_jax.results import save_figure
+from cnn_jax.studies.costs import neuron, plots
 from cnn_jax.training import sgd
 
 # Nielsen, chapter 3: test accuracy (%) after 30 epochs, [784, H, 10].
@@ -22,6 +28,41 @@ PUBLISHED = {
 }
 LR = {"sigmoid_ce": 0.5, "quadratic": 3.0}
 MNIST_COSTS = ("sigmoid_ce", "quadratic")
+
+
+@dataclasses.dataclass(frozen=True)
+class CostConfig:
+    """The single neuron's epochs and the MNIST sweep's sizes (experiments/cost_functions.py)."""
+
+    mnist: bool = flag(
+        True,
+        "after the single neuron, train the MNIST networks (--no-mnist: "
+        "the neuron only, in seconds)",
+    )
+    neuron_epochs: int = flag(
+        300, "gradient-descent epochs of the single neuron", type=cli.positive_int
+    )
+    hidden: tuple[int, ...] = flag(
+        (30,), "hidden widths H of the MNIST [784, H, 10] networks, e.g. 30,100", type=cli.int_list
+    )
+    epochs: int = flag(30, "SGD epochs of each MNIST network", type=cli.positive_int)
+    batch_size: int = flag(10, "examples per SGD step", type=cli.positive_int)
+    images: int = flag(
+        50_000, "the first N training images (Nielsen's training split)", type=cli.positive_int
+    )
+    test_images: int = flag(10_000, "the first N test images", type=cli.positive_int)
+    seeds: int = flag(1, "seeds per cost, vmapped", type=cli.positive_int)
+    seed: int = flag(0, "root random seed", type=cli.seed)
+
+    def __post_init__(self):
+        if self.mnist and self.batch_size > self.images:
+            raise UsageError(
+                f"--batch-size {self.batch_size} is more than the --images {self.images}"
+            )
+
+    def check_data(self, mnist: data_lib.Mnist) -> None:
+        cli.check_count("--images", self.images, len(mnist.train_labels), "training images")
+        cli.check_count("--test-images", self.test_images, len(mnist.test_labels), "test images")
 
 
 def neuron_study(epochs: int) -> tuple[dict, dict]:
@@ -141,3 +182,49 @@ def format_mnist_table(entries: dict) -> str:
                 f"{pub if pub is not None else '-'}   ({entry['seconds']:.0f} s)"
             )
     return "\n".join(lines)
+
+
+def measure(config: CostConfig, mnist: data_lib.Mnist | None, progress=sgd.silent) -> dict:
+    """Every number of the study (``results.json``'s content): the single neuron, then the
+    MNIST networks of ``config.hidden`` on ``mnist`` (None: the neuron only)."""
+    start = time.perf_counter()
+    runs, curves = neuron_study(config.neuron_epochs)
+    entries = [
+        mnist_study(
+            mnist,
+            hidden,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            seeds=config.seeds,
+            seed=config.seed,
+            progress=progress,
+        )
+        for hidden in (config.hidden if mnist is not None else ())
+    ]
+    return {
+        "description": "Nielsen ch. 3: the learning slowdown of the quadratic cost. MNIST "
+        "accuracies are on the MNIST test set, after the last epoch (final) and at the "
+        "best epoch (best).",
+        "config": dataclasses.asdict(config),
+        "neuron": {"runs": runs, "grad_w_vs_output": curves},
+        "mnist": {entry["network"]: entry for entry in entries},
+        "timings": {"total_s": time.perf_counter() - start},
+    }
+
+
+def format_tables(results: dict) -> str:
+    """The neuron's table and (when MNIST ran) the MNIST table, from :func:`measure`."""
+    tables = [format_neuron_table(results["neuron"]["runs"])]
+    if results["mnist"]:
+        tables.append(format_mnist_table(results["mnist"]))
+    return "\n".join(tables)
+
+
+def write_figures(results: dict, out: Path) -> None:
+    """neuron_slowdown.png, and mnist_<network>.png per MNIST network."""
+    neuron_results = results["neuron"]
+    fig = plots.plot_neuron_slowdown(neuron_results["runs"], neuron_results["grad_w_vs_output"])
+    save_figure(fig, out / "neuron_slowdown.png")
+    for name, entry in results["mnist"].items():
+        curves_by_cost = {cost: e["curves"] for cost, e in entry["costs"].items()}
+        save_figure(plots.plot_config_curves(curves_by_cost), out / f"mnist_{name}.png")
