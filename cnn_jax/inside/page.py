@@ -1,11 +1,12 @@
 """One digit through every layer, written to a folder: numbers, figures, and an HTML page.
 
-:func:`write_visualization` computes (``cnn_jax.inside.layers``), saves the numbers
-(``results.json``, ``activations.npz``), draws the figures from them
-(``cnn_jax.inside.plots``) and renders ``index.html`` from ``results.json``. The page
-shows, in order: the overview figure, the layer table (each layer's input and output
-shape, like Keras's summary "input (None, 28, 28, 1) → output (None, 23, 23, 32)"), the
-activation statistics with their definitions, then every layer's own figure.
+:func:`write_visualization` computes (:func:`compute`, with ``cnn_jax.inside.layers``),
+saves the numbers (``results.json``, ``activations.npz``), draws the figures from them
+(:func:`draw_figures`, with ``cnn_jax.inside.plots``) and renders ``index.html`` from
+``results.json``. The page shows, in order: the overview figure, the layer table (each
+layer's input and output shape, like Keras's summary "input (None, 28, 28, 1) → output
+(None, 23, 23, 32)"), the activation statistics with their definitions, then every layer's
+own figure.
 
 The files are built in a staging folder inside the output folder (which the caller holds
 with ``cli.RunFolder``) and moved into place when complete, ``results.json`` last, so an
@@ -14,6 +15,7 @@ interrupted run never leaves a ``results.json`` beside half of its figures.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import os
@@ -29,7 +31,7 @@ from cnn_jax import cli
 from cnn_jax.errors import UsageError
 from cnn_jax.inside import layers
 from cnn_jax.inside import plots as layer_plots
-from cnn_jax.results import machine, save_figure, versions, write_json, write_npz, write_text
+from cnn_jax.results import provenance, save_figure, write_json, write_npz, write_text
 
 KIND = "visualize_layers"  # marks an output folder as ours (safe to replace on a rerun)
 ARCH_NAMES = {"seed": "the seed CNN", "deep": "the deep CNN", "mlp": "the MLP"}
@@ -195,117 +197,44 @@ def _first_layer_weights(params) -> tuple[np.ndarray, str] | None:
     return kernel.reshape(28, 28, 1, -1), "learned dense1 weights as 28×28 images"
 
 
+@dataclasses.dataclass(frozen=True)
+class Drawing:
+    """Which test image to draw and how: statistics over the first ``stats_images`` test
+    images, feature maps on one colour scale per map (``per_map_scale``) or per layer, the
+    network's ``output`` activation, the ``command`` shown on the page, and when the run
+    began (``started``, a ``time.time()``, for the provenance's wall time)."""
+
+    index: int
+    stats_images: int = 1000
+    per_map_scale: bool = False
+    output: str = "softmax"
+    command: str = ""
+    started: float | None = None
+
+
 def write_visualization(
-    out_dir: str | Path,
-    *,
-    model,
-    params,
-    images: np.ndarray,
-    labels: np.ndarray,
-    index: int,
-    source: Mapping,
-    output: str = "softmax",
-    stats_images: int = 1000,
-    per_map_scale: bool = False,
-    command: str = "",
+    out_dir: str | Path, *, model, params, images, labels, source: Mapping, drawing: Drawing
 ) -> dict:
     """Write one digit's pass through ``model`` and batch statistics to ``out_dir``.
 
-    ``images`` float32 [N, 28, 28, 1] in [0, 1] and ``labels`` int [N] are the test set;
-    test image ``index`` is drawn; the statistics use the first ``stats_images``.
+    ``images`` float32 [N, 28, 28, 1] in [0, 1] and ``labels`` int [N] are the test set.
     ``source`` describes the network (checkpoint, epoch, arch, test_accuracy,
     trained_here). Returns what it wrote to ``results.json``.
     """
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
-    n = min(stats_images, images.shape[0])
-    # One batch, one compile: the statistics' images with the drawn one appended.
-    batch = jnp.asarray(np.concatenate([images[:n], images[index : index + 1]]))
-    outputs = layers.layer_outputs(model, params, batch, output=output)
-    activations = {name: act for name in outputs if (act := layers.layer_activation(model, name))}
-    stats = layers.activation_statistics({k: v[:n] for k, v in outputs.items()}, activations)
-    one = {name: np.asarray(v[n]) for name, v in outputs.items()}  # [...] per layer
-    table = layers.layer_table(model, params, {k: v[n:] for k, v in outputs.items()})
-    probs = one[output]
-    image = np.asarray(images[index])
+    results, arrays = compute(model, params, images, labels, source, drawing)
     weights = _first_layer_weights(params)
-
-    figures = {
-        "overview": "overview.png",
-        "input": "layers/00_input.png",
-        "layers": {
-            row["name"]: f"layers/{i:02d}_{row['name']}.png" for i, row in enumerate(table, start=1)
-        },
-        "filters": "filters.png" if weights is not None else None,
-        "colour_scale": (
-            "Feature maps: one colour scale per map (0 = its min, 1 = its max)."
-            if per_map_scale
-            else "Feature maps: one colour scale shared by all maps of a layer; signed "
-            "values red > 0 > blue (white = 0), non-negative values viridis."
-        ),
-    }
-    results = {
-        "kind": KIND,
-        "source": dict(source),
-        "image": {
-            "index": int(index),
-            "label": int(labels[index]),
-            "predicted": int(np.argmax(probs)),
-            "probabilities": [float(p) for p in probs],
-        },
-        "layers": table,
-        "statistics": {
-            "num_images": int(n),
-            "definitions": layers.DEFINITIONS,
-            "layers": stats,
-        },
-        "figures": figures,
-        "arrays": "activations.npz",
-        "command": command,
-        "versions": versions(),
-        "machine": machine(),
-    }
-
     # Staged inside out_dir, which the caller holds (cli.RunFolder: its lock lives there).
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob(f"{STAGING}*"):
         shutil.rmtree(old, ignore_errors=True)  # left by a killed run
     staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING))
     try:
-        write_npz(staging / results["arrays"], {"input": image, **one})
+        write_npz(staging / results["arrays"], arrays)
         write_json(staging / "results.json", results)
-        # Figures from the saved numbers.
-        with np.load(staging / results["arrays"]) as npz:
-            saved = dict(npz)
-        label = results["image"]["label"]
-        arch = source.get("arch")
-        caption = f"test image {index} (label {label}) through {ARCH_NAMES.get(arch, arch)}"
-        if source.get("epoch") is not None:
-            caption += f" after epoch {source['epoch']}"
-        layer_list = [(row["name"], row["kind"], saved[row["name"]]) for row in table]
-        for fig, rel in [
-            (
-                layer_plots.plot_overview(
-                    saved["input"],
-                    layer_list,
-                    label=label,
-                    per_map_scale=per_map_scale,
-                    title=caption,
-                ),
-                figures["overview"],
-            ),
-            (layer_plots.plot_image(saved["input"], title="input 28×28×1"), figures["input"]),
-        ]:
-            save_figure(fig, staging / rel)
-        for name, kind, values in layer_list:
-            fig = layer_plots.plot_layer(
-                name, kind, values, per_map_scale=per_map_scale, label=label
-            )
-            save_figure(fig, staging / figures["layers"][name])
-        if weights is not None:
-            fig = layer_plots.plot_filters(weights[0], title=weights[1])
-            save_figure(fig, staging / figures["filters"])
-        write_page(staging / "index.html", json.loads((staging / "results.json").read_text()))
+        saved = json.loads((staging / "results.json").read_text())
+        draw_figures(staging, saved, weights, per_map_scale=drawing.per_map_scale)
         for old in _ours_to_replace(out_dir):  # an earlier output of ours (check_out_dir)
             shutil.rmtree(old) if old.is_dir() else old.unlink()
         # results.json last: a folder without it is not a finished output.
@@ -316,3 +245,86 @@ def write_visualization(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return results
+
+
+def compute(model, params, images, labels, source: Mapping, drawing: Drawing):
+    """(results.json's content, the arrays of activations.npz): the drawn image's output
+    at every layer, the layer table, and the statistics over the first images."""
+    index, output = drawing.index, drawing.output
+    n = min(drawing.stats_images, images.shape[0])
+    # One batch, one compile: the statistics' images with the drawn one appended.
+    batch = jnp.asarray(np.concatenate([images[:n], images[index : index + 1]]))
+    outputs = layers.layer_outputs(model, params, batch, output=output)
+    activations = {name: act for name in outputs if (act := layers.layer_activation(model, name))}
+    stats = layers.activation_statistics({k: v[:n] for k, v in outputs.items()}, activations)
+    one = {name: np.asarray(v[n]) for name, v in outputs.items()}  # [...] per layer
+    table = layers.layer_table(model, params, {k: v[n:] for k, v in outputs.items()})
+    probs = one[output]
+    results = {
+        "kind": KIND,
+        "source": dict(source),
+        "image": {
+            "index": int(index),
+            "label": int(labels[index]),
+            "predicted": int(np.argmax(probs)),
+            "probabilities": [float(p) for p in probs],
+        },
+        "layers": table,
+        "statistics": {"num_images": int(n), "definitions": layers.DEFINITIONS, "layers": stats},
+        "figures": figure_paths(
+            table, drawing.per_map_scale, filters=_first_layer_weights(params) is not None
+        ),
+        "arrays": "activations.npz",
+        "command": drawing.command,
+        "provenance": provenance(drawing.started),
+    }
+    return results, {"input": np.asarray(images[index]), **one}
+
+
+def figure_paths(table: list[dict], per_map_scale: bool, *, filters: bool) -> dict:
+    """Where each figure goes, relative to the output folder, and the colour scale's note."""
+    return {
+        "overview": "overview.png",
+        "input": "layers/00_input.png",
+        "layers": {
+            row["name"]: f"layers/{i:02d}_{row['name']}.png" for i, row in enumerate(table, start=1)
+        },
+        "filters": "filters.png" if filters else None,
+        "colour_scale": (
+            "Feature maps: one colour scale per map (0 = its min, 1 = its max)."
+            if per_map_scale
+            else "Feature maps: one colour scale shared by all maps of a layer; signed "
+            "values red > 0 > blue (white = 0), non-negative values viridis."
+        ),
+    }
+
+
+def draw_figures(folder: Path, results: Mapping, weights, *, per_map_scale: bool = False) -> None:
+    """Every figure and index.html in ``folder``, from the activations saved there and
+    ``results`` as read back from its results.json; ``weights`` the first layer's filters
+    and their title (None: no filter figure)."""
+    figures, label = results["figures"], results["image"]["label"]
+    with np.load(folder / results["arrays"]) as npz:
+        saved = dict(npz)
+    source = results["source"]
+    arch = source.get("arch")
+    caption = (
+        f"test image {results['image']['index']} (label {label}) through "
+        f"{ARCH_NAMES.get(arch, arch)}"
+    )
+    if source.get("epoch") is not None:
+        caption += f" after epoch {source['epoch']}"
+    layer_list = [(row["name"], row["kind"], saved[row["name"]]) for row in results["layers"]]
+    fig = layer_plots.plot_overview(
+        saved["input"], layer_list, label=label, per_map_scale=per_map_scale, title=caption
+    )
+    save_figure(fig, folder / figures["overview"])
+    fig = layer_plots.plot_image(saved["input"], title="input 28×28×1")
+    save_figure(fig, folder / figures["input"])
+    for name, kind, values in layer_list:
+        fig = layer_plots.plot_layer(name, kind, values, per_map_scale=per_map_scale, label=label)
+        save_figure(fig, folder / figures["layers"][name])
+    if weights is not None:
+        fig = layer_plots.plot_filters(weights[0], title=weights[1])
+        save_figure(fig, folder / figures["filters"])
+    write_page(folder / "index.html", results)

@@ -377,7 +377,7 @@ def test_missing_or_corrupt_checkpoint_is_a_clear_error(
         (["--index", "10000"], "--index 10000 is out of range"),
         (["--index", "-1"], "must be >= 0"),
         (["--digit", "12"], "--digit must be a digit 0-9"),
-        (["--index", "3", "--digit", "4"], "not allowed with argument"),
+        (["--index", "3", "--digit", "4"], "give --index or --digit, not both"),
     ],
 )
 def test_bad_choice_of_image_is_one_line_and_exit_2(
@@ -413,15 +413,15 @@ def test_without_checkpoint_trains_briefly_and_says_so(
         write_json(Path(out_dir) / "results.json", {"config": cfg.to_dict(), "epochs": 1})
 
     def fake_write(out, **kwargs):  # drawing: see test_page_and_pngs_for_a_tiny_model
-        written.update(out=out, **kwargs)
+        written.update(out=out, index=kwargs["drawing"].index, **kwargs)
         return {"image": {"label": 7, "predicted": 7}, "layers": []}
 
     monkeypatch.setattr(network, "run", fake_run)
     monkeypatch.setattr(network, "write_visualization", fake_write)
     out = tmp_path / "vis"
     assert visualize_layers.main(["--out", str(out), "--no-progress"]) == 0
-    run_dir = tmp_path / visualize_layers.BRIEF_RUN_NAME
-    assert calls == [(visualize_layers.BRIEF_TRAINING, run_dir)]
+    run_dir = tmp_path / network.BRIEF_RUN_NAME
+    assert calls == [(network.BRIEF_TRAINING, run_dir)]
     assert "no --checkpoint: training the seed CNN (1 epoch" in capsys.readouterr().out
     assert written["out"] == out and written["index"] == 0
     assert "trained briefly" in written["source"]["trained_here"]
