@@ -16,7 +16,7 @@ from pathlib import Path
 import jax
 
 from cnn_jax import cli, flags
-from cnn_jax.inside import network, probe_page, probes
+from cnn_jax.inside import probe_networks, probe_page, probes
 from cnn_jax.results import provenance
 
 DEFAULT_ROOT = Path("runs/probe_layers")
@@ -29,8 +29,8 @@ def build_parser() -> cli.Parser:
         "accuracy and class separation; linear CKA between layers; a 2-D PCA of each "
         "layer. Writes <out>/results.json, figures and <out>/index.html.",
     )
-    network.add_network_flags(p)
-    flags.add_flags(p, network.ProbeConfig)
+    probe_networks.add_network_flags(p)
+    flags.add_flags(p, probe_networks.ProbeConfig)
     cli.add_common(p, out=None, seed_default=None)
     return p
 
@@ -41,18 +41,18 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     cli.one_lapack_thread()
     # Every input is checked, and every checkpoint read, before anything is computed.
-    first = network.first_network_name(args["networks"])
-    config = flags.from_flags(network.ProbeConfig, args)
+    first = probe_networks.first_network_name(args["networks"])
+    config = flags.from_flags(probe_networks.ProbeConfig, args)
     out = Path(args["out"] or DEFAULT_ROOT / first)
     probe_page.check_out_dir(out)
     init_key, pca_key = jax.random.split(jax.random.key(config.seed))
-    nets = network.networks_to_probe(args["networks"], seed=config.seed, key=init_key)
+    nets = probe_networks.networks_to_probe(args["networks"], seed=config.seed, key=init_key)
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     config.check_data(mnist)
     train, test = config.data(mnist)
     with cli.RunFolder(out):
         start = time.perf_counter()
-        found, scatter = network.probe_all(nets, train, test, config, pca_key)
+        found, scatter = probe_networks.probe_all(nets, train, test, config, pca_key)
         results = {
             "settings": dataclasses.asdict(config),
             "definitions": probes.DEFINITIONS,

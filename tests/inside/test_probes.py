@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax.inside import network, probes
+from cnn_jax.inside import probe_networks, probes
 from cnn_jax.training import train
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.run import run
@@ -201,8 +201,8 @@ def tiny_run(mnist, tmp_path_factory):
 
 def test_at_init_of_rebuilds_the_runs_parameters_before_its_first_step(tiny_run):
     run_dir, started = tiny_run
-    requests = [(network.INIT_OF_RUN, str(run_dir)), (network.TRAINED, str(run_dir))]
-    at_init, trained = network.networks_to_probe(requests, seed=0, key=jax.random.key(0))
+    requests = [(probe_networks.INIT_OF_RUN, str(run_dir)), (probe_networks.TRAINED, str(run_dir))]
+    at_init, trained = probe_networks.networks_to_probe(requests, seed=0, key=jax.random.key(0))
     rebuilt = at_init["params"]()
     assert jax.tree.structure(rebuilt) == jax.tree.structure(started)
     jax.tree.map(np.testing.assert_array_equal, rebuilt, started)
@@ -219,8 +219,8 @@ def test_cka_pairs_first_against_all_and_each_run_against_its_init():
 
     nets = [net(checkpoint="a"), net(initialization_of="a"), net(checkpoint="b"),
             net(initialization_of="b"), net(arch="mlp")]  # fmt: skip
-    assert network.cka_pairs(nets) == [(0, 1), (0, 2), (0, 3), (0, 4), (2, 3)]
-    assert network.cka_pairs(nets[:1]) == []
+    assert probe_networks.cka_pairs(nets) == [(0, 1), (0, 2), (0, 3), (0, 4), (2, 3)]
+    assert probe_networks.cka_pairs(nets[:1]) == []
 
 
 def test_script_keeps_the_order_of_the_command_line(load_script, mnist, tiny_run, tmp_path,
