@@ -37,7 +37,7 @@ def non_finite(value, path: str = "") -> str | None:
         items = enumerate(value)
     elif isinstance(value, np.ndarray):
         bad = np.argwhere(~np.isfinite(value)) if value.dtype.kind == "f" else []
-        return f"{path}{list(bad[0])}" if len(bad) else None
+        return f"{path}{bad[0].tolist()}" if len(bad) else None
     elif isinstance(value, (float, np.floating)):
         return None if math.isfinite(value) else path or "value"
     else:
@@ -76,7 +76,8 @@ class RowStore:
             )
             raise UsageError(
                 f"{self.out} holds a run of another configuration (differs in "
-                f"{', '.join(changed) or 'its layout'}); use another --out"
+                f"{', '.join(changed) or 'its layout'}); use another --out, or delete its "
+                "rows/ and progress.json to start over"
             )
         self.done: list[str] = [] if saved is None else list(saved.get("done", []))
 

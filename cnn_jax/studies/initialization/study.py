@@ -538,7 +538,7 @@ def curve_row(label: str, study: Study, key, train, probe) -> dict:
     }
 
 
-def _table_row(label, study, key, data, store: RowStore, progress) -> dict:
+def _table_row(label, study, key, data, store: RowStore, progress, log) -> dict:
     """:func:`table_row` with a checkpoint per epoch under ``<out>/checkpoints`` (a rerun
     continues it), its divergence named by row and flag."""
     train, validation, test = data
@@ -547,20 +547,12 @@ def _table_row(label, study, key, data, store: RowStore, progress) -> dict:
     net = network(label, study.hidden, study.width)
     try:
         row = table_row(
-            net,
-            study,
-            init_k,
-            train_k,
-            train,
-            validation,
-            test,
-            progress,
-            label,
-            checkpoint=checkpoint,
+            net, study, init_k, train_k, train, validation, test, progress, label, checkpoint
         )
     except Diverged as e:
         raise Diverged(f"Table 1 {label}: {e} (--lrs)") from None
     shutil.rmtree(checkpoint, ignore_errors=True)
+    log(f"{label}: test error {row['test_error']:.2f} %")
     return row
 
 
@@ -585,51 +577,38 @@ def measure(
     train = sgd.to_device(
         train_part.train_images[: study.train_images], train_part.train_labels[: study.train_images]
     )
-    results: dict = {"study": dataclasses.asdict(study), "seed": seed}
-    timings = {}
-
-    log("at init")
-    t = time.perf_counter()
     keys = jax.random.split(init_key, study.init_seeds)
     jacobian_images = fixed[0][: study.jacobian_examples]
-    results["init"] = {
-        label: _saved_row(
+    sections = {
+        "init": lambda label: _saved_row(
             store,
             f"init {label}",
-            lambda label=label: init_row(label, study, keys, fixed, jacobian_images),
+            lambda: init_row(label, study, keys, fixed, jacobian_images),
             "the network overflows at init; lower --init-hidden or --init-width",
-        )
-        for label in study.networks
-    }
-    timings["init_s"] = time.perf_counter() - t
-
-    log("training curves")
-    t = time.perf_counter()
-    results["curves"] = {
-        label: _saved_row(
+        ),
+        "curves": lambda label: _saved_row(
             store,
             f"curve {label}",
-            lambda label=label: curve_row(label, study, curve_key, train, probe),
+            lambda: curve_row(label, study, curve_key, train, probe),
             "non-finite activations while training; lower --curve-lr",
-        )
-        for label in study.curve_networks
+        ),
     }
-    timings["curves_s"] = time.perf_counter() - t
-
     if table:
-        t = time.perf_counter()
         data = (train, sgd.to_device(*validation), sgd.to_device(test_images, test_labels))
-        results["table"] = {}
-        for label in study.networks:
-            row = _saved_row(
-                store,
-                f"table {label}",
-                lambda label=label: _table_row(label, study, table_key, data, store, progress),
-                "lower --lrs",
-            )
-            results["table"][label] = row
-            log(f"{label}: test error {row['test_error']:.2f} %")
-        timings["table_s"] = time.perf_counter() - t
+        sections["table"] = lambda label: _saved_row(
+            store,
+            f"table {label}",
+            lambda: _table_row(label, study, table_key, data, store, progress, log),
+            "lower --lrs",
+        )
+    results: dict = {"study": dataclasses.asdict(study), "seed": seed}
+    timings = {}
+    for section, row in sections.items():
+        log(section)
+        t = time.perf_counter()
+        labels = study.curve_networks if section == "curves" else study.networks
+        results[section] = {label: row(label) for label in labels}
+        timings[f"{section}_s"] = time.perf_counter() - t
     shutil.rmtree(store.out / "checkpoints", ignore_errors=True)
     timings["total_s"] = time.perf_counter() - started
     return {**results, "timings": timings, "paper_updates": PAPER_UPDATES}

@@ -410,19 +410,30 @@ def methods(config: PretrainConfig, targets) -> dict[str, Method]:
     }
 
 
+# Finite but past any trained layer: on inputs in [0, 1] (pixels, sigmoid codes) trained
+# weights stay of order 1–10, and float32's sigmoid is flat to the last bit (σ' = 0, no
+# gradient) once |z| passes ~100; weights this large are an overflow on its way.
+MAX_WEIGHT = 1e6
+
+
 def check_stage(name: str, layer: int, params, cost, config: PretrainConfig) -> None:
     """Raise :class:`Diverged` naming the stage, layer, epoch and flag when a pretrained
-    layer's weights (any seed) or its cost per epoch (cost [S, epochs + 1]) are not finite."""
+    layer's cost per epoch (cost [S, epochs + 1], any seed) is not finite, or its weights
+    are not finite or beyond :data:`MAX_WEIGHT`."""
     bad = ~np.isfinite(np.asarray(cost)).all(0)  # [epochs + 1]
-    weights_finite = all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(params))
-    if weights_finite and not bad.any():
+    largest = float(np.max([np.max(np.abs(np.asarray(w))) for w in jax.tree.leaves(params)]))
+    if largest <= MAX_WEIGHT and not bad.any():  # NaN compares False: caught here too
         return
-    epoch = max(int(np.argmax(bad)), 1) if bad.any() else len(bad) - 1
+    if bad.any():
+        where, what = f"epoch {max(int(np.argmax(bad)), 1)}", "a non-finite cost"
+    elif not np.isfinite(largest):
+        where, what = f"by epoch {len(bad) - 1}", "non-finite weights"
+    else:
+        where, what = f"by epoch {len(bad) - 1}", f"weights up to {largest:.3g}"
     flag = STAGE_FLAGS[name]
     value = getattr(config, flag[2:].replace("-", "_"))
     raise Diverged(
-        f"{name} pretraining, layer {layer + 1}, epoch {epoch}: non-finite weights or cost; "
-        f"lower {flag} (now {value:g})"
+        f"{name} pretraining, layer {layer + 1}, {where}: {what}; lower {flag} (now {value:g})"
     )
 
 
@@ -614,7 +625,8 @@ def _row(name: str, start: Start, stats: G.GradStats, metrics: dict, seconds: fl
     train_error = 100.0 * (1.0 - np.asarray(metrics["train_accuracy"], np.float64))
     delta = np.asarray(stats.delta_norm, np.float64)  # [S, L]
     hidden = delta[:, :-1]
-    ratio = hidden[:, 0] / hidden[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 is caught as non-finite
+        ratio = hidden[:, 0] / hidden[:, -1]
     return {
         "network": start.net.name,
         "activation": start.net.activation,

@@ -141,3 +141,17 @@ def test_bad_flags_exit_2_before_writing(load_script, mnist, tmp_path, capsys, f
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error" in err
     assert not out.exists()
+
+
+def test_every_config_flag_helps_in_a_sentence():
+    import dataclasses
+
+    helps = [f.metadata["help"] for f in dataclasses.fields(P.PretrainConfig) if f.metadata]
+    assert len(helps) == 15
+    for text in helps:
+        assert text[0].isupper() and text.endswith("."), text
+
+
+def test_full_is_the_published_size():
+    config = P.PretrainConfig.full(seeds=4)
+    assert config.hidden == (1000, 1000, 1000) and config.images is None and config.seeds == 4
