@@ -48,8 +48,8 @@ def build_parser() -> cli.Parser:
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
     args = vars(build_parser().parse_args(argv))
-    make = pretraining.PretrainConfig.full if args["full"] else pretraining.PretrainConfig
-    config = flags.from_flags(make, args)
+    full = pretraining.FULL_SIZE if args["full"] else {}
+    config = flags.from_flags(pretraining.PretrainConfig, args, **full)
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     cli.check_count("--images", config.images, len(mnist.train_labels), "training images")
     with cli.RunFolder(args["out"]) as out:

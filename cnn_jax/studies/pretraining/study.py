@@ -52,6 +52,8 @@ ROWS = (
     "ReLU + He",
 )
 PRETRAINED = ("RBM", "autoencoder", "denoising autoencoder", "supervised greedy")
+# The published size: 3 × 1,000 hidden units on all 60,000 training images.
+FULL_SIZE = {"hidden": (1000, 1000, 1000), "images": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +119,8 @@ class PretrainConfig:
 
     @classmethod
     def full(cls, **overrides) -> PretrainConfig:
-        """The published size: 3 × 1,000 hidden units on all 60,000 training images."""
-        return cls(**{**overrides, "hidden": (1000, 1000, 1000), "images": None})
+        """The published size (:data:`FULL_SIZE`)."""
+        return cls(**{**overrides, **FULL_SIZE})
 
     @classmethod
     def tiny(cls, **overrides) -> PretrainConfig:

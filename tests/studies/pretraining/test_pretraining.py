@@ -152,6 +152,12 @@ def test_every_config_flag_helps_in_a_sentence():
         assert text[0].isupper() and text.endswith("."), text
 
 
-def test_full_is_the_published_size():
-    config = P.PretrainConfig.full(seeds=4)
-    assert config.hidden == (1000, 1000, 1000) and config.images is None and config.seeds == 4
+def test_full_and_untied_flags_set_the_config(load_script):
+    from cnn_jax import flags
+
+    parser = load_script("pretraining").build_parser()
+    args = vars(parser.parse_args(["--full", "--seeds", "4", "--untied"]))
+    config = flags.from_flags(P.PretrainConfig, args, **P.FULL_SIZE)
+    assert config == P.PretrainConfig.full(seeds=4, tied=False)
+    assert config.hidden == (1000, 1000, 1000) and config.images is None
+    assert flags.from_flags(P.PretrainConfig, vars(parser.parse_args([]))) == P.PretrainConfig()
