@@ -12,6 +12,7 @@ rerun of the same command continues from there; <out>/results.json is written at
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from cnn_jax import cli, flags
@@ -38,6 +39,7 @@ def build_parser() -> cli.Parser:
         "--untied",
         dest="tied",
         action="store_false",
+        default=argparse.SUPPRESS,  # absent: the config's own default
         help="Give the autoencoders their own decoder weights.",
     )
     cli.add_common(p, out="runs/pretraining", seed_default=None)
