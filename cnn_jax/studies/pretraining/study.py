@@ -475,7 +475,8 @@ def pretrain(config: PretrainConfig, x, targets, keys, store, progress=None) -> 
     out = {}
     for index, (name, method) in enumerate(methods(config, targets).items()):
         method_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
-        bar = (progress or sgd.silent)(f"pretrain {name}, layers", len(config.hidden))
+        desc = f"[{index + 1}/{len(PRETRAINED)}] pretrain {name}, layers"
+        bar = (progress or sgd.silent)(desc, len(config.hidden))
         stack, history, seconds = pretrain_stack(name, method, method_keys, x, config, store, bar)
         bar.close()
         out[name] = {"stack": stack, "history": history, "seconds": seconds}
@@ -533,9 +534,10 @@ def open_rows(out: str | Path, config: PretrainConfig) -> RowStore:
     return RowStore(out, dataclasses.asdict(config), total)
 
 
-def finetune(name: str, start: Start, config: PretrainConfig, data, store, progress):
+def finetune(name: str, start: Start, config: PretrainConfig, data, store, progress, desc):
     """Fine-tune one row's start for every seed (``data``: keys, train keys, train, test,
-    probe) with a checkpoint per epoch under ``<out>/checkpoints``; save the row."""
+    probe) with a checkpoint per epoch under ``<out>/checkpoints``; save the row.
+    ``desc`` names its progress bar."""
     keys, train_keys, train, test, probe = data
     checkpoint = store.out / "checkpoints" / slug(name)
     stats = jax.device_get(start_stats(start.params, *probe, net=start.net))
@@ -554,7 +556,7 @@ def finetune(name: str, start: Start, config: PretrainConfig, data, store, progr
             checkpoint=checkpoint,
             params=start.params,
             progress=progress,
-            desc=f"fine-tune {name}, epochs",
+            desc=desc,
         )
     except Diverged as e:
         raise Diverged(f"fine-tuning {name}: {e} (--lr {config.lr:g})") from None
@@ -579,9 +581,9 @@ def measure(mnist: data_lib.Mnist, config: PretrainConfig, store: RowStore, *, p
     probe = (train[0][: config.grad_images], train[1][: config.grad_images])
     data = (keys, train_keys, train, test, probe)
     rows = {}
-    for name, s in starts.items():
-        saved = store.get(name)
-        rows[name] = saved or finetune(name, s, config, data, store, progress)
+    for i, (name, s) in enumerate(starts.items(), start=1):
+        desc = f"[{i}/{len(starts)}] fine-tune {name}, epochs"
+        rows[name] = store.get(name) or finetune(name, s, config, data, store, progress, desc)
     shutil.rmtree(store.out / "checkpoints", ignore_errors=True)
     return {
         "description": f"{config.net.name} (sigmoid hidden layers; ReLU for its row) on the "
