@@ -100,3 +100,18 @@ def plot_test_errors(table: Mapping[str, Mapping]):
     ax.set_title(f"{first['network']}, {first['updates']:,} updates")
     ax.legend(fontsize=8)
     return fig
+
+
+def figures(results: Mapping, published_jacobian: Mapping[str, float]) -> dict:
+    """{file stem: figure} of a run's results.json: the at-init, curve and (when trained)
+    Table 1 figures."""
+    out = {
+        "jacobian_singular_values": plot_jacobian_singular_values(
+            results["init"], published_jacobian
+        ),
+        "gradients_at_init": plot_gradients_at_init(results["init"]),
+        "saturation_curves": plot_saturation_curves(results["curves"]),
+    }
+    if "table" in results:
+        out["test_errors"] = plot_test_errors(results["table"])
+    return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
 import time
 from collections.abc import Callable
 
@@ -29,8 +30,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
-from cnn_jax.errors import Diverged
+from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.activations import (
     ACTIVATIONS,
@@ -41,10 +44,10 @@ from cnn_jax.nn.activations import (
 from cnn_jax.nn.mlp import MLPSpec, draw_params
 from cnn_jax.nn.tree import layer_names
 from cnn_jax.training import sgd
+from cnn_jax.training.rows import RowStore, non_finite, slug
 
 # Glorot & Bengio 2010, Table 1, MNIST column: test error (%) of 5 hidden layers of 1,000
-# units; "N" = normalized init. Copied from the brief; see README_initialization.md for
-# what was and was not checked against the paper.
+# units; "N" = normalized init.
 PUBLISHED_TEST_ERROR = {
     "softsign": 1.64,
     "softsign N": 1.72,
@@ -79,31 +82,66 @@ def network(label: str, hidden: int, width: int) -> MLPSpec:
     return MLPSpec((784, *[width] * hidden, 10), activation, init, cost="softmax_ce")
 
 
+def network_names(text: str) -> tuple[str, ...]:
+    """ "tanh,tanh N" -> ("tanh", "tanh N"): a flag's comma-separated network labels."""
+    return tuple(text.split(","))
+
+
 @dataclasses.dataclass(frozen=True)
 class Study:
-    """Every knob of the study; the script's flags map onto these fields one to one."""
+    """Every knob of the study; each field is one flag of experiments/initialization.py."""
 
-    width: int = 100  # units per hidden layer of the Table 1 networks (paper: 1,000)
-    hidden: int = 5  # hidden layers of the Table 1 networks (paper: 5)
-    epochs: int = 5  # Table 1 epochs over the 50,000 training images
-    lrs: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)  # picked on validation
-    batch_size: int = 10
-    train_images: int = 50_000  # the first N of the 50,000 training images
-    networks: tuple[str, ...] = tuple(NETWORKS)
-    # At init:
-    init_width: int = 256  # the paper: 1,000 (--init-width 1000: each n×n SVD ~60× dearer)
-    init_hidden: int = 5
-    init_seeds: int = 8
-    init_images: int = 300  # the first N test images: the fixed batch
-    jacobian_examples: int = 2  # examples per seed whose n×n Jacobians are decomposed
-    # Training curves (Figures 2–3):
-    curve_width: int = 500  # the paper: 1,000
-    curve_hidden: int = 4
-    curve_epochs: int = 1
-    curve_lr: float = 0.1
-    record_every: int = 250  # updates between records; divides the updates per epoch
-    probe_images: int = 300  # the first N test images: the fixed probe
-    curve_networks: tuple[str, ...] = CURVE_NETWORKS
+    width: int = flag(
+        100, "Table 1: units per hidden layer (the paper: 1,000).", type=cli.positive_int
+    )
+    hidden: int = flag(5, "Table 1: hidden layers (the paper: 5).", type=cli.positive_int)
+    epochs: int = flag(5, "Table 1: epochs over the training images.", type=cli.positive_int)
+    lrs: tuple[float, ...] = flag(
+        (0.01, 0.03, 0.1, 0.3),
+        "Table 1: learning rates, comma-separated; each row keeps the best on validation.",
+        type=cli.float_list,
+    )
+    batch_size: int = flag(10, "SGD mini-batch size.", type=cli.positive_int)
+    train_images: int = flag(
+        50_000, "Train on the first N of the 50,000 training images.", type=cli.positive_int
+    )
+    networks: tuple[str, ...] = flag(
+        tuple(NETWORKS),
+        f"Networks of Table 1 and of the at-init rows, comma-separated, of: {', '.join(NETWORKS)}.",
+        type=network_names,
+    )
+    init_width: int = flag(
+        256,
+        "At init: units per hidden layer (the paper: 1,000; each n×n SVD grows as n³).",
+        type=cli.positive_int,
+    )
+    init_hidden: int = flag(5, "At init: hidden layers.", type=cli.positive_int)
+    init_seeds: int = flag(8, "At init: seeds, vmapped.", type=cli.positive_int)
+    init_images: int = flag(
+        300, "At init: the first N test images, the fixed batch.", type=cli.positive_int
+    )
+    jacobian_examples: int = flag(
+        2,
+        "At init: examples per seed whose layer Jacobians are decomposed.",
+        type=cli.positive_int,
+    )
+    curve_width: int = flag(
+        500, "Curves: units per hidden layer (the paper: 1,000).", type=cli.positive_int
+    )
+    curve_hidden: int = flag(4, "Curves: hidden layers.", type=cli.positive_int)
+    curve_epochs: int = flag(1, "Curves: epochs.", type=cli.positive_int)
+    curve_lr: float = flag(0.1, "Curves: learning rate.", type=cli.positive_float)
+    record_every: int = flag(
+        250,
+        "Curves: updates between records; must divide the updates per epoch.",
+        type=cli.positive_int,
+    )
+    probe_images: int = flag(
+        300, "Curves: the first N test images, the fixed probe.", type=cli.positive_int
+    )
+    curve_networks: tuple[str, ...] = flag(
+        CURVE_NETWORKS, "Curves: networks, comma-separated.", type=network_names
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "lrs", tuple(self.lrs))
@@ -111,17 +149,22 @@ class Study:
         object.__setattr__(self, "curve_networks", tuple(self.curve_networks))
         unknown = [n for n in (*self.networks, *self.curve_networks) if n not in NETWORKS]
         if unknown:
-            raise ValueError(f"unknown network {unknown[0]!r}; choose from {', '.join(NETWORKS)}")
+            raise UsageError(f"unknown network {unknown[0]!r}; choose from {', '.join(NETWORKS)}")
         steps = self.train_images // self.batch_size
-        if steps < 1:
-            raise ValueError(
-                f"--batch-size {self.batch_size} is more than --train-images {self.train_images}"
-            )
-        if steps % self.record_every:
-            raise ValueError(
-                f"--record-every {self.record_every} must divide the {steps} updates per epoch "
-                f"(--train-images / --batch-size)"
-            )
+        cli.check(
+            steps >= 1,
+            f"--batch-size {self.batch_size} is more than --train-images {self.train_images}",
+        )
+        cli.check(
+            steps % self.record_every == 0,
+            f"--record-every {self.record_every} must divide the {steps} updates per epoch "
+            f"(--train-images / --batch-size)",
+        )
+        cli.check(
+            self.jacobian_examples <= self.init_images,
+            f"--jacobian-examples {self.jacobian_examples} is more than --init-images "
+            f"{self.init_images}",
+        )
 
     @classmethod
     def tiny(cls) -> Study:
@@ -375,9 +418,21 @@ def test_error(net: MLPSpec, params, images, targets) -> float:
     return float(100.0 * (1.0 - losses.accuracy(logits, jnp.argmax(targets, -1))))
 
 
-def table_row(net, study: Study, init_key, train_key, train, validation, test, progress, label):
-    """Train the network at every learning rate in one vmapped sweep on ``train``; pick the
-    rate with the lowest final validation error; report its test error."""
+def table_row(
+    net,
+    study: Study,
+    init_key,
+    train_key,
+    train,
+    validation,
+    test,
+    progress,
+    label,
+    checkpoint=None,
+):
+    """Train the network at every learning rate in one vmapped sweep on ``train`` (with a
+    checkpoint per epoch in the folder ``checkpoint``, when given); pick the rate with the
+    lowest final validation error; report its test error."""
     c = len(study.lrs)
     hyper = sgd.hypers(list(study.lrs), 0.0, net.cost)
     init_keys = jnp.stack([init_key] * c)  # the same start for every rate
@@ -392,8 +447,9 @@ def table_row(net, study: Study, init_key, train_key, train, validation, test, p
         epochs=study.epochs,
         batch_size=study.batch_size,
         block=1,
+        checkpoint=checkpoint,
         progress=progress,
-        desc=label,
+        desc=f"Table 1 {label}, epochs",
     )
     validation_error = 100.0 * (1.0 - np.asarray(metrics["test_accuracy"], np.float64))  # [C, E]
     best = int(np.argmin(validation_error[:, -1]))
@@ -416,95 +472,146 @@ def table_row(net, study: Study, init_key, train_key, train, validation, test, p
 # ----------------------------------------------------------------------------- the study
 
 
+def check_data(study: Study, mnist: data_lib.Mnist, *, table: bool) -> None:
+    """Refuse (UsageError, one line) a study that asks for more images than ``mnist`` has,
+    or Table 1 without the 10,000 validation images."""
+    n_train, n_test = len(mnist.train_labels), len(mnist.test_labels)
+    cli.check_count("--train-images", study.train_images, min(50_000, n_train), "training images")
+    cli.check_count("--init-images", study.init_images, n_test, "test images")
+    cli.check_count("--probe-images", study.probe_images, n_test, "test images")
+    cli.check(
+        n_train > 50_000 or not table,
+        f"Table 1 needs 60,000 training images (50,000 + 10,000 validation), got "
+        f"{n_train:,}; pass --no-table",
+    )
+
+
+def open_rows(out, study: Study, *, seed: int, table: bool) -> RowStore:
+    """The finished rows of this run in ``out`` (another configuration's rows there are
+    refused: UsageError)."""
+    total = len(study.networks) * (1 + table) + len(study.curve_networks)
+    return RowStore(out, {"study": dataclasses.asdict(study), "seed": seed, "table": table}, total)
+
+
+def _saved_row(store: RowStore, key: str, compute: Callable[[], dict], hint: str) -> dict:
+    """Row ``key`` from ``store``, else ``compute()`` it, check that every number is finite
+    (else :class:`Diverged` naming the row, the number and ``hint``) and save it."""
+    saved = store.get(key)
+    if saved is not None:
+        return saved
+    row = compute()
+    if (where := non_finite(row)) is not None:
+        raise Diverged(f"{key}: {where} is not finite; {hint}")
+    store.put(key, row)
+    return row
+
+
+def init_row(label: str, study: Study, keys, fixed, jacobian_images) -> dict:
+    """One network's statistics at init over the seed keys [S]: spreads over seeds."""
+    net = network(label, study.init_hidden, study.init_width)
+    stats = init_stats(net, keys, *fixed, jacobian_images)
+    return {
+        "network": net.name,
+        "activation": net.activation,
+        "init": net.init,
+        **{name: spread(v) for name, v in stats.items()},
+        "backprop_ratio_first_to_last": spread(
+            stats["backprop_var"][:, :1] / stats["backprop_var"][:, -1:]
+        )["median"][0],
+        "jacobian_mean_hidden_to_hidden": spread(
+            np.mean(stats["jacobian_singular_value"][:, 1:], axis=1, keepdims=True)
+        ),
+    }
+
+
+def curve_row(label: str, study: Study, key, train, probe) -> dict:
+    """One network's activation statistics during training (Figures 2–3)."""
+    net = network(label, study.curve_hidden, study.curve_width)
+    init_k, train_k = jax.random.split(key)
+    records = training_curves(net, init_k, train_k, study.curve_lr, train, probe, study=study)
+    return {
+        "network": net.name,
+        "activation": net.activation,
+        "init": net.init,
+        "updates": [i * study.record_every for i in range(len(records["mean"]))],
+        **{k: np.asarray(v, np.float64).tolist() for k, v in records.items()},
+    }
+
+
+def _table_row(label, study, key, data, store: RowStore, progress, log) -> dict:
+    """:func:`table_row` with a checkpoint per epoch under ``<out>/checkpoints`` (a rerun
+    continues it), its divergence named by row and flag."""
+    train, validation, test = data
+    init_k, train_k = jax.random.split(key)
+    checkpoint = store.out / "checkpoints" / f"table-{slug(label)}"
+    net = network(label, study.hidden, study.width)
+    try:
+        row = table_row(
+            net, study, init_k, train_k, train, validation, test, progress, label, checkpoint
+        )
+    except Diverged as e:
+        raise Diverged(f"Table 1 {label}: {e} (--lrs)") from None
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    log(f"{label}: test error {row['test_error']:.2f} %")
+    return row
+
+
 def measure(
     mnist: data_lib.Mnist,
     study: Study,
+    store: RowStore,
     *,
     seed: int,
     progress: Callable | None = None,
     log: Callable[[str], None] = lambda line: None,
     table: bool = True,
 ) -> dict:
-    """Every number of the study as plain JSON-ready values (``results.json``)."""
+    """Every number of the study as plain JSON-ready values (``results.json``). Each row
+    is saved in ``store`` as it finishes and read back on a rerun."""
     started = time.perf_counter()
     init_key, curve_key, table_key = jax.random.split(jax.random.key(seed), 3)
     train_part, validation = data_lib.nielsen_split(mnist)
-    fixed = sgd.to_device(
-        mnist.test_images[: study.init_images], mnist.test_labels[: study.init_images]
-    )
-    probe = sgd.to_device(
-        mnist.test_images[: study.probe_images], mnist.test_labels[: study.probe_images]
-    )
-    jacobian_images = fixed[0][: study.jacobian_examples]
-    results: dict = {"study": dataclasses.asdict(study), "seed": seed}
-    timings = {}
-
-    log("at init")
-    t = time.perf_counter()
-    keys = jax.random.split(init_key, study.init_seeds)
-    at_init = {}
-    for label in study.networks:
-        net = network(label, study.init_hidden, study.init_width)
-        stats = init_stats(net, keys, *fixed, jacobian_images)
-        at_init[label] = {
-            "network": net.name,
-            "activation": net.activation,
-            "init": net.init,
-            **{name: spread(v) for name, v in stats.items()},
-            "backprop_ratio_first_to_last": spread(
-                stats["backprop_var"][:, :1] / stats["backprop_var"][:, -1:]
-            )["median"][0],
-            "jacobian_mean_hidden_to_hidden": spread(
-                np.mean(stats["jacobian_singular_value"][:, 1:], axis=1, keepdims=True)
-            ),
-        }
-    results["init"] = at_init
-    timings["init_s"] = time.perf_counter() - t
-
-    log("training curves")
-    t = time.perf_counter()
+    test_images, test_labels = mnist.test_images, mnist.test_labels
+    fixed = sgd.to_device(test_images[: study.init_images], test_labels[: study.init_images])
+    probe = sgd.to_device(test_images[: study.probe_images], test_labels[: study.probe_images])
     train = sgd.to_device(
         train_part.train_images[: study.train_images], train_part.train_labels[: study.train_images]
     )
-    init_k, train_k = jax.random.split(curve_key)
-    curves = {}
-    for label in study.curve_networks:
-        net = network(label, study.curve_hidden, study.curve_width)
-        records = training_curves(net, init_k, train_k, study.curve_lr, train, probe, study=study)
-        curves[label] = {
-            "network": net.name,
-            "activation": net.activation,
-            "init": net.init,
-            "updates": [i * study.record_every for i in range(len(records["mean"]))],
-            **{k: np.asarray(v, np.float64).tolist() for k, v in records.items()},
-        }
-        _check_finite(curves[label]["mean"], label)
-    results["curves"] = curves
-    timings["curves_s"] = time.perf_counter() - t
-
+    keys = jax.random.split(init_key, study.init_seeds)
+    jacobian_images = fixed[0][: study.jacobian_examples]
+    sections = {
+        "init": lambda label: _saved_row(
+            store,
+            f"init {label}",
+            lambda: init_row(label, study, keys, fixed, jacobian_images),
+            "the network overflows at init; lower --init-hidden or --init-width",
+        ),
+        "curves": lambda label: _saved_row(
+            store,
+            f"curve {label}",
+            lambda: curve_row(label, study, curve_key, train, probe),
+            "non-finite activations while training; lower --curve-lr",
+        ),
+    }
     if table:
+        data = (train, sgd.to_device(*validation), sgd.to_device(test_images, test_labels))
+        sections["table"] = lambda label: _saved_row(
+            store,
+            f"table {label}",
+            lambda: _table_row(label, study, table_key, data, store, progress, log),
+            "lower --lrs",
+        )
+    results: dict = {"study": dataclasses.asdict(study), "seed": seed}
+    timings = {}
+    for section, row in sections.items():
+        log(section)
         t = time.perf_counter()
-        validation_device = sgd.to_device(*validation)
-        test = sgd.to_device(mnist.test_images, mnist.test_labels)
-        init_k, train_k = jax.random.split(table_key)
-        rows = {}
-        for label in study.networks:
-            net = network(label, study.hidden, study.width)
-            rows[label] = table_row(
-                net, study, init_k, train_k, train, validation_device, test, progress, label
-            )
-            log(f"{label}: test error {rows[label]['test_error']:.2f} %")
-        results["table"] = rows
-        timings["table_s"] = time.perf_counter() - t
+        labels = study.curve_networks if section == "curves" else study.networks
+        results[section] = {label: row(label) for label in labels}
+        timings[f"{section}_s"] = time.perf_counter() - t
+    shutil.rmtree(store.out / "checkpoints", ignore_errors=True)
     timings["total_s"] = time.perf_counter() - started
-    results["timings"] = timings
-    results["paper_updates"] = PAPER_UPDATES
-    return results
-
-
-def _check_finite(values, label: str) -> None:
-    if not np.all(np.isfinite(np.asarray(values))):
-        raise Diverged(f"{label}: non-finite activations while training; lower --curve-lr")
+    return {**results, "timings": timings, "paper_updates": PAPER_UPDATES}
 
 
 def format_table(results: dict) -> str:

@@ -202,13 +202,21 @@ def train_stack(
     stack, errors = [], []
     x = data
     for layer, width in enumerate(hidden):
-        init_key, train_key = jax.random.split(jax.random.fold_in(key, layer))
-        params = init_rbm(init_key, x.shape[-1], width, x)
-        params, err = train_rbm(params, x, train_key, training)
+        params, err = train_layer(x, key, layer, width, training)
         stack.append(params)
         errors.append(err)
         x = hidden_probs(params, x)
     return stack, errors
+
+
+def train_layer(
+    x: jax.Array, key: jax.Array, layer: int, width: int, training: RBMTraining
+) -> tuple[RBMParams, jax.Array]:
+    """Layer ``layer`` (0-based) of :func:`train_stack`: an RBM of ``width`` hidden units
+    drawn and trained on x [N, V] with keys from ``fold_in(key, layer)``."""
+    init_key, train_key = jax.random.split(jax.random.fold_in(key, layer))
+    params = init_rbm(init_key, x.shape[-1], width, x)
+    return train_rbm(params, x, train_key, training)
 
 
 # ----------------------------------------------------------------------------- exact (small)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
+from cnn_jax.errors import Diverged
+from cnn_jax.flags import flag
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.nn.tree import layer_names
 from cnn_jax.results import save_figure
@@ -36,6 +40,7 @@ from cnn_jax.studies.pretraining import plots
 from cnn_jax.studies.pretraining import rbm as rbm_lib
 from cnn_jax.training import gradients as G
 from cnn_jax.training import sgd
+from cnn_jax.training.rows import RowStore, non_finite, slug
 
 ROWS = (
     "random init",
@@ -47,38 +52,75 @@ ROWS = (
     "ReLU + He",
 )
 PRETRAINED = ("RBM", "autoencoder", "denoising autoencoder", "supervised greedy")
+# The published size: 3 × 1,000 hidden units on all 60,000 training images.
+FULL_SIZE = {"hidden": (1000, 1000, 1000), "images": None}
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:
     """The whole study. ``hidden`` sigmoid layers on the first ``images`` training images;
     every row is fine-tuned for ``epochs`` epochs of SGD (lr, batch_size) with softmax
-    cross-entropy; pretraining runs ``pretrain_epochs`` epochs per layer."""
+    cross-entropy; pretraining runs ``pretrain_epochs`` epochs per layer. Each field with a
+    help text is one flag of experiments/pretraining.py."""
 
-    # 3 × 500 on 10,000 images, 5 fine-tuning epochs: under 5 minutes on 2 CPU cores.
-    hidden: tuple[int, ...] = (500, 500, 500)
-    images: int | None = 10_000  # None: all 60,000
-    seeds: int = 3
-    epochs: int = 5
-    lr: float = 0.1
-    batch_size: int = 20
-    pretrain_epochs: int = 3
-    rbm_lr: float = 0.05
-    cd_k: int = 1
-    ae_lr: float = 0.1
-    corruption: float = 0.25  # masking noise of the denoising autoencoder
-    tied: bool = True
-    supervised_lr: float = 0.1
-    grad_images: int = 1000  # ‖δˡ‖ at the start of fine-tuning on the first N training images
-    filters: int = 64  # first-layer filters kept for the figure
-    seed: int = 0
+    hidden: tuple[int, ...] = flag(
+        (500, 500, 500), "Hidden layer widths, comma-separated.", type=cli.int_list
+    )
+    images: int | None = flag(
+        10_000, "Train on the first N training images.", type=cli.positive_int
+    )  # None: all 60,000
+    seeds: int = flag(3, "Seeds per row, vmapped; at least 2.", type=cli.positive_int)
+    epochs: int = flag(5, "Fine-tuning epochs of every row.", type=cli.positive_int)
+    lr: float = flag(0.1, "Fine-tuning learning rate η.", type=cli.positive_float)
+    batch_size: int = flag(
+        20, "Mini-batch size of fine-tuning and pretraining.", type=cli.positive_int
+    )
+    pretrain_epochs: int = flag(3, "Pretraining epochs per layer.", type=cli.positive_int)
+    rbm_lr: float = flag(0.05, "Learning rate of the RBMs' CD-k.", type=cli.positive_float)
+    cd_k: int = flag(1, "Gibbs steps of CD-k.", type=cli.positive_int)
+    ae_lr: float = flag(
+        0.1, "Learning rate of the (denoising) autoencoders.", type=cli.positive_float
+    )
+    corruption: float = flag(
+        0.25, "Masking noise of the denoising autoencoder, in [0, 1).", type=cli.rate
+    )
+    tied: bool = True  # the script's --untied sets False: decoders with their own weights
+    supervised_lr: float = flag(
+        0.1, "Learning rate of supervised greedy pretraining.", type=cli.positive_float
+    )
+    grad_images: int = flag(
+        1000,
+        "Measure ‖δˡ‖ at the start of fine-tuning on the first N training images.",
+        type=cli.positive_int,
+    )
+    filters: int = flag(64, "First-layer filters to draw.", type=cli.positive_int)
+    seed: int = flag(0, "Root random seed.", type=cli.seed)
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
-        if not 0.0 <= self.corruption < 1.0:
-            raise ValueError(f"corruption must be in [0, 1), got {self.corruption}")
-        if self.grad_images > (self.images or 60_000):
-            raise ValueError(f"grad_images {self.grad_images} > images {self.images}")
+        images = self.images or 60_000
+        check = cli.check
+        check(
+            0.0 <= self.corruption < 1.0, f"--corruption must be in [0, 1), got {self.corruption}"
+        )
+        check(self.seeds >= 2, f"--seeds {self.seeds}: need at least 2 for a spread")
+        check(
+            self.filters <= min(self.hidden),
+            f"--filters {self.filters} is more than the {min(self.hidden)} first-layer units",
+        )
+        check(
+            self.grad_images <= images,
+            f"--grad-images {self.grad_images} is more than the {images} images",
+        )
+        check(
+            self.batch_size <= images,
+            f"--batch-size {self.batch_size} is more than the {images} images",
+        )
+
+    @classmethod
+    def full(cls, **overrides) -> PretrainConfig:
+        """The published size (:data:`FULL_SIZE`)."""
+        return cls(**{**overrides, **FULL_SIZE})
 
     @classmethod
     def tiny(cls, **overrides) -> PretrainConfig:
@@ -214,14 +256,22 @@ def train_autoencoder(params: AEParams, x, key, *, opt: LayerSGD, corruption: fl
     )
 
 
+def autoencoder_layer(x, key, layer: int, width: int, opt: LayerSGD, *, corruption=0.0, tied=True):
+    """Layer ``layer`` (0-based) of :func:`autoencoder_stack`: an autoencoder of ``width``
+    hidden units drawn and trained on x [N, V] with keys from ``fold_in(key, layer)``."""
+    init_key, train_key = jax.random.split(jax.random.fold_in(key, layer))
+    params = init_autoencoder(init_key, x.shape[-1], width, tied=tied)
+    return train_autoencoder(params, x, train_key, opt=opt, corruption=corruption)
+
+
 def autoencoder_stack(x, key, hidden: tuple[int, ...], opt: LayerSGD, *, corruption=0.0, tied=True):
     """Greedy: autoencoder l learns to reconstruct the codes of layers 1..l−1 from x [N, 784].
     Returns (one AEParams per layer, clean reconstruction cost per epoch per layer)."""
     stack, history = [], []
     for layer, width in enumerate(hidden):
-        init_key, train_key = jax.random.split(jax.random.fold_in(key, layer))
-        params = init_autoencoder(init_key, x.shape[-1], width, tied=tied)
-        params, cost = train_autoencoder(params, x, train_key, opt=opt, corruption=corruption)
+        params, cost = autoencoder_layer(
+            x, key, layer, width, opt, corruption=corruption, tied=tied
+        )
         stack.append(params)
         history.append(cost)
         x = encode(params, x)
@@ -259,19 +309,25 @@ def train_supervised_layer(params: SupervisedLayer, x, targets, key, *, opt: Lay
     )
 
 
+def supervised_layer(x, targets, key, layer: int, width: int, opt: LayerSGD):
+    """Layer ``layer`` (0-based) of :func:`supervised_stack`, drawn and trained with
+    ``fold_in(key, layer)`` on x [N, V] and one-hot targets [N, 10]."""
+    key_w = jax.random.fold_in(key, layer)
+    params = SupervisedLayer(
+        sigmoid_uniform(key_w, x.shape[-1], width),
+        jnp.zeros((width,)),
+        jnp.zeros((width, targets.shape[-1])),
+        jnp.zeros((targets.shape[-1],)),
+    )
+    return train_supervised_layer(params, x, targets, key_w, opt=opt)
+
+
 def supervised_stack(x, targets, key, hidden: tuple[int, ...], opt: LayerSGD):
     """Bengio et al. 2007's supervised greedy pretraining: train one hidden layer with a
     softmax on top, keep the layer, drop the softmax, add the next on its output."""
     stack, history = [], []
     for layer, width in enumerate(hidden):
-        key_w = jax.random.fold_in(key, layer)
-        params = SupervisedLayer(
-            sigmoid_uniform(key_w, x.shape[-1], width),
-            jnp.zeros((width,)),
-            jnp.zeros((width, targets.shape[-1])),
-            jnp.zeros((targets.shape[-1],)),
-        )
-        params, cost = train_supervised_layer(params, x, targets, key_w, opt=opt)
+        params, cost = supervised_layer(x, targets, key, layer, width, opt)
         stack.append(params)
         history.append(cost)
         x = encode(params, x)
@@ -307,28 +363,123 @@ def _seconds(f: Callable, *args):
     return out, time.perf_counter() - start
 
 
-def pretrain(config: PretrainConfig, x, targets, keys, progress=None) -> dict[str, dict]:
-    """Each pretraining method's stack for every seed key [S], vmapped over seeds:
-    {method: {"stack": [layer params, leaves [S, ...]], "history": [[S, epochs + 1]] per
-    layer, "seconds"}}. x [N, 784], targets one-hot [N, 10]."""
+# The flag that sets each pretraining stage's learning rate: the one to lower on divergence.
+STAGE_FLAGS = {
+    "RBM": "--rbm-lr",
+    "autoencoder": "--ae-lr",
+    "denoising autoencoder": "--ae-lr",
+    "supervised greedy": "--supervised-lr",
+}
+
+
+class Method(NamedTuple):
+    """A greedy pretraining method: ``train(key, x, layer=, width=)`` -> (one seed's layer
+    parameters, its cost before training and after each epoch [epochs + 1]); ``codes(params,
+    x)``, the next layer's input; ``layer_type`` rebuilds a saved layer from its arrays."""
+
+    train: Callable
+    codes: Callable
+    layer_type: type
+
+
+def methods(config: PretrainConfig, targets) -> dict[str, Method]:
+    """The four greedy methods, in :data:`PRETRAINED` order; targets one-hot [N, 10]."""
     opt = LayerSGD(config.pretrain_epochs, config.batch_size, config.ae_lr)
     sup_opt = LayerSGD(config.pretrain_epochs, config.batch_size, config.supervised_lr)
-    methods = {
-        "RBM": lambda k: rbm_lib.train_stack(x, k, config.hidden, config.rbm_training()),
-        "autoencoder": lambda k: autoencoder_stack(x, k, config.hidden, opt, tied=config.tied),
-        "denoising autoencoder": lambda k: autoencoder_stack(
-            x, k, config.hidden, opt, corruption=config.corruption, tied=config.tied
+    rbm_training = config.rbm_training()
+
+    def autoencoder(corruption: float) -> Method:
+        def train(k, x, *, layer, width):
+            return autoencoder_layer(
+                x, k, layer, width, opt, corruption=corruption, tied=config.tied
+            )
+
+        return Method(train, encode, AEParams)
+
+    return {
+        "RBM": Method(
+            lambda k, x, *, layer, width: rbm_lib.train_layer(x, k, layer, width, rbm_training),
+            rbm_lib.hidden_probs,
+            rbm_lib.RBMParams,
         ),
-        "supervised greedy": lambda k: supervised_stack(x, targets, k, config.hidden, sup_opt),
+        "autoencoder": autoencoder(0.0),
+        "denoising autoencoder": autoencoder(config.corruption),
+        "supervised greedy": Method(
+            lambda k, x, *, layer, width: supervised_layer(x, targets, k, layer, width, sup_opt),
+            encode,
+            SupervisedLayer,
+        ),
     }
-    out = {}
-    bar = (progress or sgd.silent)("pretraining", len(methods))
-    for index, (name, train) in enumerate(methods.items()):
-        method_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
-        (stack, history), seconds = _seconds(jax.vmap(train), method_keys)
-        out[name] = {"stack": stack, "history": history, "seconds": seconds}
+
+
+# Finite but past any trained layer: on inputs in [0, 1] (pixels, sigmoid codes) trained
+# weights stay of order 1–10, and float32's sigmoid is flat to the last bit (σ' = 0, no
+# gradient) once |z| passes ~100; weights this large are an overflow on its way.
+MAX_WEIGHT = 1e6
+
+
+def check_stage(name: str, layer: int, params, cost, config: PretrainConfig) -> None:
+    """Raise :class:`Diverged` naming the stage, layer, epoch and flag when a pretrained
+    layer's cost per epoch (cost [S, epochs + 1], any seed) is not finite, or its weights
+    are not finite or beyond :data:`MAX_WEIGHT`."""
+    bad = ~np.isfinite(np.asarray(cost)).all(0)  # [epochs + 1]
+    largest = float(np.max([np.max(np.abs(np.asarray(w))) for w in jax.tree.leaves(params)]))
+    if largest <= MAX_WEIGHT and not bad.any():  # NaN compares False: caught here too
+        return
+    if bad.any():
+        where, what = f"epoch {max(int(np.argmax(bad)), 1)}", "a non-finite cost"
+    elif not np.isfinite(largest):
+        where, what = f"by epoch {len(bad) - 1}", "non-finite weights"
+    else:
+        where, what = f"by epoch {len(bad) - 1}", f"weights up to {largest:.3g}"
+    flag = STAGE_FLAGS[name]
+    value = getattr(config, flag[2:].replace("-", "_"))
+    raise Diverged(
+        f"{name} pretraining, layer {layer + 1}, {where}: {what}; lower {flag} (now {value:g})"
+    )
+
+
+def pretrain_stack(name: str, method: Method, keys, x, config: PretrainConfig, store, bar):
+    """One method's stack for the seed keys [S] (vmapped), layer by layer on x [N, 784]:
+    each layer is checked (:func:`check_stage`) and saved in ``store``, or read back from
+    it. Returns (layers, leaves [S, ...]; cost [S, epochs + 1] per layer; seconds)."""
+    stack, history, seconds = [], [], 0.0
+    for layer, width in enumerate(config.hidden):
+        key = f"{name} layer {layer + 1}"
+        x_axis = None if layer == 0 else 0  # the images are shared; later codes per seed
+        saved = store.get(key)
+        arrays = store.get_arrays(key) if saved is not None else None
+        if arrays is None:
+            train = functools.partial(method.train, layer=layer, width=width)
+            (params, cost), took = _seconds(jax.vmap(train, in_axes=(0, x_axis)), keys, x)
+            check_stage(name, layer, params, cost, config)
+            layer_arrays = {k: v for k, v in params._asdict().items() if v is not None}
+            store.put(key, {"history": np.asarray(cost).tolist(), "seconds": took}, layer_arrays)
+        else:
+            params = method.layer_type(**{k: jnp.asarray(v) for k, v in arrays.items()})
+            cost, took = np.asarray(saved["history"], np.float32), saved["seconds"]
+        stack.append(params)
+        history.append(cost)
+        seconds += took
+        if layer + 1 < len(config.hidden):
+            x = jax.vmap(method.codes, in_axes=(0, x_axis))(params, x)
         bar.update(1)
-    bar.close()
+    return stack, history, seconds
+
+
+def pretrain(config: PretrainConfig, x, targets, keys, store, progress=None) -> dict[str, dict]:
+    """Each pretraining method's stack for every seed key [S], vmapped over seeds:
+    {method: {"stack": [layer params, leaves [S, ...]], "history": [[S, epochs + 1]] per
+    layer, "seconds"}}. x [N, 784], targets one-hot [N, 10]; finished layers are saved in
+    and read back from ``store`` (a :class:`~cnn_jax.training.rows.RowStore`)."""
+    out = {}
+    for index, (name, method) in enumerate(methods(config, targets).items()):
+        method_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
+        desc = f"[{index + 1}/{len(PRETRAINED)}] pretrain {name}, layers"
+        bar = (progress or sgd.silent)(desc, len(config.hidden))
+        stack, history, seconds = pretrain_stack(name, method, method_keys, x, config, store, bar)
+        bar.close()
+        out[name] = {"stack": stack, "history": history, "seconds": seconds}
     return out
 
 
@@ -348,7 +499,7 @@ class Start(NamedTuple):
 
 
 def starting_points(
-    config: PretrainConfig, x, targets, keys, progress=None
+    config: PretrainConfig, x, targets, keys, store, progress=None
 ) -> tuple[dict[str, Start], dict]:
     """Every row's starting parameters and the pretraining histories, for seed keys [S]."""
     net = config.net
@@ -360,7 +511,7 @@ def starting_points(
         "random init": Start(net, random_params, 0.0),
         "normalized init": Start(net, glorot.init_params(init_keys), 0.0),
     }
-    pretrained = pretrain(config, x, targets, keys, progress)
+    pretrained = pretrain(config, x, targets, keys, store, progress)
     for name in PRETRAINED:
         # The fresh output layer is the random-init row's: only the hidden layers differ.
         params = to_mlp_params(pretrained[name]["stack"], _output_layer(random_params))
@@ -376,35 +527,64 @@ def _filters(weights, count: int) -> list[list[float]]:
     return [[float(f"{v:.4g}") for v in row] for row in w]
 
 
-def measure(mnist: data_lib.Mnist, config: PretrainConfig, *, progress=None) -> dict:
-    """Every number of the study: ``results.json``'s content. ``progress(desc, total)``: a
-    tqdm-like bar factory for the fine-tuning sweeps (default silent)."""
-    start = time.perf_counter()
-    train, test = sgd.device_data(mnist, config.images)
-    x = train[0].reshape(train[0].shape[0], -1)  # [N, 784]
-    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
-    starts, pretrained = starting_points(config, x, train[1], keys, progress)
-    hyper = sgd.hypers([config.lr] * config.seeds, 0.0, config.net.cost)
-    train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 200))(keys)
-    probe = (train[0][: config.grad_images], train[1][: config.grad_images])
-    rows = {}
-    for name, s in starts.items():
-        stats = jax.device_get(start_stats(s.params, *probe, net=s.net))
-        t0 = time.perf_counter()
+def open_rows(out: str | Path, config: PretrainConfig) -> RowStore:
+    """The finished layers and rows of ``config``'s run in ``out`` (another config's rows
+    there are refused: UsageError)."""
+    total = len(PRETRAINED) * len(config.hidden) + len(ROWS)
+    return RowStore(out, dataclasses.asdict(config), total)
+
+
+def finetune(name: str, start: Start, config: PretrainConfig, data, store, progress, desc):
+    """Fine-tune one row's start for every seed (``data``: keys, train keys, train, test,
+    probe) with a checkpoint per epoch under ``<out>/checkpoints``; save the row.
+    ``desc`` names its progress bar."""
+    keys, train_keys, train, test, probe = data
+    checkpoint = store.out / "checkpoints" / slug(name)
+    stats = jax.device_get(start_stats(start.params, *probe, net=start.net))
+    t0 = time.perf_counter()
+    try:
         _, metrics = sgd.run_sweep(
-            s.net,
-            hyper,
+            start.net,
+            sgd.hypers([config.lr] * config.seeds, 0.0, config.net.cost),
             keys,
             train_keys,
             train,
             test,
             epochs=config.epochs,
             batch_size=config.batch_size,
-            params=s.params,
+            block=1,
+            checkpoint=checkpoint,
+            params=start.params,
             progress=progress,
-            desc=name,
+            desc=desc,
         )
-        rows[name] = _row(name, s, stats, metrics, time.perf_counter() - t0)
+    except Diverged as e:
+        raise Diverged(f"fine-tuning {name}: {e} (--lr {config.lr:g})") from None
+    row = _row(name, start, stats, metrics, time.perf_counter() - t0)
+    if (where := non_finite(row)) is not None:
+        raise Diverged(f"fine-tuning {name}: {where} is not finite; lower --lr {config.lr:g}")
+    store.put(name, row)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    return row
+
+
+def measure(mnist: data_lib.Mnist, config: PretrainConfig, store: RowStore, *, progress=None):
+    """Every number of the study: ``results.json``'s content. Finished layers and rows are
+    saved in ``store`` as they finish and read back on a rerun. ``progress(desc, total)``:
+    a tqdm-like bar factory (default silent)."""
+    start = time.perf_counter()
+    train, test = sgd.device_data(mnist, config.images)
+    x = train[0].reshape(train[0].shape[0], -1)  # [N, 784]
+    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    starts, pretrained = starting_points(config, x, train[1], keys, store, progress)
+    train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 200))(keys)
+    probe = (train[0][: config.grad_images], train[1][: config.grad_images])
+    data = (keys, train_keys, train, test, probe)
+    rows = {}
+    for i, (name, s) in enumerate(starts.items(), start=1):
+        desc = f"[{i}/{len(starts)}] fine-tune {name}, epochs"
+        rows[name] = store.get(name) or finetune(name, s, config, data, store, progress, desc)
+    shutil.rmtree(store.out / "checkpoints", ignore_errors=True)
     return {
         "description": f"{config.net.name} (sigmoid hidden layers; ReLU for its row) on the "
         f"first {len(x):,} MNIST training images, fine-tuned {config.epochs} epochs of SGD "
@@ -415,23 +595,31 @@ def measure(mnist: data_lib.Mnist, config: PretrainConfig, *, progress=None) -> 
         "network": config.net.name,
         "layers": [f"dense{i}" for i in range(1, len(config.hidden) + 2)],
         "rows": rows,
-        "pretraining": {
-            name: {
-                "seconds": p["seconds"],
-                "history": [np.asarray(h).tolist() for h in p["history"]],
-                "history_is": "reconstruction squared error (RBM)"
-                if name == "RBM"
-                else "clean reconstruction cross-entropy"
-                if "autoencoder" in name
-                else "softmax cross-entropy of the temporary head",
-            }
-            for name, p in pretrained.items()
-        },
+        "pretraining": _pretraining_summary(pretrained),
         "filters": {
             name: _filters(pretrained[name]["stack"][0].weights, config.filters)
             for name in ("RBM", "autoencoder", "denoising autoencoder")
         },
         "timings": {"total_s": time.perf_counter() - start},
+    }
+
+
+HISTORY_IS = {
+    "RBM": "reconstruction squared error (RBM)",
+    "autoencoder": "clean reconstruction cross-entropy",
+    "denoising autoencoder": "clean reconstruction cross-entropy",
+    "supervised greedy": "softmax cross-entropy of the temporary head",
+}
+
+
+def _pretraining_summary(pretrained: dict) -> dict:
+    return {
+        name: {
+            "seconds": p["seconds"],
+            "history": [np.asarray(h).tolist() for h in p["history"]],
+            "history_is": HISTORY_IS[name],
+        }
+        for name, p in pretrained.items()
     }
 
 
@@ -441,7 +629,8 @@ def _row(name: str, start: Start, stats: G.GradStats, metrics: dict, seconds: fl
     train_error = 100.0 * (1.0 - np.asarray(metrics["train_accuracy"], np.float64))
     delta = np.asarray(stats.delta_norm, np.float64)  # [S, L]
     hidden = delta[:, :-1]
-    ratio = hidden[:, 0] / hidden[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 is caught as non-finite
+        ratio = hidden[:, 0] / hidden[:, -1]
     return {
         "network": start.net.name,
         "activation": start.net.activation,

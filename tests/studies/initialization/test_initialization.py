@@ -195,3 +195,13 @@ def test_help_names_the_flags(script, capsys):
     text = capsys.readouterr().out
     for flag in ("--width", "--init-width", "--jacobian-examples", "--curve-lr", "--no-table"):
         assert flag in text
+
+
+def test_every_study_flag_helps_in_a_sentence():
+    import dataclasses
+
+    fields = dataclasses.fields(I.Study)
+    assert all(f.metadata for f in fields)
+    for f in fields:
+        text = f.metadata["help"]
+        assert text[0].isupper() and text.endswith("."), text

@@ -141,3 +141,23 @@ def test_bad_flags_exit_2_before_writing(load_script, mnist, tmp_path, capsys, f
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "error" in err
     assert not out.exists()
+
+
+def test_every_config_flag_helps_in_a_sentence():
+    import dataclasses
+
+    helps = [f.metadata["help"] for f in dataclasses.fields(P.PretrainConfig) if f.metadata]
+    assert len(helps) == 15
+    for text in helps:
+        assert text[0].isupper() and text.endswith("."), text
+
+
+def test_full_and_untied_flags_set_the_config(load_script):
+    from cnn_jax import flags
+
+    parser = load_script("pretraining").build_parser()
+    args = vars(parser.parse_args(["--full", "--seeds", "4", "--untied"]))
+    config = flags.from_flags(P.PretrainConfig, args, **P.FULL_SIZE)
+    assert config == P.PretrainConfig.full(seeds=4, tied=False)
+    assert config.hidden == (1000, 1000, 1000) and config.images is None
+    assert flags.from_flags(P.PretrainConfig, vars(parser.parse_args([]))) == P.PretrainConfig()
