@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from cnn_jax import compile_cache
 from cnn_jax.errors import EXIT_DIVERGED, EXIT_USAGE, Diverged, UsageError
 
 SEED_RANGE = 2**32  # jax.random.key takes an unsigned 32-bit seed without wrapping
@@ -51,11 +52,13 @@ class Parser(argparse.ArgumentParser):
 
 def one_line_errors(main: Callable) -> Callable:
     """Wrap a script's ``main(argv)``: a :class:`UsageError` (bad data, folder, checkpoint,
-    config) ends it with one line and exit 2, :class:`Diverged` with one line and exit 3."""
+    config) ends it with one line and exit 2, :class:`Diverged` with one line and exit 3.
+    Every script reuses compiled programs from the persistent cache (:mod:`compile_cache`)."""
     prog = Path(inspect.getfile(main)).name
 
     @functools.wraps(main)
     def wrapped(argv: list[str] | None = None) -> int:
+        compile_cache.enable()  # before the first compile
         try:
             return main(argv)
         except UsageError as e:

@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-CACHE_ENV_VAR = "CNN_JAX_CACHE_DIR"  # replaces ~/.cache/cnn_jax; MNIST goes in its mnist/
+CACHE_ENV_VAR = "CNN_JAX_CACHE_DIR"  # replaces ~/.cache/cnn_jax; holds mnist/ and xla/
 MIRRORS_ENV_VAR = "CNN_JAX_MNIST_MIRRORS"  # space- or comma-separated base URLs
 
 MIRRORS = (
@@ -54,15 +54,20 @@ class DownloadError(Exception):
     why each mirror failed."""
 
 
-def cache_dir() -> Path:
-    """The folder MNIST downloads into: ``$CNN_JAX_CACHE_DIR/mnist``, else
-    ``$XDG_CACHE_HOME/cnn_jax/mnist``, else ``~/.cache/cnn_jax/mnist``."""
+def cache_root() -> Path:
+    """The user's cnn_jax cache: ``$CNN_JAX_CACHE_DIR``, else ``$XDG_CACHE_HOME/cnn_jax``,
+    else ``~/.cache/cnn_jax``. MNIST goes in its ``mnist/``, compiled programs in ``xla/``."""
     root = os.environ.get(CACHE_ENV_VAR)
     if not root:
         xdg = os.environ.get("XDG_CACHE_HOME")
         root = Path(xdg) if xdg else Path.home() / ".cache"
         root = root / "cnn_jax"
-    return Path(root).expanduser() / "mnist"
+    return Path(root).expanduser()
+
+
+def cache_dir() -> Path:
+    """The folder MNIST downloads into: ``cache_root() / "mnist"``."""
+    return cache_root() / "mnist"
 
 
 def mirrors() -> tuple[str, ...]:

@@ -8,12 +8,20 @@ from pathlib import Path
 import jax
 import pytest
 
+from cnn_jax import compile_cache
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 DATA_DIR = os.environ.get("CNN_JAX_DATA_DIR")
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The tests keep their own compiled programs, apart from the user's runs, and across test
+# sessions (.pytest_cache is ignored by git), so a second session skips most compiles.
+# Subprocesses inherit the variable. A cache turned off (CNN_JAX_COMPILE_CACHE=0) stays off.
+if os.environ.get(compile_cache.ENV_VAR, "").strip().lower() not in compile_cache.OFF:
+    os.environ[compile_cache.ENV_VAR] = str(ROOT / ".pytest_cache" / "cnn_jax_xla")
 
 
 def _load_script(name: str):

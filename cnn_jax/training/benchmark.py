@@ -121,6 +121,7 @@ def training_throughput(
         t0 = time.perf_counter()
         for i in range(w0, min(w0 + window, steps)):
             state, metrics = step(state, batches[i % n_batches], key)
+            devices.pace(metrics, mesh)  # simulated CPU devices must not run far ahead
         jax.block_until_ready(metrics)
         done = min(w0 + window, steps) - w0
         rates.append(done * cfg.batch_size / (time.perf_counter() - t0))

@@ -174,6 +174,23 @@ def check_divisible(what: str, n: int, mesh: Mesh) -> None:
         )
 
 
+def pace(out, mesh: Mesh) -> None:
+    """Wait for ``out`` (a step's result) when the mesh holds several CPU devices of this
+    process; elsewhere return at once. Call after dispatching each step of a loop.
+
+    Simulated CPU devices (``XLA_FLAGS=--xla_force_host_platform_device_count=N``) share
+    one XLA CPU client, which lets a bounded number of computations per device be
+    dispatched and unfinished. A loop that runs further ahead stops in an all-reduce whose
+    partners never arrive, whatever the batch or the model, and XLA aborts the process
+    after its collective timeout. Waiting for every step keeps at most one ahead; the
+    dispatch it no longer overlaps is small next to a step's computation.
+    GPUs, TPUs, and several processes with one CPU device each are not affected.
+    """
+    local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+    if len(local) > 1 and local[0].platform == "cpu":
+        jax.block_until_ready(out)
+
+
 # ----------------------------------------------------------------------------- sweeps
 
 

@@ -250,6 +250,7 @@ def evaluate(
             y = np.concatenate([y, np.zeros(pad, y.dtype)])
         batch = {"image": x, "label": y, "weight": weight}
         totals.append(eval_step(params, jax.tree.map(lambda a: devices.shard_rows(a, mesh), batch)))
+        devices.pace(totals[-1], mesh)
     loss_sum = sum(float(devices.to_host(t["loss_sum"])) for t in totals)
     correct = sum(int(devices.to_host(t["correct"])) for t in totals)
     return loss_sum / n, correct / n
@@ -374,6 +375,7 @@ def train_and_evaluate(
                 images, labels = gather(train_x, train_y, devices.shard_rows(idx, mesh))
                 state, m = train_step(state, {"image": images, "label": labels}, dropout_key)
                 step_metrics.append(m)
+                devices.pace(m, mesh)  # simulated CPU devices must not run far ahead
             step_metrics = devices.to_host(jax.tree.map(lambda *xs: jnp.stack(xs), *step_metrics))
             seconds = time.perf_counter() - t0
             check_finite(epoch, cfg, loss=step_metrics["loss"], gradient=step_metrics["grad_norm"])

@@ -14,9 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("devices_worker.py")
-# Simulated devices: tiny batches (4 images per device) keep every op on its device's own
-# thread. With larger ones, XLA's CPU runtime can run a device's all-reduce on a thread
-# another device's matmul needs, and on 2 cores the step stops (see the README).
+# Simulated devices: N CPU devices of one process (see devices.pace for why loops wait).
 EIGHT = "--xla_force_host_platform_device_count=8"
 # float32 reductions in another order (per-device sums, then one all-reduce): measured
 # differences were below 2e-7 absolute.
@@ -68,6 +66,30 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused(tmp_path):
         "multiple of 8 or pass --devices"
     ]
     assert not out.exists()
+
+
+# The default batch of 128, and more steps (40, two computations each: gather, step) and
+# evaluation batches (100) than XLA's CPU client lets one device queue unfinished: the loops
+# must wait for their steps (devices.pace), or the first all-reduce past the queue stops.
+AHEAD = ["--arch", "mlp", "--widths", "1000,10", "--epochs", "1", "--limit", str(40 * 128),
+         "--test-limit", "1000", "--eval-batch-size", "10", "--no-progress"]  # fmt: skip
+
+
+def test_simulated_devices_at_the_default_batch_train_like_one(tmp_path):
+    script = str(ROOT / "experiments/mnist_cnn.py")
+    results = {}
+    for n in (1, 2, 8):
+        out = tmp_path / str(n)
+        flags = f"--xla_force_host_platform_device_count={n}"
+        p = subprocess.run([sys.executable, script, *AHEAD, "--out", str(out)],
+                           env=env(XLA_FLAGS=flags), capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+        assert p.returncode == 0, p.stderr[-2000:]
+        results[n] = json.loads((out / "results.json").read_text())
+        assert results[n]["devices"] == n
+    for n in (2, 8):
+        for key in ("train_losses", "train_accuracies", "test_losses", "test_accuracies"):
+            np.testing.assert_allclose(results[n][key], results[1][key], rtol=RTOL, atol=ATOL)
 
 
 def free_port() -> int:
