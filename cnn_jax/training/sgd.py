@@ -4,7 +4,8 @@ configurations (learning rate, L2 coefficient, cost, seed) in one jit-compiled c
 One step on a mini-batch of m examples is w ← w − η·∇(C_batch + coeff·Σ_kernels w²),
 where C_batch is the batch-mean cost: Nielsen's w ← (1 − ηλ/n)·w − (η/m)·Σ_x ∇C_x with
 ``coeff = λ/(2n)`` (:func:`cnn_jax.nn.losses.nielsen_coeff`). Every epoch shuffles with
-``jax.random.permutation(fold_in(shuffle_key, epoch))`` and drops the last partial batch.
+:func:`cnn_jax.training.batches.epoch_batches` (``fold_in(shuffle_key, epoch)``), which drops
+the last partial batch.
 Long runs go in blocks of epochs, with a verified checkpoint after each block to resume from.
 """
 

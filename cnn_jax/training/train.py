@@ -1,8 +1,8 @@
 """Training: state, one jitted update, evaluation, and the epoch loop with checkpoints.
 
 Keys: one root key per run, split once into ``init_key, data_key, dropout_key``.
-Epoch e shuffles with ``fold_in(data_key, e)``; step s drops out with
-``fold_in(dropout_key, s)``. A resumed run therefore replays exactly.
+Epoch e shuffles with ``epoch_batches(data_key, e, ...)`` (``fold_in(data_key, e)``);
+step s drops out with ``fold_in(dropout_key, s)``. A resumed run therefore replays exactly.
 """
 
 from __future__ import annotations
@@ -118,25 +118,16 @@ def forward(cfg: TrainConfig, apply_fn: Callable) -> Callable:
     return run
 
 
-def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
-    """``train_step(state, batch, key) -> (state, metrics)``, not yet jitted.
-
-    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}, split over the
-    ``mesh`` (default: one device) on its leading axis; the state is replicated. ``key``
-    is the run's dropout key: image i of step s draws its masks from
-    ``fold_in(fold_in(key, s), i)`` (and Flax folds in each dropout layer's name). Each
-    device accumulates the gradient of its images over micro-batches under ``lax.scan``;
-    one ``pmean`` averages the devices' gradients (the gradient of the batch-mean loss, up
-    to float32 rounding); the optimizer steps once per batch, the same on every device.
-    """
-    mesh = mesh or devices.data_mesh(1)
+def make_local_grads(cfg: TrainConfig, devices_in_mesh: int) -> Callable:
+    """``local_grads(state, images, labels, step_key) -> (loss, correct, grads)`` inside
+    ``shard_map``: this device's images accumulated over micro-batches under ``lax.scan``,
+    then averaged (loss, gradient) or summed (correct count) over the devices."""
     loss_fn = LOSSES[cfg.loss]
-    per_device = cfg.batch_size // mesh.size
-    micro = micro_batch_size(cfg, mesh.size)
+    per_device = cfg.batch_size // devices_in_mesh
+    micro = micro_batch_size(cfg, devices_in_mesh)
     chunks = per_device // micro
 
     def local_grads(state: TrainState, images, labels, step_key):
-        """This device's images: (mean loss, correct count, gradient), pmean-ed over devices."""
         run = forward(cfg, state.apply_fn)
         first = jax.lax.axis_index(devices.AXIS) * per_device
 
@@ -167,6 +158,23 @@ def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
         # Equal shares: the mean over devices of their means is the batch mean.
         mean = functools.partial(jax.lax.pmean, axis_name=devices.AXIS)
         return mean(loss), jax.lax.psum(correct, devices.AXIS), jax.tree.map(mean, grads)
+
+    return local_grads
+
+
+def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
+    """``train_step(state, batch, key) -> (state, metrics)``, not yet jitted.
+
+    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}, split over the
+    ``mesh`` (default: one device) on its leading axis; the state is replicated. ``key``
+    is the run's dropout key: image i of step s draws its masks from
+    ``fold_in(fold_in(key, s), i)`` (and Flax folds in each dropout layer's name). Each
+    device accumulates the gradient of its images over micro-batches under ``lax.scan``;
+    one ``pmean`` averages the devices' gradients (the gradient of the batch-mean loss, up
+    to float32 rounding); the optimizer steps once per batch, the same on every device.
+    """
+    mesh = mesh or devices.data_mesh(1)
+    local_grads = make_local_grads(cfg, mesh.size)
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
         step_key = jax.random.fold_in(key, state.step)
