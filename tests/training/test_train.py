@@ -199,3 +199,12 @@ def test_mlp_output_width_must_be_ten():
     with pytest.raises(UsageError, match="last width is its 10 outputs"):
         TrainConfig(arch="mlp", mlp_widths=(30, 5))
     TrainConfig(arch="seed", mlp_widths=(30, 5))  # unused by a CNN
+
+
+def test_every_flag_help_is_a_sentence():
+    from cnn_jax.training.benchmark import BenchmarkConfig
+
+    for cls in (TrainConfig, BenchmarkConfig):
+        for field in dataclasses.fields(cls):
+            text = field.metadata["help"]
+            assert text[0].isupper() and text.endswith("."), (cls.__name__, field.name, text)
