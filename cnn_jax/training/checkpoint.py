@@ -187,7 +187,7 @@ class RunCheckpoints:
     def read_config(self, step: int) -> Any:
         return self._json(step, "config")
 
-    def _check_format(self, step: int) -> None:
+    def check_format(self, step: int) -> None:
         """Refuse a checkpoint saved before digests and named layers (Flax's Conv_0,
         Dense_0): this version reads neither."""
         metadata = self.where(step) / "state" / "_METADATA"
@@ -211,7 +211,7 @@ class RunCheckpoints:
         if step not in self.all_steps():
             saved = ", ".join(map(str, self.all_steps())) or "none"
             raise CheckpointError(f"{self.directory} has no checkpoint {step} (saved: {saved})")
-        self._check_format(step)
+        self.check_format(step)
         history = self._json(step, "history")
         config = self._json(step, "config")
         expected = self._json(step, DIGEST_ITEM).get("sha256")
@@ -251,6 +251,7 @@ class RunCheckpoints:
         failures = []
         for step in reversed(steps):
             try:
+                self.check_format(step)
                 config = self.read_config(step)
                 if check_config is not None:
                     check_config(config)

@@ -171,6 +171,7 @@ def load_run(run_dir: str | Path, epoch: int | None = None) -> SavedRun:
                 f"{', '.join(map(str, saved))})"
             )
         where = ckpt.where(epoch)
+        ckpt.check_format(epoch)
         try:
             cfg = TrainConfig.from_dict(ckpt.read_config(epoch))
         except (TypeError, ValueError, UsageError) as e:  # a config this version cannot build
