@@ -18,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from cnn_jax import compile_cache
 from cnn_jax.errors import EXIT_DIVERGED, EXIT_USAGE, Diverged, UsageError
@@ -167,8 +168,8 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         default=None,
-        help=f"folder with the four MNIST IDX files (default: ${ENV_VAR}, else the download "
-        "cache, TFDS, or a download)",
+        help=f"Folder with the four MNIST IDX files (default: ${ENV_VAR}, else the download "
+        "cache, TFDS, or a download).",
     )
 
 
@@ -187,25 +188,62 @@ def add_common(
             "--seed",
             type=seed,
             default=seed_default,
-            help="root random seed",
+            help="Root random seed.",
         )
     if test_images is not None:
         parser.add_argument(
             "--test-images",
             type=positive_int,
             default=test_images,
-            help="the first N test images",
+            help="Evaluate on the first N test images.",
         )
-    parser.add_argument("--out", default=out, help="output folder")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--out", default=out, help="Output folder.")
+    parser.add_argument("--no-progress", action="store_true", help="Show no progress bars.")
 
 
-def progress_bars(disabled: bool) -> Callable:
-    """``bar(desc, total)`` -> a tqdm bar on stderr (silent when ``disabled``), the progress
-    factory the studies take."""
+# ----------------------------------------------------------------------------- progress
+
+# The one progress convention: ``progress(desc, total)`` returns a bar that counts up to
+# ``total`` with ``update(n)`` and ends with ``close()``. Engines and studies take such a
+# factory (default :func:`silent`); scripts pass :func:`progress_bars`.
+
+
+class Bar(Protocol):
+    def update(self, n: int = 1) -> object: ...
+
+    def close(self) -> object: ...
+
+
+Progress = Callable[[str, int], Bar]
+
+
+class SilentBar:
+    """A bar that counts and prints nothing."""
+
+    def __init__(self, total: int = 0):
+        self.n, self.total = 0, total
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def close(self) -> None:
+        pass
+
+
+def silent(desc: str, total: int) -> SilentBar:
+    """The progress factory that shows nothing: every engine's default."""
+    del desc
+    return SilentBar(total)
+
+
+def progress_bars(disabled: bool = False) -> Progress:
+    """The progress factory of a script: tqdm bars on stderr, or :func:`silent` when
+    ``disabled`` (``--no-progress``)."""
+    if disabled:
+        return silent
     from tqdm import tqdm
 
-    return lambda desc, total: tqdm(total=total, desc=desc, disable=disabled, file=sys.stderr)
+    return lambda desc, total: tqdm(total=total, desc=desc, file=sys.stderr)
 
 
 def one_lapack_thread() -> None:
@@ -240,9 +278,16 @@ def check_data_dir(data_dir: str | None) -> None:
     from cnn_jax.data import ENV_VAR
 
     folder = data_dir or os.environ.get(ENV_VAR)
-    if folder and not Path(folder).is_dir():
-        state = "is not a folder" if Path(folder).exists() else "does not exist"
-        raise UsageError(f"data folder {folder} {state}")
+    if folder and (problem := not_a_folder(folder)):
+        raise UsageError(f"data folder {folder} {problem}")
+
+
+def not_a_folder(path: str | Path) -> str | None:
+    """Why ``path`` is not a folder ("does not exist", "is not a folder"), or None."""
+    path = Path(path)
+    if path.is_dir():
+        return None
+    return "is not a folder" if path.exists() else "does not exist"
 
 
 def load_mnist(data_dir: str | None, *, progress: bool = True):
@@ -268,7 +313,7 @@ class RunFolder:
     def __init__(self, path: str | Path, *, lock: bool = True):
         self.path = Path(path)
         self._fd = None
-        if self.path.exists() and not self.path.is_dir():
+        if not_a_folder(self.path) == "is not a folder":
             raise UsageError(f"--out {self.path} exists and is not a folder")
         try:
             self.path.mkdir(parents=True, exist_ok=True)

@@ -6,20 +6,20 @@ python experiments/mnist_cnn.py --devices 1     # one device even when there are
 
 Every visible device is used (each batch split over them); several processes (hosts) join
 with --coordinator/--num-processes/--process-id, see the README's "More devices, more hosts".
-
-Every field of TrainConfig is a flag (cnn_jax/training/config.py holds their help).
-Rerunning the same command resumes from the newest intact checkpoint.
+Every field of TrainConfig is a flag. Rerunning the same command resumes from the newest
+intact checkpoint.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cnn_jax import cli
-from cnn_jax.training import config, devices
+from cnn_jax import cli, flags
+from cnn_jax.training import devices
 from cnn_jax.training.checkpoint import CheckpointError
-from cnn_jax.training.run import check_data, default_out_dir, finished_results, run
-from cnn_jax.training.train import check_devices
+from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.run import default_out_dir, finished_results, run
+from cnn_jax.training.train import check_data, check_devices
 
 
 def build_parser() -> cli.Parser:
@@ -28,37 +28,29 @@ def build_parser() -> cli.Parser:
         description="Train a network on MNIST, checkpoint every epoch, and write "
         "<out>/results.json and <out>/curves.png. Rerunning the same command resumes.",
     )
-    config.add_flags(p)  # one flag per TrainConfig field, --seed among them
+    flags.add_flags(p, TrainConfig)
     cli.add_data_dir(p)
-    p.add_argument(
-        "--out", default=None, help="output folder (default: runs/mnist_cnn/<arch>[-<changes>])"
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--out", help="Output folder (default: runs/mnist_cnn/<arch>[-<changes>]).")
+    p.add_argument("--no-progress", action="store_true", help="Show no progress bar.")
     devices.add_flags(p)
     return p
 
 
 @cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    flags = vars(parser.parse_args(argv))
-    try:
-        cfg = config.from_flags(flags)
-    except ValueError as e:
-        parser.error(str(e))
-    out = Path(flags["out"]) if flags["out"] else default_out_dir(cfg)
-    devices.start(flags)  # joins the other processes, if any
-    mesh = devices.data_mesh(flags["devices"])
+    values = vars(build_parser().parse_args(argv))
+    cfg = flags.from_flags(TrainConfig, values)
+    out = Path(values["out"]) if values["out"] else default_out_dir(cfg)
+    devices.start(values)  # joins the other processes, if any
+    mesh = devices.data_mesh(values["devices"])
     check_devices(cfg, mesh)
     writer = devices.is_writer()  # process 0 speaks and writes; the others compute
     say = print if writer else (lambda *_: None)
-    progress = writer and not flags["no_progress"]
-    mnist = cli.load_mnist(flags["data_dir"], progress=progress)
+    quiet = not writer or values["no_progress"]
+    mnist = cli.load_mnist(values["data_dir"], progress=not quiet)
     check_data(cfg, mnist)  # every input checked before the folder is made
-
     with cli.RunFolder(out, lock=writer):
-        done = finished_results(out, cfg, mnist.source)
-        if done is not None:
+        if (done := finished_results(out, cfg, mnist.source)) is not None:
             say(
                 f"{out} already finished {done['epochs']} epochs: test accuracy "
                 f"{done['test_accuracy']:.4f}; nothing to do (results in {out / 'results.json'})"
@@ -67,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         where = f" on {mesh.size} devices" if mesh.size > 1 else ""
         say(f"training {cfg.arch} for {cfg.epochs} epochs{where} into {out}")
         try:
-            results = run(cfg, out, mnist, progress=progress, log=say, mesh=mesh)
+            results = run(cfg, out, mnist, progress=cli.progress_bars(quiet), log=say, mesh=mesh)
         except CheckpointError as e:
             raise CheckpointError(
                 f"cannot resume: {e}; delete {out / 'checkpoints'} or pass another --out"

@@ -101,7 +101,7 @@ def brief_run(
     with cli.RunFolder(run_dir):
         if finished_results(run_dir, cfg, mnist.source) is None:
             log(f"no --checkpoint: training {what} briefly first, into {run_dir}")
-            run(cfg, run_dir, mnist, progress=progress, log=log)
+            run(cfg, run_dir, mnist, progress=cli.progress_bars(not progress), log=log)
         else:
             log(f"no --checkpoint: using the brief run of {what} already in {run_dir}")
         saved = load_run(run_dir, epoch)

@@ -24,8 +24,18 @@ def layer_names(params) -> list[str]:
 
 
 def path_name(path) -> str:
-    """A pytree key path as "dense1/kernel"."""
-    return "/".join(str(getattr(k, "key", k)) for k in path)
+    """A pytree key path as "dense1/kernel": dict keys, attribute names and sequence
+    indices, with the container types left out, so a namedtuple field and the dict key it
+    may be restored as give the same name."""
+    parts = []
+    for entry in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(entry, attr):
+                parts.append(str(getattr(entry, attr)))
+                break
+        else:
+            parts.append(str(entry))
+    return "/".join(parts)
 
 
 def named_leaves(tree) -> dict[str, jax.Array]:

@@ -1,6 +1,6 @@
 """Training throughput against the machine's own float32 matmul speed, measured in one run.
 
-    python -m cnn_jax.training.benchmark          # or: python experiments/benchmark.py
+    python experiments/benchmark.py
 
 Images per second are steady-state (the first, compiling step is timed apart) and
 reported per window of steps, so a slowdown late in training (subnormal floats, say)
@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
+from cnn_jax.flags import flag
+from cnn_jax.nn.conv import CONV_IMPLS
 from cnn_jax.training import devices
-from cnn_jax.training.config import TrainConfig
+from cnn_jax.training.config import ARCHS, TrainConfig
 from cnn_jax.training.train import (
     INPUT_SHAPE,
     build_model,
@@ -88,7 +92,7 @@ def training_throughput(
     *,
     steps: int = 400,
     window: int = 100,
-    progress=None,
+    progress: Callable[[int], object] | None = None,
     mesh=None,
 ) -> dict:
     """Train ``steps`` steps of ``cfg`` on ``images`` (cycled) with every batch split over
@@ -137,44 +141,91 @@ def training_throughput(
     }
 
 
+def _names(text: str) -> tuple[str, ...]:
+    """ "seed,deep" -> ("seed", "deep")."""
+    return tuple(name for name in text.split(",") if name)
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchmarkConfig:
+    archs: tuple[str, ...] = flag(
+        ("seed", "deep"),
+        "The models to time, comma-separated (default: seed,deep).",
+        type=_names,
+    )
+    steps: int = flag(
+        400,
+        "Training steps per model after the compile step; windows of --window steps are "
+        "timed apart (default: %(default)s).",
+        type=cli.positive_int,
+    )
+    window: int = flag(100, "Steps per timed window (default: %(default)s).", type=cli.positive_int)
+    batch_size: int = flag(
+        128, "Images per mini-batch (default: %(default)s).", type=cli.positive_int
+    )
+    conv: str = flag(
+        "auto", "The convolution routine (default: %(default)s).", choices=lambda: CONV_IMPLS
+    )
+    micro_batch: int | None = flag(
+        None, "Gradient-accumulation chunk (default: chosen per model).", type=cli.positive_int
+    )
+    devices: int = flag(
+        1,
+        "Split every batch over the first N devices (default: %(default)s).",
+        type=cli.positive_int,
+    )
+
+    def __post_init__(self):
+        archs = ",".join(self.archs)
+        cli.check(
+            bool(self.archs) and all(a in ARCHS for a in self.archs),
+            f"--archs takes names from {', '.join(ARCHS)}, got {archs!r}",
+        )
+        cli.check(
+            self.batch_size % (self.micro_batch or 1) == 0,
+            f"--micro-batch {self.micro_batch} must divide --batch-size {self.batch_size}",
+        )
+
+    def train_configs(self) -> list[TrainConfig]:
+        """The TrainConfig each arch is timed with."""
+        return [
+            TrainConfig(
+                arch=arch, batch_size=self.batch_size, conv=self.conv, micro_batch=self.micro_batch
+            )
+            for arch in self.archs
+        ]
+
+
 def benchmark(
-    archs=("seed", "deep"),
+    config: BenchmarkConfig,
+    mnist: data_lib.Mnist,
     *,
-    steps: int = 400,
-    window: int = 100,
-    batch_size: int = 128,
-    conv: str = "auto",
-    micro_batch: int | None = None,
-    mnist: data_lib.Mnist | None = None,
-    progress_factory=None,
+    progress: cli.Progress = cli.silent,
     mesh=None,
 ) -> dict:
     """Throughput of each arch (each batch split over ``mesh``'s devices, default one), the
-    matmul peak before and after, and their ratio."""
-    if mnist is None:
-        mnist = data_lib.load_mnist()
+    matmul peak before and after, and their ratio. ``config.steps`` are timed after the
+    compile step."""
     peak_before = matmul_gflops()
     models = {}
-    for arch in archs:
-        cfg = TrainConfig(arch=arch, batch_size=batch_size, conv=conv, micro_batch=micro_batch)
+    for cfg in config.train_configs():
         model = build_model(cfg)
         flops = {
             "model_train_flops_per_image": train_flops_per_image(model),
             "train_flops_per_image": train_flops_per_image(model, as_trained=True),
         }
-        bar = progress_factory(arch, steps - 1) if progress_factory else None
+        bar = progress(cfg.arch, config.steps)
         result = training_throughput(
             cfg,
             mnist.train_images,
             mnist.train_labels,
-            steps=steps,
-            window=window,
-            progress=bar.update if bar else None,
+            steps=config.steps + 1,
+            window=config.window,
+            progress=bar.update,
             mesh=mesh,
         )
-        if bar:
-            bar.close()
-        models[arch] = {
+        bar.close()
+        models[cfg.arch] = {
             "config": dataclasses.asdict(cfg),
             "devices": mesh.size if mesh else 1,
             **flops,

@@ -17,7 +17,9 @@ The API, for any training loop::
 
 ``restore_latest_intact`` skips a newer checkpoint that is corrupt (digest mismatch,
 non-finite values, unreadable) for the newest intact one, telling ``on_skip``; when none
-is intact it raises :class:`CheckpointError`. Every message is one line that names the
+is intact it raises :class:`CheckpointError`. A checkpoint without a digest, or with
+Flax's own layer names (``Conv_0``), was saved by an older cnn_jax: it is refused
+(:class:`OlderCheckpoint`), not skipped. Every message is one line that names the
 checkpoint folder and a plain reason, never a library's own text.
 """
 
@@ -38,12 +40,21 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.nn.tree import path_name
 
 DIGEST_ITEM = "digest"
 
 
 class CheckpointError(UsageError):
     """A checkpoint cannot be found or read; the message says which and why."""
+
+
+class OlderCheckpoint(CheckpointError):
+    """A checkpoint in a format this version does not read: refused, never deleted."""
+
+
+# The last commit that reads checkpoints without a digest or with Flax's own layer names.
+LAST_READER = "902259f"
 
 
 def unreadable(where: str | Path, error: Exception) -> CheckpointError:
@@ -84,25 +95,11 @@ def open_manager(
 # ----------------------------------------------------------------------------- digest
 
 
-def _path_name(path) -> str:
-    """A leaf's path with container types left out (``params/conv1/kernel``): a namedtuple
-    field and the dict key Orbax may restore it as give the same name."""
-    parts = []
-    for entry in path:
-        for attr in ("key", "name", "idx"):
-            if hasattr(entry, attr):
-                parts.append(str(getattr(entry, attr)))
-                break
-        else:
-            parts.append(str(entry))
-    return "/".join(parts)
-
-
 def state_digest(state: Any) -> str:
     """SHA-256 over every leaf's path, dtype, shape and bytes, in path order."""
     leaves = jax.tree_util.tree_flatten_with_path(state)[0]
     h = hashlib.sha256()
-    for name, leaf in sorted((_path_name(p), leaf) for p, leaf in leaves):
+    for name, leaf in sorted((path_name(p), leaf) for p, leaf in leaves):
         array = np.ascontiguousarray(np.asarray(leaf))
         h.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
         h.update(array.tobytes())
@@ -116,36 +113,6 @@ def all_finite(state: Any) -> bool:
         if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
             return False
     return True
-
-
-# ----------------------------------------------------------------------------- old names
-
-# Before layers were named at construction, Flax called them Conv_0, Dense_0, ...; the same
-# layers are now conv1, dense1, ... (parameter path == recorded-output name).
-_OLD_NAME = re.compile(r"^(Conv|Dense)_(\d+)$")
-
-
-def _new_name(key: str) -> str:
-    m = _OLD_NAME.match(key)
-    return f"{m.group(1).lower()}{int(m.group(2)) + 1}" if m else key
-
-
-def _old_name(key: str) -> str:
-    m = re.match(r"^(conv|dense)(\d+)$", key)
-    return f"{m.group(1).capitalize()}_{int(m.group(2)) - 1}" if m else key
-
-
-def _rename_keys(tree: Any, rename: Callable[[str], str]) -> Any:
-    """Every dict key (at any depth) through ``rename``; other containers kept."""
-    if isinstance(tree, dict):
-        return {
-            rename(k) if isinstance(k, str) else k: _rename_keys(v, rename) for k, v in tree.items()
-        }
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return type(tree)(*(_rename_keys(v, rename) for v in tree))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_rename_keys(v, rename) for v in tree)
-    return tree
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -185,12 +152,8 @@ class RunCheckpoints:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
-    latest_epoch = latest_step
-
     def all_steps(self) -> list[int]:
         return sorted(self._manager.all_steps())
-
-    all_epochs = all_steps
 
     def save(self, step: int, state: Any, history: Any, config: Any) -> None:
         """Save ``state`` (a pytree of arrays) with its digest, ``history`` and ``config``
@@ -224,13 +187,20 @@ class RunCheckpoints:
     def read_config(self, step: int) -> Any:
         return self._json(step, "config")
 
-    def _uses_old_names(self, step: int) -> bool:
+    def check_format(self, step: int) -> None:
+        """Refuse a checkpoint saved before digests and named layers (Flax's Conv_0,
+        Dense_0): this version reads neither."""
         metadata = self.where(step) / "state" / "_METADATA"
         try:
             text = metadata.read_text(encoding="utf-8", errors="replace")
         except OSError:
-            return False
-        return re.search(r"['\"](Conv|Dense)_\d+['\"]", text) is not None
+            text = ""
+        old_names = re.search(r"['\"](Conv|Dense)_\d+['\"]", text) is not None
+        if old_names or not (self.where(step) / DIGEST_ITEM).is_dir():
+            raise OlderCheckpoint(
+                f"{self.where(step)} was saved by an older cnn_jax; rerun, or check out "
+                f"{LAST_READER} to read it"
+            )
 
     def restore(self, step: int, target: Any = None) -> tuple[Any, Any, Any]:
         """(state, history, config) of checkpoint ``step``, verified: its digest must match
@@ -241,35 +211,26 @@ class RunCheckpoints:
         if step not in self.all_steps():
             saved = ", ".join(map(str, self.all_steps())) or "none"
             raise CheckpointError(f"{self.directory} has no checkpoint {step} (saved: {saved})")
+        self.check_format(step)
         history = self._json(step, "history")
         config = self._json(step, "config")
-        expected = self._json(step, DIGEST_ITEM).get("sha256") if self._has_digest(step) else None
-        old_names = self._uses_old_names(step)
-        args = {}
-        if target is not None:
-            if old_names:
-                target = _rename_keys(target, _old_name)
-            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
-            args["state"] = ocp.args.StandardRestore(abstract)
+        expected = self._json(step, DIGEST_ITEM).get("sha256")
+        if target is None:
+            restore_args = ocp.args.StandardRestore()
         else:
-            args["state"] = ocp.args.StandardRestore()
+            abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+            restore_args = ocp.args.StandardRestore(abstract)
         try:
-            state = self._manager.restore(step, args=ocp.args.Composite(**args))["state"]
+            state = self._manager.restore(step, args=ocp.args.Composite(state=restore_args))
         except Exception as e:  # Orbax and TensorStore raise many types
             _quiet_leftover_reads()
             raise unreadable(where, e) from None
-        state = jax.device_get(state)
-        if expected is not None and state_digest(state) != expected:
+        state = jax.device_get(state["state"])
+        if state_digest(state) != expected:
             raise CheckpointError(f"{where} is corrupt (digest mismatch)")
         if not all_finite(state):
             raise CheckpointError(f"{where} is corrupt (non-finite values)")
-        if old_names:  # saved before layers were named; no digest was written then
-            state = _rename_keys(state, _new_name)
         return state, history, config
-
-    def _has_digest(self, step: int) -> bool:
-        # Checkpoints written before digests existed have none: they load unverified.
-        return (self.where(step) / DIGEST_ITEM).is_dir()
 
     def restore_latest_intact(
         self,
@@ -290,11 +251,14 @@ class RunCheckpoints:
         failures = []
         for step in reversed(steps):
             try:
+                self.check_format(step)
                 config = self.read_config(step)
                 if check_config is not None:
                     check_config(config)
                 tree = target(config) if callable(target) else target
                 state, history, config = self.restore(step, tree)
+            except OlderCheckpoint:
+                raise
             except CheckpointError as e:
                 failures.append((step, _reason(e)))
                 continue
@@ -319,6 +283,41 @@ class RunCheckpoints:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def resume(
+    ckpt: RunCheckpoints,
+    target: Any = None,
+    *,
+    check_config: Callable[[Any], None] | None = None,
+    log: Callable[[str], None] = print,
+    epochs: int | None = None,
+) -> Restored | None:
+    """What a trainer continues from: the newest intact checkpoint of ``ckpt``, or None.
+
+    ``target`` and ``check_config`` as in :meth:`RunCheckpoints.restore_latest_intact`.
+    With ``epochs``, checkpoints past it are refused (UsageError): the run asked for is
+    shorter than the one saved. Tells ``log`` which corrupt checkpoints were passed over
+    and where training resumes.
+    """
+    latest = ckpt.latest_step()
+    if latest is None:
+        return None
+    if epochs is not None and latest > epochs:
+        raise UsageError(
+            f"{ckpt.directory} already holds {latest} epochs, more than the {epochs} asked "
+            "for; use another --out"
+        )
+    skipped = []
+    found = ckpt.restore_latest_intact(
+        target, check_config=check_config, on_skip=lambda *bad: skipped.append(bad)
+    )
+    start = found.step if found is not None else 0
+    for step, why in skipped:
+        log(f"checkpoint after epoch {step} is corrupt ({why}); resuming from epoch {start}")
+    if found is not None and not skipped and (epochs is None or start < epochs):
+        log(f"resuming from the checkpoint after epoch {start}")
+    return found
 
 
 def _quiet_leftover_reads() -> None:

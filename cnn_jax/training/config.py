@@ -1,20 +1,19 @@
 """One frozen dataclass per training run; each field is one command-line flag.
 
-A field's ``metadata`` holds its flag: ``help`` (argparse's, with ``%(default)s``),
-``type`` (a :mod:`cnn_jax.cli` checker), ``choices`` (a function returning them, so the
-model registries load only when asked) and ``flags`` (names other than ``--<field>``).
-:func:`add_flags` turns every field into a flag and :func:`from_flags` builds the config
-back, so a new field is a new flag with nothing copied by hand.
+Every field is made with :func:`cnn_jax.flags.flag`, so ``flags.add_flags(parser,
+TrainConfig)`` gives a script its flags and ``flags.from_flags(TrainConfig, values)`` the
+config back; ``__post_init__`` refuses a bad combination with a one-line UsageError.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from typing import Any
 
 from cnn_jax import cli
+from cnn_jax.errors import UsageError
+from cnn_jax.flags import flag
 
 ARCHS = ("seed", "deep", "mlp")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -45,87 +44,92 @@ def _convs():
     return CONV_IMPLS
 
 
-def _flag(default, help: str, **metadata):
-    """A field with its flag's help text and, optionally, type, choices and flag names."""
-    return dataclasses.field(default=default, metadata={"help": help, **metadata})
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    arch: str = _flag(
+    arch: str = flag(
         "seed",
-        "seed: the study's CNN (Conv32 6x6, ReLU, Conv32 6x6, MaxPool4, Dense100 ReLU, "
-        "Dense10); deep: 3 conv + pool + 3 conv + pool + 2 FC; mlp: fully connected (see "
-        "--widths) (default: %(default)s)",
+        "The network: seed is the study's CNN (Conv32 6x6, ReLU, Conv32 6x6, MaxPool4, "
+        "Dense100 ReLU, Dense10), deep has 3 conv + pool + 3 conv + pool + 2 FC, mlp is fully "
+        "connected (see --widths) (default: %(default)s).",
         choices=lambda: ARCHS,
     )
-    dropout: float = _flag(
+    dropout: float = flag(
         0.0,
-        "dropout rate on the fully connected part, in [0, 1); 0 = off (default: %(default)s)",
+        "Dropout rate on the fully connected part, in [0, 1); 0 is off (default: %(default)s).",
         type=cli.rate,
     )
-    epochs: int = _flag(
-        10, "passes over the training set (default: %(default)s)", type=cli.positive_int
+    epochs: int = flag(
+        10, "Passes over the training set (default: %(default)s).", type=cli.positive_int
     )
-    batch_size: int = _flag(128, "mini-batch size (default: %(default)s)", type=cli.positive_int)
-    lr: float = _flag(
-        1e-3, "learning rate, finite and > 0 (default: %(default)s)", type=cli.positive_float
+    batch_size: int = flag(
+        128, "Images per mini-batch (default: %(default)s).", type=cli.positive_int
     )
-    optimizer: str = _flag(
-        "adam", "sgd, momentum or adam (default: %(default)s)", choices=lambda: OPTIMIZERS
+    lr: float = flag(
+        1e-3,
+        "Learning rate, finite and > 0 (default: %(default)s).",
+        type=cli.positive_float,
     )
-    momentum: float = _flag(
-        0.9, "momentum of --optimizer momentum, in [0, 1) (default: %(default)s)", type=cli.rate
+    optimizer: str = flag(
+        "adam", "The optimizer (default: %(default)s).", choices=lambda: OPTIMIZERS
+    )
+    momentum: float = flag(
+        0.9,
+        "Momentum of --optimizer momentum, in [0, 1) (default: %(default)s).",
+        type=cli.rate,
     )
     # The study's λ in λ·wᵀw, over kernels only (losses.l2_penalty).
-    l2: float = _flag(
+    l2: float = flag(
         0.0,
-        "L2 coefficient λ in λ·Σw² over kernels (the study's λ·wᵀw; Nielsen's λ_N on n images "
-        "is λ_N/(2n)) (default: %(default)s)",
+        "L2 coefficient λ in λ·Σw² over kernels: the study's λ·wᵀw; Nielsen's λ_N on n "
+        "images is λ_N/(2n) (default: %(default)s).",
         type=cli.non_negative_float,
     )
-    loss: str = _flag("softmax_ce", "cost on the logits (default: %(default)s)", choices=_losses)
-    seed: int = _flag(0, "root random seed, in [0, 2**32) (default: %(default)s)", type=cli.seed)
-    limit: int | None = _flag(
+    loss: str = flag(
+        "softmax_ce", "The cost on the logits (default: %(default)s).", choices=_losses
+    )
+    seed: int = flag(0, "Root random seed, in [0, 2**32) (default: %(default)s).", type=cli.seed)
+    limit: int | None = flag(
         None,
-        "train on the first N training images only (default: all 60,000)",
+        "Train on the first N training images only (default: all 60,000).",
         type=cli.positive_int,
     )
-    test_limit: int | None = _flag(
+    test_limit: int | None = flag(
         None,
-        "evaluate on the first N test images only (default: all 10,000)",
+        "Evaluate on the first N test images only (default: all 10,000).",
         type=cli.positive_int,
     )
     # MLP only:
-    mlp_widths: tuple[int, ...] = _flag(
+    mlp_widths: tuple[int, ...] = flag(
         (100, NUM_CLASSES),
-        "MLP layer sizes after the 784 inputs, comma-separated, last = 10 (default: 100,10)",
+        "MLP layer sizes after the 784 inputs, comma-separated, the last 10 (default: 100,10).",
         type=cli.int_list,
         flags=("--widths", "--mlp-widths"),
     )
-    activation: str = _flag(
-        "relu", "MLP hidden activation (default: %(default)s)", choices=_activations
+    activation: str = flag(
+        "relu", "The MLP's hidden activation (default: %(default)s).", choices=_activations
     )
-    init: str = _flag("glorot", "MLP weight init (default: %(default)s)", choices=_inits)
-    eval_batch_size: int = _flag(
-        1000, "images per evaluation batch (default: %(default)s)", type=cli.positive_int
+    init: str = flag(
+        "glorot", "The MLP's weight initialization (default: %(default)s).", choices=_inits
+    )
+    eval_batch_size: int = flag(
+        1000, "Images per evaluation batch (default: %(default)s).", type=cli.positive_int
     )
     # Speed only; the numbers stay the same up to float32 rounding:
-    conv: str = _flag(
+    conv: str = flag(
         "auto",
-        "convolution routine, the same numbers: auto is rows on CPU, XLA's conv elsewhere "
-        "(default: %(default)s)",
+        "Convolution routine, with the same numbers: auto is rows on CPU, XLA's conv "
+        "elsewhere (default: %(default)s).",
         choices=_convs,
     )
-    micro_batch: int | None = _flag(
+    micro_batch: int | None = flag(
         None,
-        "gradient-accumulation chunk, dividing --batch-size; the same gradient (default: "
-        "chosen per model on CPU)",
+        "Gradient-accumulation chunk, dividing --batch-size; the same gradient (default: "
+        "chosen per model on CPU).",
         type=cli.positive_int,
     )
 
     def __post_init__(self):
-        checks = [
+        checks = [  # flags are checked as parsed; these are for configs built in code
             (self.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}"),
             (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
@@ -165,7 +169,7 @@ class TrainConfig:
         ]
         for ok, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise UsageError(message)
 
     @classmethod
     def tiny(cls, **overrides) -> TrainConfig:
@@ -193,29 +197,3 @@ class TrainConfig:
         """The same run, perhaps trained for another number of epochs: a longer config
         continues a shorter one's checkpoints."""
         return not self.differences(other)
-
-
-# ----------------------------------------------------------------------------- flags
-
-
-def add_flags(parser, defaults: TrainConfig | None = None) -> None:
-    """One flag per field of TrainConfig (``--batch-size`` for ``batch_size``), with the
-    field's help, checker, choices and default (from ``defaults``, else TrainConfig())."""
-    defaults = defaults or TrainConfig()
-    for field in dataclasses.fields(TrainConfig):
-        meta = field.metadata
-        names = meta.get("flags") or ("--" + field.name.replace("_", "-"),)
-        kwargs: dict[str, Any] = {"dest": field.name, "help": meta["help"]}
-        if "choices" in meta:
-            kwargs["choices"] = meta["choices"]()
-        if "type" in meta:
-            kwargs["type"] = meta["type"]
-        kwargs["default"] = getattr(defaults, field.name)
-        parser.add_argument(*names, **kwargs)
-
-
-def from_flags(values: Mapping[str, Any]) -> TrainConfig:
-    """The TrainConfig of parsed flag values ({field name: value}, e.g. ``vars(args)``);
-    other keys are ignored. Raises ValueError for a combination the config refuses."""
-    names = {field.name for field in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in values.items() if k in names})

@@ -18,13 +18,13 @@ from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.nn.models import param_count
-from cnn_jax.results import machine, save_figure, versions, write_json
+from cnn_jax.results import provenance, save_figure, write_json
 from cnn_jax.training import devices
 from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import (
-    ConfigMismatch,
     build_model,
+    check_data_source,
     create_train_state,
     evaluate,
     make_eval_step,
@@ -59,30 +59,12 @@ def finished_results(out_dir: str | Path, cfg: TrainConfig, data_source: str = "
     try:
         results = json.loads(path.read_text())
         saved = TrainConfig.from_dict(results["config"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, UsageError):
         return None  # unreadable or foreign: training (and its checkpoint checks) decides
     if not saved.same_run(cfg) or saved.epochs < cfg.epochs:
         return None
-    before = results.get("data_source")
-    if data_source and before and before != data_source:
-        raise ConfigMismatch(
-            f"{out_dir} holds a run trained on {before} (now {data_source}); use another --out"
-        )
+    check_data_source(Path(out_dir), results.get("data_source"), data_source)
     return results
-
-
-def check_data(cfg: TrainConfig, mnist: data_lib.Mnist) -> None:
-    """Refuse, before any work, a config that asks for more images than ``mnist`` has or
-    a batch larger than the training images it uses (UsageError, one line)."""
-    n_train, n_test = len(mnist.train_labels), len(mnist.test_labels)
-    cli.check_count("--limit", cfg.limit, n_train, "training images")
-    cli.check_count("--test-limit", cfg.test_limit, n_test, "test images")
-    used = cfg.limit or n_train
-    if cfg.batch_size > used:
-        raise UsageError(
-            f"--batch-size {cfg.batch_size} is more than the {used:,} training images used"
-            + (" (--limit)" if cfg.limit else "")
-        )
 
 
 # A 10-class run whose test accuracy ends below this learned (almost) nothing.
@@ -105,16 +87,16 @@ def run(
     out_dir: str | Path,
     mnist: data_lib.Mnist,
     *,
-    progress: bool = True,
+    progress: cli.Progress = cli.silent,
     log: Callable[[str], None] = print,
     mesh: Mesh | None = None,
 ) -> dict:
     """Train ``cfg`` on ``mnist`` into ``out_dir`` (resuming there) over the devices of
     ``mesh`` (default: one) and write its results (process 0 only); return them. The
-    caller holds ``out_dir`` (``cli.RunFolder``)."""
+    caller holds ``out_dir`` (``cli.RunFolder``); ``progress`` as in
+    :func:`train_and_evaluate`."""
     out_dir = Path(out_dir)
-    check_data(cfg, mnist)
-    start = time.perf_counter()
+    started, start = time.time(), time.perf_counter()
     state, history = train_and_evaluate(cfg, mnist, out_dir, progress=progress, log=log, mesh=mesh)
     columns = {key: [h[key] for h in history] for key in history[0]}
     n_train = cfg.limit or len(mnist.train_labels)
@@ -136,8 +118,7 @@ def run(
         "history": history,
         "config": cfg.to_dict(),
         "data_source": mnist.source,
-        "versions": versions(),
-        "machine": machine(),
+        "provenance": provenance(started),
     }
     if not devices.is_writer():
         return results
@@ -172,9 +153,8 @@ def load_run(run_dir: str | Path, epoch: int | None = None) -> SavedRun:
     does not fall back to an older one. Raises CheckpointError (one line) for a missing
     folder, a folder without checkpoints, or a checkpoint that is corrupt or unreadable."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        state = "is not a folder" if run_dir.exists() else "does not exist"
-        raise CheckpointError(f"checkpoint folder {run_dir} {state}")
+    if problem := cli.not_a_folder(run_dir):
+        raise CheckpointError(f"checkpoint folder {run_dir} {problem}")
     if not (run_dir / "checkpoints").is_dir():
         raise CheckpointError(
             f"{run_dir} has no checkpoints/ folder (expected a run written by "
@@ -191,9 +171,10 @@ def load_run(run_dir: str | Path, epoch: int | None = None) -> SavedRun:
                 f"{', '.join(map(str, saved))})"
             )
         where = ckpt.where(epoch)
+        ckpt.check_format(epoch)
         try:
             cfg = TrainConfig.from_dict(ckpt.read_config(epoch))
-        except (TypeError, ValueError) as e:  # a saved config this version cannot build
+        except (TypeError, ValueError, UsageError) as e:  # a config this version cannot build
             raise CheckpointError(f"{where} holds a config this version cannot use ({e})") from None
         abstract = jax.eval_shape(lambda: create_train_state(cfg, jax.random.key(0)))
         target = {"params": abstract.params, "opt_state": abstract.opt_state, "step": abstract.step}
@@ -227,8 +208,9 @@ def evaluate_saved(
     """Loss and accuracy of a saved run (a :class:`SavedRun`) in eval mode, dropout off,
     on the images it trained on and on the test set.
 
-    The history's train accuracy is a running mean taken while training, with dropout on
-    and the weights still moving; this is the same network the test accuracy measures.
+    The history's train accuracy (``logged_train_accuracy``, beside the saved epoch's
+    ``logged_test_accuracy``) is a running mean taken while training, with dropout on and
+    the weights still moving; this is the same network the test accuracy measures.
     ``train_limit`` evaluates only the first N of the run's training images.
     """
     cfg = loaded.config
@@ -247,4 +229,10 @@ def evaluate_saved(
         out[f"{split}_loss"], out[f"{split}_accuracy"] = loss, acc
         out[f"{split}_images"] = int(labels.shape[0])
     out["gap"] = out["train_accuracy"] - out["test_accuracy"]
-    return out
+    return out | {
+        "arch": cfg.arch,
+        "dropout": cfg.dropout,
+        "epoch": loaded.epoch,
+        "logged_train_accuracy": loaded.history[-1]["train_accuracy"],
+        "logged_test_accuracy": loaded.history[-1]["test_accuracy"],
+    }

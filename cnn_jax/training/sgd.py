@@ -4,7 +4,8 @@ configurations (learning rate, L2 coefficient, cost, seed) in one jit-compiled c
 One step on a mini-batch of m examples is w ← w − η·∇(C_batch + coeff·Σ_kernels w²),
 where C_batch is the batch-mean cost: Nielsen's w ← (1 − ηλ/n)·w − (η/m)·Σ_x ∇C_x with
 ``coeff = λ/(2n)`` (:func:`cnn_jax.nn.losses.nielsen_coeff`). Every epoch shuffles with
-``jax.random.permutation(fold_in(shuffle_key, epoch))`` and drops the last partial batch.
+:func:`cnn_jax.training.batches.epoch_batches` (``fold_in(shuffle_key, epoch)``), which drops
+the last partial batch.
 Long runs go in blocks of epochs, with a verified checkpoint after each block to resume from.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import sys
 from collections.abc import Callable
@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
+from cnn_jax.cli import Progress, silent
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn import losses
 from cnn_jax.nn.activations import SIGMOID_SATURATION_Z
@@ -31,7 +32,8 @@ from cnn_jax.nn.mlp import MLPSpec, param_shapes
 from cnn_jax.nn.models import recorded
 from cnn_jax.nn.tree import layer_names, named_leaves
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import RunCheckpoints
+from cnn_jax.training.batches import epoch_batches
+from cnn_jax.training.checkpoint import RunCheckpoints, resume, state_digest
 
 
 class Hyper(NamedTuple):
@@ -73,11 +75,9 @@ def train_epoch(model, params, hyper: Hyper, train, key, epoch, *, batch_size: i
     """One shuffled pass of mini-batch SGD. train: (images [N, ...], targets [N, K]);
     key: this configuration's key (split into shuffle and dropout keys)."""
     images, targets = train
-    n = images.shape[0]
-    steps = n // batch_size
     shuffle_key, dropout_key = jax.random.split(key)
-    order = jax.random.permutation(jax.random.fold_in(shuffle_key, epoch), n)
-    batches = order[: steps * batch_size].reshape(steps, batch_size)  # [steps, m]
+    batches = epoch_batches(shuffle_key, epoch, images.shape[0], batch_size)  # [steps, m]
+    steps = batches.shape[0]
 
     def step(p, inputs):
         i, idx = inputs
@@ -145,11 +145,8 @@ def load_checkpoint(directory: str | Path):
 
 
 def _resume(ckpt: RunCheckpoints, params_like, run: dict, epochs: int, log):
-    """(params, metrics, epoch) from the newest intact checkpoint, or None when there is none.
-    A checkpoint of another run, or of more epochs than asked for, is refused."""
-    latest = ckpt.latest_step()
-    if latest is None:
-        return None
+    """(params, metrics, epoch) from the newest intact checkpoint of this very run (see
+    :func:`cnn_jax.training.checkpoint.resume`), or None when there is none."""
 
     def same_run(saved: dict) -> None:
         if saved != run:
@@ -158,16 +155,7 @@ def _resume(ckpt: RunCheckpoints, params_like, run: dict, epochs: int, log):
                 "use another --out"
             )
 
-    same_run(ckpt.read_config(latest))
-    if latest > epochs:
-        raise UsageError(
-            f"{ckpt.directory} already holds {latest} epochs, more than the {epochs} asked "
-            "for; use another --out"
-        )
-    found = ckpt.restore_latest_intact(
-        check_config=same_run,
-        on_skip=lambda step, reason: log(f"checkpoint after epoch {step} is corrupt ({reason})"),
-    )
+    found = resume(ckpt, check_config=same_run, log=log, epochs=epochs)
     if found is None:
         return None
     params = jax.tree.map(
@@ -189,7 +177,7 @@ def run_sweep(
     batch_size: int,
     block: int | None = None,
     checkpoint: str | Path | None = None,
-    progress=None,
+    progress: Progress | None = None,
     desc: str = "sweep",
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     params=None,
@@ -204,57 +192,68 @@ def run_sweep(
     reported to ``log``. ``params`` (leaves [C, ...], the net's parameter tree) starts the
     sweep from given parameters, e.g. a pretrained stack, instead of drawing them from
     ``init_keys`` (then only named in the checkpoint's run description).
-    ``progress(desc, epochs)`` makes the bar (a tqdm-like factory, default silent), moved
-    on after each block. Returns (params [C, ...],
+    ``progress(desc, total)`` makes the bar (:mod:`cnn_jax.cli`'s convention, default
+    silent), moved on after each block. Returns (params [C, ...],
     {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
     """
-    block = min(block or epochs, epochs)
     given = params is not None
     if given:
         params = _given_params(net, params, len(init_keys), train[0].shape[1:])
     else:
         params = net.init_params(init_keys, train[0].shape[1:])
-    # What makes two sweeps the same run, as JSON (tuples become lists, as when read back).
-    run = json.loads(
-        json.dumps(
-            {
-                "net": dataclasses.asdict(net),
-                "hyper": [np.asarray(h).tolist() for h in hyper],
-                "init_keys": np.asarray(jax.random.key_data(init_keys)).tolist(),
-                "train_keys": np.asarray(jax.random.key_data(train_keys)).tolist(),
-                "n_train": int(train[0].shape[0]),
-                "batch_size": batch_size,
-                # Given parameters make another run than the same keys' draw would.
-                **({"params_sha256": _fingerprint(params)} if given and checkpoint else {}),
-            }
-        )
-    )
     done, metrics = 0, {k: np.zeros((len(init_keys), 0), np.float32) for k in EpochMetrics._fields}
     ckpt = None
     if checkpoint is not None:
         ckpt = _checkpoints(Path(checkpoint))
+        run = _run_description(net, hyper, init_keys, train_keys, train, batch_size, given, params)
         restored = _resume(ckpt, params, run, epochs, log)
         if restored is not None:
             params, metrics, done = restored
     bar = (progress or silent)(desc, epochs)
     bar.update(done)
-    while done < epochs:
-        n = min(block, epochs - done)
-        params, new = _train_block(
-            params, hyper, train_keys, train, test, done, net=net, epochs=n, batch_size=batch_size
-        )
-        new = jax.device_get(new)
-        _check_finite(new, params, hyper, done)  # before saving: the last one stays good
-        metrics = {
-            k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
-        }
-        done += n
+    try:
+        while done < epochs:
+            n = min(block or epochs, epochs - done)
+            params, metrics = _sweep_block(
+                params, metrics, hyper, train_keys, train, test, done, n, net, batch_size
+            )
+            done += n
+            if ckpt is not None:
+                ckpt.save(done, {"params": params, "metrics": metrics}, {"epochs": done}, run)
+            bar.update(n)
+    finally:
+        bar.close()
         if ckpt is not None:
-            ckpt.save(done, {"params": params, "metrics": metrics}, {"epochs": done}, run)
-        bar.update(n)
-    bar.close()
-    if ckpt is not None:
-        ckpt.close()
+            ckpt.close()
+    return params, metrics
+
+
+def _run_description(net, hyper, init_keys, train_keys, train, batch_size, given, params):
+    """What makes two sweeps the same run, as JSON (tuples become lists, as when read back)."""
+    run = {
+        "net": dataclasses.asdict(net),
+        "hyper": [np.asarray(h).tolist() for h in hyper],
+        "init_keys": np.asarray(jax.random.key_data(init_keys)).tolist(),
+        "train_keys": np.asarray(jax.random.key_data(train_keys)).tolist(),
+        "n_train": int(train[0].shape[0]),
+        "batch_size": batch_size,
+    }
+    if given:  # given parameters make another run than the same keys' draw would
+        run["params_sha256"] = state_digest(params)
+    return json.loads(json.dumps(run))
+
+
+def _sweep_block(params, metrics, hyper, train_keys, train, test, done, n, net, batch_size):
+    """``n`` more epochs after ``done``: (params, metrics with n more columns). Raises
+    Diverged before anything of a non-finite block is kept."""
+    params, new = _train_block(
+        params, hyper, train_keys, train, test, done, net=net, epochs=n, batch_size=batch_size
+    )
+    new = jax.device_get(new)
+    _check_finite(new, params, hyper, done)
+    metrics = {
+        k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
+    }
     return params, metrics
 
 
@@ -271,15 +270,6 @@ def _given_params(net: MLPSpec, params, configs: int, input_shape):
                 f"params {name} has shape {tuple(leaf.shape)}, expected {(configs, *shapes[name])}"
             )
     return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
-
-
-def _fingerprint(params) -> str:
-    """SHA-256 of the parameters' bytes, leaves in path order."""
-    digest = hashlib.sha256()
-    for name, leaf in named_leaves(jax.device_get(params)).items():
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(leaf).tobytes())
-    return digest.hexdigest()
 
 
 def _check_finite(new: EpochMetrics, params, hyper: Hyper, done: int) -> None:
@@ -316,30 +306,6 @@ def device_data(mnist: data_lib.Mnist, images: int | None = None):
 def to_device(images, labels):
     """(images scaled to [0, 1], one-hot targets [N, 10]) as device arrays."""
     return jnp.asarray(data_lib.scale(images)), jnp.asarray(data_lib.one_hot(labels))
-
-
-class _Silent:
-    """A stand-in for a tqdm bar: counts, prints nothing."""
-
-    n = 0
-
-    def update(self, k: int) -> None:
-        self.n += k
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-    def close(self) -> None:
-        pass
-
-
-def silent(desc: str, total: int) -> _Silent:
-    """The default progress factory of the studies: ``progress(desc, total)`` -> a bar."""
-    del desc, total
-    return _Silent()
 
 
 def summary(metrics: dict, index: int) -> dict:

@@ -1,8 +1,8 @@
 """Training: state, one jitted update, evaluation, and the epoch loop with checkpoints.
 
 Keys: one root key per run, split once into ``init_key, data_key, dropout_key``.
-Epoch e shuffles with ``fold_in(data_key, e)``; step s drops out with
-``fold_in(dropout_key, s)``. A resumed run therefore replays exactly.
+Epoch e shuffles with ``epoch_batches(data_key, e, ...)`` (``fold_in(data_key, e)``);
+step s drops out with ``fold_in(dropout_key, s)``. A resumed run therefore replays exactly.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ import optax
 from flax.training.train_state import TrainState
 from jax.sharding import Mesh
 from jax.sharding import PartitionSpec as P
-from tqdm.auto import tqdm
 
+from cnn_jax import cli
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn.losses import LOSSES, l2_penalty
 from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import RunCheckpoints
+from cnn_jax.training.batches import epoch_batches
+from cnn_jax.training.checkpoint import RunCheckpoints, resume
 from cnn_jax.training.config import TrainConfig
 
 INPUT_SHAPE = (1, 28, 28, 1)
@@ -76,9 +77,8 @@ def initial_state(cfg: TrainConfig) -> TrainState:
     return create_train_state(cfg, run_keys(cfg.seed)[0])
 
 
-# Images per gradient-accumulation chunk on CPU, the fastest measured here with the
-# "rows" convolution (experiments/benchmark.py --micro-batch N): seed 4 (8: -10 %),
-# deep 8 (4: -8 %, 16: about the same, slower to compile).
+# Images per gradient-accumulation chunk on CPU, chosen per model with
+# experiments/benchmark.py --micro-batch N (the fastest there with the "rows" convolution).
 CPU_MICRO_BATCH = {"seed": 4, "deep": 8}
 
 
@@ -118,25 +118,16 @@ def forward(cfg: TrainConfig, apply_fn: Callable) -> Callable:
     return run
 
 
-def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
-    """``train_step(state, batch, key) -> (state, metrics)``, not yet jitted.
-
-    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}, split over the
-    ``mesh`` (default: one device) on its leading axis; the state is replicated. ``key``
-    is the run's dropout key: image i of step s draws its masks from
-    ``fold_in(fold_in(key, s), i)`` (and Flax folds in each dropout layer's name). Each
-    device accumulates the gradient of its images over micro-batches under ``lax.scan``;
-    one ``pmean`` averages the devices' gradients (the gradient of the batch-mean loss, up
-    to float32 rounding); the optimizer steps once per batch, the same on every device.
-    """
-    mesh = mesh or devices.data_mesh(1)
+def make_local_grads(cfg: TrainConfig, devices_in_mesh: int) -> Callable:
+    """``local_grads(state, images, labels, step_key) -> (loss, correct, grads)`` inside
+    ``shard_map``: this device's images accumulated over micro-batches under ``lax.scan``,
+    then averaged (loss, gradient) or summed (correct count) over the devices."""
     loss_fn = LOSSES[cfg.loss]
-    per_device = cfg.batch_size // mesh.size
-    micro = micro_batch_size(cfg, mesh.size)
+    per_device = cfg.batch_size // devices_in_mesh
+    micro = micro_batch_size(cfg, devices_in_mesh)
     chunks = per_device // micro
 
     def local_grads(state: TrainState, images, labels, step_key):
-        """This device's images: (mean loss, correct count, gradient), pmean-ed over devices."""
         run = forward(cfg, state.apply_fn)
         first = jax.lax.axis_index(devices.AXIS) * per_device
 
@@ -167,6 +158,23 @@ def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
         # Equal shares: the mean over devices of their means is the batch mean.
         mean = functools.partial(jax.lax.pmean, axis_name=devices.AXIS)
         return mean(loss), jax.lax.psum(correct, devices.AXIS), jax.tree.map(mean, grads)
+
+    return local_grads
+
+
+def make_train_step(cfg: TrainConfig, mesh: Mesh | None = None) -> Callable:
+    """``train_step(state, batch, key) -> (state, metrics)``, not yet jitted.
+
+    ``batch`` is {"image": [B, 28, 28, 1] float32, "label": [B] int32}, split over the
+    ``mesh`` (default: one device) on its leading axis; the state is replicated. ``key``
+    is the run's dropout key: image i of step s draws its masks from
+    ``fold_in(fold_in(key, s), i)`` (and Flax folds in each dropout layer's name). Each
+    device accumulates the gradient of its images over micro-batches under ``lax.scan``;
+    one ``pmean`` averages the devices' gradients (the gradient of the batch-mean loss, up
+    to float32 rounding); the optimizer steps once per batch, the same on every device.
+    """
+    mesh = mesh or devices.data_mesh(1)
+    local_grads = make_local_grads(cfg, mesh.size)
 
     def train_step(state: TrainState, batch: dict, key: jax.Array):
         step_key = jax.random.fold_in(key, state.step)
@@ -202,7 +210,7 @@ def make_eval_step(cfg: TrainConfig, apply_fn: Callable, mesh: Mesh | None = Non
     def local(params, images, labels, weight):
         n = images.shape[0]
         if n % micro == 0 and n > micro:
-            # In chunks, like the train step: 4x faster on CPU (measured), the same logits.
+            # In chunks, like the train step: faster on CPU, the same logits.
             chunks = images.reshape(n // micro, micro, *images.shape[1:])
             logits = jax.lax.map(lambda x: apply_fn({"params": params}, x, train=False), chunks)
             logits = logits.reshape(n, -1)
@@ -260,16 +268,35 @@ def _state_tree(state: TrainState) -> dict:
     return {"params": state.params, "opt_state": state.opt_state, "step": state.step}
 
 
+def check_data(cfg: TrainConfig, mnist: data_lib.Mnist) -> None:
+    """Refuse, before any work, a config that asks for more images than ``mnist`` has or
+    a batch larger than the training images it uses (UsageError, one line)."""
+    n_train, n_test = len(mnist.train_labels), len(mnist.test_labels)
+    cli.check_count("--limit", cfg.limit, n_train, "training images")
+    cli.check_count("--test-limit", cfg.test_limit, n_test, "test images")
+    used = cfg.limit or n_train
+    if cfg.batch_size > used:
+        raise UsageError(
+            f"--batch-size {cfg.batch_size} is more than the {used:,} training images used"
+            + (" (--limit)" if cfg.limit else "")
+        )
+
+
+def check_data_source(directory: Path, before: str | None, now: str | None) -> None:
+    """Refuse to continue, or reuse, a run in ``directory`` trained on other data
+    (``Mnist.source`` then and now, when both are known)."""
+    if now and before and before != now:
+        raise ConfigMismatch(
+            f"{directory} holds a run trained on {before} (now {now}); use another --out"
+        )
+
+
 def check_same_run(
     saved: dict, cfg: TrainConfig, directory: Path, data_source: str | None = None
 ) -> None:
     """Refuse to continue checkpoints of a run with another config (epochs aside) or
     trained on other data (``data_source`` as ``Mnist.source``, when both are known)."""
-    before = saved.get("data_source")
-    if data_source and before and before != data_source:
-        raise ConfigMismatch(
-            f"{directory} holds a run trained on {before} (now {data_source}); use another --out"
-        )
+    check_data_source(directory, saved.get("data_source"), data_source)
     differ = TrainConfig.from_dict(saved).differences(cfg)
     if differ:
         listed = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in differ.items())
@@ -294,24 +321,10 @@ def check_finite(epoch: int, cfg: TrainConfig, **values) -> None:
             )
 
 
-def train_and_evaluate(
-    cfg: TrainConfig,
-    mnist: data_lib.Mnist,
-    out_dir: str | Path | None = None,
-    *,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    mesh: Mesh | None = None,
-) -> tuple[TrainState, list[dict]]:
-    """Train ``cfg.epochs`` epochs, evaluating on the test set after each.
-
-    With ``out_dir``, a checkpoint follows every epoch and a rerun resumes from the
-    last one. ``mesh``: the devices to split every batch over (default: one). Returns the
-    final state (replicated over the mesh) and one dict of metrics per epoch.
-    """
-    mesh = mesh or devices.data_mesh(1)
-    check_devices(cfg, mesh)
-    mnist = data_lib.limit(mnist, cfg.limit, cfg.test_limit)
+def make_epoch(cfg: TrainConfig, mnist: data_lib.Mnist, apply_fn: Callable, mesh: Mesh):
+    """``run_epoch(state, epoch, progress) -> (state, record)``: one shuffled pass over
+    ``mnist``'s training images (the last partial batch left out), then the test set.
+    ``state`` is replicated over ``mesh``; ``record`` is the epoch's metrics."""
     # The training images live on every device for the whole run (MNIST is small); each
     # device gathers its own rows of every batch there.
     train_x, train_y = devices.replicate(
@@ -319,85 +332,95 @@ def train_and_evaluate(
     )
     test_x, test_y = data_lib.scale(mnist.test_images), mnist.test_labels
     n = train_x.shape[0]
-    steps_per_epoch = n // cfg.batch_size
-    if steps_per_epoch == 0:
-        raise UsageError(
-            f"--batch-size {cfg.batch_size} is more than the {n:,} training images used"
-        )
-
     _, data_key, dropout_key = run_keys(cfg.seed)
-    state = initial_state(cfg)
     train_step = jax.jit(make_train_step(cfg, mesh), donate_argnums=0)
-    eval_step = jax.jit(make_eval_step(cfg, state.apply_fn, mesh))
+    eval_step = jax.jit(make_eval_step(cfg, apply_fn, mesh))
     gather = jax.jit(lambda x, y, idx: (x[idx], y[idx]), out_shardings=devices.sharded(mesh))
 
-    history: list[dict] = []
-    start = 0
+    def run_epoch(state: TrainState, epoch: int, progress: cli.Progress):
+        t0 = time.perf_counter()
+        # Every process draws the same order; each hands over only its own rows.
+        order = np.asarray(epoch_batches(data_key, epoch, n, cfg.batch_size))
+        bar = progress(f"epoch {epoch}/{cfg.epochs}", len(order))
+        step_metrics = []
+        for idx in order:
+            images, labels = gather(train_x, train_y, devices.shard_rows(idx, mesh))
+            state, m = train_step(state, {"image": images, "label": labels}, dropout_key)
+            step_metrics.append(m)
+            devices.pace(m, mesh)  # simulated CPU devices must not run far ahead
+            bar.update(1)
+        bar.close()
+        step_metrics = devices.to_host(jax.tree.map(lambda *xs: jnp.stack(xs), *step_metrics))
+        seconds = time.perf_counter() - t0
+        check_finite(epoch, cfg, loss=step_metrics["loss"], gradient=step_metrics["grad_norm"])
+        test_loss, test_acc = evaluate(
+            eval_step, state.params, test_x, test_y, cfg.eval_batch_size, mesh
+        )
+        check_finite(epoch, cfg, test_loss=test_loss)
+        return state, {
+            "epoch": epoch,
+            "train_loss": float(step_metrics["loss"].mean()),
+            "train_accuracy": float(step_metrics["accuracy"].mean()),
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "seconds": seconds,
+            "images_per_second": order.size / seconds,
+        }
+
+    return run_epoch
+
+
+def epoch_line(record: dict) -> str:
+    """The line the trainer logs after an epoch."""
+    return (
+        f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f}"
+        f" acc {record['train_accuracy']:.4f}  test loss {record['test_loss']:.4f}"
+        f" acc {record['test_accuracy']:.4f}  {record['seconds']:.1f}s"
+    )
+
+
+def train_and_evaluate(
+    cfg: TrainConfig,
+    mnist: data_lib.Mnist,
+    out_dir: str | Path | None = None,
+    *,
+    progress: cli.Progress = cli.silent,
+    log: Callable[[str], None] = print,
+    mesh: Mesh | None = None,
+) -> tuple[TrainState, list[dict]]:
+    """Train ``cfg.epochs`` epochs, evaluating on the test set after each.
+
+    With ``out_dir``, a checkpoint follows every epoch and a rerun resumes from the
+    last one. ``mesh``: the devices to split every batch over (default: one).
+    ``progress(desc, total)``: a bar per epoch (:mod:`cnn_jax.cli`'s convention). Returns
+    the final state (replicated over the mesh) and one dict of metrics per epoch.
+    """
+    mesh = mesh or devices.data_mesh(1)
+    check_devices(cfg, mesh)
+    check_data(cfg, mnist)
+    mnist = data_lib.limit(mnist, cfg.limit, cfg.test_limit)
+    state, start, history = initial_state(cfg), 0, []
     # The data source travels with the config: other data is another run.
     saved_config = {**cfg.to_dict(), "data_source": mnist.source} if mnist.source else cfg.to_dict()
     ckpt = RunCheckpoints(out_dir) if out_dir is not None else None
     try:
         if ckpt is not None:
-            skipped = []
-            found = ckpt.restore_latest_intact(
+            found = resume(
+                ckpt,
                 _state_tree(state),
                 check_config=lambda saved: check_same_run(saved, cfg, ckpt.directory, mnist.source),
-                on_skip=lambda epoch, why: skipped.append((epoch, why)),
+                log=log,
+                epochs=cfg.epochs,
             )
             if found is not None:
                 state = state.replace(**found.state)  # numpy: replicated below
                 start, history = found.step, list(found.history)
-                for epoch, why in skipped:
-                    log(
-                        f"checkpoint after epoch {epoch} is corrupt ({why}); resuming from epoch "
-                        f"{start}"
-                    )
-                if start < cfg.epochs and not skipped:
-                    log(f"resuming from the checkpoint after epoch {start}")
-
+        run_epoch = make_epoch(cfg, mnist, state.apply_fn, mesh)
         state = devices.replicate(state, mesh)
         for epoch in range(start + 1, cfg.epochs + 1):
-            t0 = time.perf_counter()
-            # Every process draws the same order; each hands over only its own rows.
-            order = np.asarray(jax.random.permutation(jax.random.fold_in(data_key, epoch), n))
-            # The remainder of n / batch_size is left out this epoch (a different part each epoch).
-            order = order[: steps_per_epoch * cfg.batch_size].reshape(
-                steps_per_epoch, cfg.batch_size
-            )
-            step_metrics = []
-            for idx in tqdm(
-                order,
-                desc=f"epoch {epoch}/{cfg.epochs}",
-                disable=not progress,
-                leave=False,
-                mininterval=1.0,
-            ):
-                images, labels = gather(train_x, train_y, devices.shard_rows(idx, mesh))
-                state, m = train_step(state, {"image": images, "label": labels}, dropout_key)
-                step_metrics.append(m)
-                devices.pace(m, mesh)  # simulated CPU devices must not run far ahead
-            step_metrics = devices.to_host(jax.tree.map(lambda *xs: jnp.stack(xs), *step_metrics))
-            seconds = time.perf_counter() - t0
-            check_finite(epoch, cfg, loss=step_metrics["loss"], gradient=step_metrics["grad_norm"])
-            test_loss, test_acc = evaluate(
-                eval_step, state.params, test_x, test_y, cfg.eval_batch_size, mesh
-            )
-            check_finite(epoch, cfg, test_loss=test_loss)
-            record = {
-                "epoch": epoch,
-                "train_loss": float(step_metrics["loss"].mean()),
-                "train_accuracy": float(step_metrics["accuracy"].mean()),
-                "test_loss": test_loss,
-                "test_accuracy": test_acc,
-                "seconds": seconds,
-                "images_per_second": steps_per_epoch * cfg.batch_size / seconds,
-            }
+            state, record = run_epoch(state, epoch, progress)
             history.append(record)
-            log(
-                f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}"
-                f" acc {record['train_accuracy']:.4f}  test loss {test_loss:.4f}"
-                f" acc {test_acc:.4f}  {seconds:.1f}s"
-            )
+            log(epoch_line(record))
             if ckpt is not None:
                 ckpt.save(epoch, devices.to_host(_state_tree(state)), history, saved_config)
     finally:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnn_jax.data import scale
+from cnn_jax.training.checkpoint import LAST_READER
 from cnn_jax.training.run import load_run
 from cnn_jax.training.train import build_model
 
@@ -92,3 +93,17 @@ def test_corrupt_run_is_one_line_and_exit_2(two_runs, tmp_path, capsys, dropout_
     assert exit_info.value.code == 2
     assert err == f"dropout_gap.py: error: {run}/checkpoints/2 is corrupt (digest mismatch)\n"
     assert not out.exists()
+
+
+def test_run_saved_without_a_digest_is_refused_in_one_line(two_runs, tmp_path, capsys, dropout_gap):
+    run = tmp_path / "run"
+    shutil.copytree(two_runs[0], run)
+    shutil.rmtree(run / "checkpoints" / "2" / "digest")
+    with pytest.raises(SystemExit) as exit_info:
+        dropout_gap.main([str(run), "--out", str(tmp_path / "gap")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err == (
+        f"dropout_gap.py: error: {run}/checkpoints/2 was saved by an older cnn_jax; rerun, or "
+        f"check out {LAST_READER} to read it\n"
+    )

@@ -48,7 +48,7 @@ def test_smoke_seed_cnn_on_real_images(mnist, tmp_path, capsys, mnist_cnn):
     assert results["test_accuracies"] == [results["test_accuracy"]]
     assert results["epochs"] == 1 and len(results["seconds_per_epoch"]) == 1
     assert results["param_count"] == 90_390
-    assert results["config"]["arch"] == "seed" and "jax" in results["versions"]
+    assert results["config"]["arch"] == "seed" and "jax" in results["provenance"]["versions"]
     assert (out / "curves.png").stat().st_size > 0
     assert (out / "checkpoints" / "1").is_dir()
     # A finished run is not retrained.

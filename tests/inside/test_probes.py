@@ -195,7 +195,7 @@ def tiny_run(mnist, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train, "create_train_state", recording)
-        run(TINY_MLP, run_dir, mnist, progress=False, log=lambda _: None)
+        run(TINY_MLP, run_dir, mnist, log=lambda _: None)
     return run_dir, started[0]
 
 

@@ -28,9 +28,7 @@ def training(mnist, mesh) -> dict:
     out = {}
     for name, fields in TRAIN.items():
         cfg = TrainConfig.tiny(epochs=2, **fields)
-        state, history = train_and_evaluate(
-            cfg, mnist, progress=False, log=lambda _: None, mesh=mesh
-        )
+        state, history = train_and_evaluate(cfg, mnist, log=lambda _: None, mesh=mesh)
         out[name] = {
             "history": [[h["train_loss"], h["test_loss"], h["test_accuracy"]] for h in history],
             "params": [

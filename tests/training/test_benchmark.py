@@ -12,7 +12,7 @@ from cnn_jax.training.benchmark import forward_macs, train_flops_per_image
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_seed_cnn_flops_are_the_issue_numbers():
+def test_seed_cnn_flops_per_layer():
     macs = forward_macs(SeedCNN())
     assert macs == {"conv1": 609_408, "conv2": 11_943_936, "dense1": 51_200, "dense2": 1_000}
     assert abs(train_flops_per_image(SeedCNN()) / 1e6 - 75.6) < 0.05

@@ -9,7 +9,9 @@ import pytest
 
 from cnn_jax.errors import Diverged
 from cnn_jax.training.checkpoint import (
+    LAST_READER,
     CheckpointError,
+    OlderCheckpoint,
     RunCheckpoints,
     state_digest,
 )
@@ -157,10 +159,8 @@ def test_config_check_runs_before_the_state_is_read(tmp_path):
         ckpt.restore_latest_intact(state(0), check_config=refuse)
 
 
-def test_old_flax_layer_names_load_under_the_new_names(tmp_path):
-    """Checkpoints saved before layers were named (Conv_0, Dense_0) and without a digest."""
-    old = state(2)
-    old["params"] = {"Conv_0": old["params"]["conv1"], "Dense_0": old["params"]["dense1"]}
+def _save_without_digest(tmp_path, tree):
+    """A checkpoint as cnn_jax saved them before digests: state, history and config."""
     manager = ocp.CheckpointManager(
         (tmp_path / "checkpoints").absolute(),
         options=ocp.CheckpointManagerOptions(create=True, enable_async_checkpointing=False),
@@ -168,16 +168,29 @@ def test_old_flax_layer_names_load_under_the_new_names(tmp_path):
     manager.save(
         2,
         args=ocp.args.Composite(
-            state=ocp.args.StandardSave(old),
+            state=ocp.args.StandardSave(tree),
             history=ocp.args.JsonSave([{"epoch": 1}, {"epoch": 2}]),
             config=ocp.args.JsonSave({"lr": 0.1}),
         ),
     )
     manager.close()
-    found = RunCheckpoints(tmp_path, read_only=True).restore_latest_intact(state(0))
-    assert found.step == 2
-    assert_state_equal(found.state, state(2))
-    assert sorted(found.state["params"]) == ["conv1", "dense1"]
+
+
+@pytest.mark.parametrize("old_names", [True, False])
+def test_older_checkpoints_are_refused_in_one_line_and_kept(tmp_path, old_names):
+    """Without a digest, or with Flax's own layer names (Conv_0): refused, never deleted."""
+    old = state(2)
+    if old_names:
+        old["params"] = {"Conv_0": old["params"]["conv1"], "Dense_0": old["params"]["dense1"]}
+    _save_without_digest(tmp_path, old)
+    with pytest.raises(OlderCheckpoint) as info:
+        RunCheckpoints(tmp_path).restore_latest_intact(state(0))
+    message = str(info.value)
+    assert message == (
+        f"{tmp_path.absolute()}/checkpoints/2 was saved by an older cnn_jax; rerun, or check "
+        f"out {LAST_READER} to read it"
+    )
+    assert (tmp_path / "checkpoints" / "2").is_dir()
 
 
 def test_max_to_keep_must_leave_a_fallback(tmp_path):

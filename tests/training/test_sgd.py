@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnn_jax import cli
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
@@ -69,7 +70,7 @@ def test_sweep_rows_are_independent_and_resume(tmp_path):
     sgd.run_sweep(NET, HYPER, KEYS, KEYS, train, test, epochs=2, checkpoint=ckpt, **SWEEP)
     seen = []
 
-    class Bar(sgd._Silent):
+    class Bar(cli.SilentBar):
         def update(self, k):
             super().update(k)
             seen.append(self.n)
