@@ -236,6 +236,15 @@ def silent(desc: str, total: int) -> SilentBar:
     return SilentBar(total)
 
 
+def tracked(items, progress: Progress, desc: str):
+    """Yield ``items``, moving a ``progress(desc, len(items))`` bar one step per item."""
+    bar = progress(desc, len(items))
+    for item in items:
+        yield item
+        bar.update(1)
+    bar.close()
+
+
 def progress_bars(disabled: bool = False) -> Progress:
     """The progress factory of a script: tqdm bars on stderr, or :func:`silent` when
     ``disabled`` (``--no-progress``)."""

@@ -7,10 +7,7 @@ and (--train) during training. Writes <out>/results.json and PNG figures.
 
 from __future__ import annotations
 
-import sys
 import time
-
-from tqdm import tqdm
 
 from cnn_jax import cli, flags
 from cnn_jax.results import provenance, write_json
@@ -31,11 +28,6 @@ def build_parser() -> cli.Parser:
     return p
 
 
-def progress(disabled: bool):
-    """``progress(items, desc)``: a tqdm bar on stderr around each loop over networks."""
-    return lambda items, desc: tqdm(items, desc=desc, disable=disabled, file=sys.stderr)
-
-
 @cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
@@ -45,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.check_data(mnist)
     started = time.time()
     with cli.RunFolder(args["out"]) as out:
-        results = vanishing.measure(mnist, sweep, training, progress(args["no_progress"]))
+        results = vanishing.measure(mnist, sweep, training, cli.progress_bars(args["no_progress"]))
         write_json(out.path / "results.json", {**results, "provenance": provenance(started)})
         print(vanishing.format_tables(results))
         vanishing.write_figures(results, out.path)

@@ -30,6 +30,7 @@ import numpy as np
 from cnn_jax import cli
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.flags import flag
+from cnn_jax.training.batches import epoch_batches
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +104,6 @@ def fit(key, train, test, *, hidden: int, epochs: int, batch_size: int = 32, lr:
     init_key, shuffle_key = jax.random.split(key)
     x, y = train
     params = model.init(init_key, x[:1])["params"]
-    steps = x.shape[0] // batch_size
 
     def loss(p, xb, yb):
         return mse(model.apply({"params": p}, xb), yb)
@@ -113,8 +113,7 @@ def fit(key, train, test, *, hidden: int, epochs: int, batch_size: int = 32, lr:
         return jax.tree.map(lambda w, g: w - lr * g, p, grads), None
 
     def epoch(p, e):
-        order = jax.random.permutation(jax.random.fold_in(shuffle_key, e), x.shape[0])
-        p, _ = jax.lax.scan(step, p, order[: steps * batch_size].reshape(steps, batch_size))
+        p, _ = jax.lax.scan(step, p, epoch_batches(shuffle_key, e, x.shape[0], batch_size))
         return p, (loss(p, x, y), loss(p, *test))
 
     params, (train_loss, test_loss) = jax.lax.scan(epoch, params, jnp.arange(epochs))

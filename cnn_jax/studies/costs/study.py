@@ -117,7 +117,7 @@ def mnist_study(
     batch_size: int = 10,
     seeds: int = 1,
     seed: int = 0,
-    progress=sgd.silent,
+    progress=cli.silent,
 ) -> dict:
     """[784, hidden, 10] sigmoid, N(0, 1) init, both costs at Nielsen's η, from the same init
     and batches seed by seed (a paired comparison), on all of ``mnist``'s images."""
@@ -184,7 +184,7 @@ def format_mnist_table(entries: dict) -> str:
     return "\n".join(lines)
 
 
-def measure(config: CostConfig, mnist: data_lib.Mnist | None, progress=sgd.silent) -> dict:
+def measure(config: CostConfig, mnist: data_lib.Mnist | None, progress=cli.silent) -> dict:
     """Every number of the study (``results.json``'s content): the single neuron, then the
     MNIST networks of ``config.hidden`` on ``mnist`` (None: the neuron only)."""
     start = time.perf_counter()

@@ -44,6 +44,7 @@ from cnn_jax.nn.activations import (
 from cnn_jax.nn.mlp import MLPSpec, draw_params
 from cnn_jax.nn.tree import layer_names
 from cnn_jax.training import sgd
+from cnn_jax.training.batches import epoch_batches
 from cnn_jax.training.rows import RowStore, non_finite, slug
 
 # Glorot & Bengio 2010, Table 1, MNIST column: test error (%) of 5 hidden layers of 1,000
@@ -371,8 +372,8 @@ def train_recorded(net: MLPSpec, params, key, lr, train, probe, *, epochs, batch
         return p, layer_stats(net, p, *probe)
 
     def epoch(p, e):
-        order = jax.random.permutation(jax.random.fold_in(key, e), images.shape[0])
-        batches = order[: steps * batch_size].reshape(steps // every, every, batch_size)
+        batches = epoch_batches(key, e, images.shape[0], batch_size)
+        batches = batches.reshape(steps // every, every, batch_size)
         return jax.lax.scan(chunk, p, batches)
 
     first = layer_stats(net, params, *probe)

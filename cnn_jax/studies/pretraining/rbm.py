@@ -28,6 +28,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from cnn_jax.training.batches import epoch_batches
+
 
 class RBMParams(NamedTuple):
     """weights [V, H], visible_bias [V], hidden_bias [H] (any leading axes, e.g. seeds)."""
@@ -181,8 +183,7 @@ def _train_rbm(params, data, key, *, training: RBMTraining):
         return (jax.tree.map(jnp.add, p, velocity), velocity), None
 
     def epoch(carry, e):
-        order = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n)
-        batches = order[: steps * t.batch_size].reshape(steps, t.batch_size)
+        batches = epoch_batches(shuffle_key, e, n, t.batch_size)
         momentum = jnp.where(e < t.momentum_switch, t.momentum, t.final_momentum)
         inputs = (e * steps + jnp.arange(steps), batches, jnp.full((steps,), momentum))
         carry, _ = jax.lax.scan(step, carry, inputs)

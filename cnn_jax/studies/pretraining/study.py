@@ -40,6 +40,7 @@ from cnn_jax.studies.pretraining import plots
 from cnn_jax.studies.pretraining import rbm as rbm_lib
 from cnn_jax.training import gradients as G
 from cnn_jax.training import sgd
+from cnn_jax.training.batches import epoch_batches
 from cnn_jax.training.rows import RowStore, non_finite, slug
 
 ROWS = (
@@ -180,8 +181,7 @@ def sgd_layer(loss: Callable, params, data: tuple, key: jax.Array, opt: LayerSGD
         return (optax.apply_updates(p, updates), state), None
 
     def epoch(carry, e):
-        order = jax.random.permutation(jax.random.fold_in(shuffle_key, e), n)
-        batches = order[: steps * opt.batch_size].reshape(steps, opt.batch_size)
+        batches = epoch_batches(shuffle_key, e, n, opt.batch_size)
         carry, _ = jax.lax.scan(step, carry, (e * steps + jnp.arange(steps), batches))
         return carry, monitor(carry[0])
 
@@ -476,7 +476,7 @@ def pretrain(config: PretrainConfig, x, targets, keys, store, progress=None) -> 
     for index, (name, method) in enumerate(methods(config, targets).items()):
         method_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
         desc = f"[{index + 1}/{len(PRETRAINED)}] pretrain {name}, layers"
-        bar = (progress or sgd.silent)(desc, len(config.hidden))
+        bar = (progress or cli.silent)(desc, len(config.hidden))
         stack, history, seconds = pretrain_stack(name, method, method_keys, x, config, store, bar)
         bar.close()
         out[name] = {"stack": stack, "history": history, "seconds": seconds}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -240,10 +239,10 @@ def measure(
     mnist: data_lib.Mnist,
     sweep: Sweep = Sweep(),
     training: Training | None = None,
-    progress: Callable = lambda items, desc: items,
+    progress: cli.Progress = cli.silent,
 ) -> dict:
     """Every number of the study on the first ``sweep.images`` training images:
-    ``results.json``. ``progress(items, desc)`` wraps each loop over networks (e.g. tqdm)."""
+    ``results.json``. A ``progress(desc, total)`` bar moves once per network."""
     start = time.perf_counter()
     train_mnist = data_lib.limit(mnist, train=sweep.images)
     x = jnp.asarray(data_lib.scale(train_mnist.train_images))  # [N, 28, 28, 1]
@@ -257,7 +256,11 @@ def measure(
     moments = mean_field.input_moments(data_lib.scale(train_mnist.train_images))
     t0 = time.perf_counter()
     summaries, seed_values = init_sweeps(
-        progress(unique, f"init, {sweep.seeds} seeds"), (x, targets), init_key, sweep, moments
+        cli.tracked(unique, progress, f"init, {sweep.seeds} seeds"),
+        (x, targets),
+        init_key,
+        sweep,
+        moments,
     )
     timings = {"init_sweeps_s": time.perf_counter() - t0}
     delta_norms = {
@@ -269,7 +272,7 @@ def measure(
         test = (jnp.asarray(data_lib.scale(mnist.test_images)), jnp.asarray(mnist.test_labels))
         t0 = time.perf_counter()
         entries = train_sweeps(
-            progress(unique, f"train, {training.epochs} epochs"),
+            cli.tracked(unique, progress, f"train, {training.epochs} epochs"),
             (x, targets),
             test,
             train_key,
