@@ -64,9 +64,9 @@ def _mlp(activation: str) -> Run:
         "mnist_cnn.py",
         Setting(f"{flags} --limit 500 --test-limit 200 --epochs 1", 0.2),
         Setting(
-            f"{flags} --limit 50000 --epochs 3",
-            1.5,
-            "3 of Nielsen's 30 epochs (15,000 of 150,000 updates): 30 take 6-8 minutes each",
+            f"{flags} --limit 50000 --epochs 2",
+            1.1,
+            "2 of Nielsen's 30 epochs (10,000 of 150,000 updates): 30 take 6-8 minutes each",
         ),
         Setting(f"{flags} --limit 50000 --epochs 30", 8.0),
     )
@@ -124,7 +124,11 @@ CHAPTERS: tuple[Chapter, ...] = (
                 Setting(
                     "--images 100 --seeds 8 --train --epochs 4 --eval-every 2 --no-progress", 0.3
                 ),
-                Setting("--train --no-progress", 3.0),
+                Setting(
+                    "--train --seeds 300 --no-progress",
+                    2.2,
+                    "300 of the default 1,000 initializations: the percentile band is as wide",
+                ),
                 Setting("--train --per-example --no-progress", 4.5),
             ),
             _mlp("sigmoid"),
@@ -189,9 +193,9 @@ CHAPTERS: tuple[Chapter, ...] = (
                     0.4,
                 ),
                 Setting(
-                    "--epochs 2 --no-progress",
-                    3.0,
-                    "2 of the default 5 Table-1 epochs (10,000 updates): 5 take about 5 minutes",
+                    "--epochs 1 --no-progress",
+                    2.0,
+                    "1 of the default 5 Table-1 epochs (5,000 updates): 5 take about 5 minutes",
                 ),
                 Setting("--width 1000 --init-width 1000 --curve-width 1000 --no-progress", 45.0),
             ),

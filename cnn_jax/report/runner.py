@@ -15,11 +15,10 @@ Each run is its script in a subprocess (a crash or a leak in one cannot touch an
 
 from __future__ import annotations
 
-import ctypes
 import json
+import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -85,13 +84,21 @@ def is_done(out: Path, job: Job) -> bool:
     return bool(done) and done.get("command") == job.command and done.get("returncode") == 0
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL it when reproduce dies, so a killed study leaves
-    no script running on (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+# Runs the script as __main__ after asking Linux to SIGKILL it when reproduce dies
+# (PR_SET_PDEATHSIG), so that a killed study leaves no script running on. Set in the child
+# itself: a preexec_fn would fork the parent, which JAX's threads do not survive safely.
+LAUNCHER = """
+import ctypes, os, runpy, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+except (OSError, AttributeError):
+    pass
+if os.getppid() != int(os.environ.get("CNN_JAX_REPRODUCE_PID", os.getppid())):
+    sys.exit(137)
+sys.argv = sys.argv[1:]
+sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 def run_job(job: Job, out: Path, log) -> int:
@@ -108,12 +115,13 @@ def run_job(job: Job, out: Path, log) -> int:
     log_path = out / STATE / f"{job.path}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as stream:
+        launcher = ["-c", LAUNCHER] if job.argv[0].endswith(".py") else []
         code = subprocess.call(
-            [sys.executable, *job.argv],
+            [sys.executable, *launcher, *job.argv],
             cwd=EXPERIMENTS.parent,
             stdout=stream,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            env={**os.environ, "CNN_JAX_REPRODUCE_PID": str(os.getpid())},
         )
     wall = round(time.time() - t0, 1)
     prov = results.provenance(t0)
