@@ -1,11 +1,19 @@
 """The report page: one self-contained HTML file (inline style, images by relative path, no
-script and no network fetch), with the same tables as report.md."""
+network fetch), with the same tables as report.md. Its one small script marks
+``<html data-images-loaded="k/n">`` once loaded, which a headless browser reads back."""
 
 from __future__ import annotations
 
 from html import escape
 
 from cnn_jax.report import md
+
+IMAGE_CHECK = (
+    "<script>window.addEventListener('load',function(){var im=document.images,ok=0;"
+    "for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0)ok++;}"
+    "document.documentElement.setAttribute('data-images-loaded',ok+'/'+im.length);});"
+    "</script>"
+)
 from cnn_jax.report.compare import VERDICTS, Row, counts
 
 STYLE = """
@@ -107,7 +115,7 @@ def report(chapters, rows: list[Row], study: dict) -> str:
     sections = "\n".join(chapter_section(c) for c in chapters)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>cnn_jax: the study, reproduced</title><style>{STYLE}</style></head>
+<title>cnn_jax: the study, reproduced</title><style>{STYLE}</style>{IMAGE_CHECK}</head>
 <body>
 <h1>cnn_jax: the study, reproduced</h1>
 <p id="headline">{escape(md.headline(rows, study))}</p>
