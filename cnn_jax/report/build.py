@@ -41,6 +41,7 @@ class ChapterInfo:
     chapter: Chapter
     rows: list[Row]
     runs: list[RunInfo]
+    links: list[tuple[str, str]] = field(default_factory=list)  # (text, page) to other pages
 
     @property
     def wall_seconds(self) -> float:
@@ -109,8 +110,9 @@ def run_info(out: Path, report: Path, path: str) -> RunInfo:
 
 
 def collect(out: Path, rows: list[Row], report: Path) -> list[ChapterInfo]:
-    """Per chapter, in the story's order: its rows, its runs, their figures and provenance."""
-    return [
+    """Per chapter, in the story's order: its rows, its runs, their figures and provenance.
+    The CNN chapter also links to the pages of the layers and probes chapters."""
+    chapters = [
         ChapterInfo(
             chap,
             [r for r in rows if r.entry.chapter == chap.name],
@@ -118,6 +120,13 @@ def collect(out: Path, rows: list[Row], report: Path) -> list[ChapterInfo]:
         )
         for chap in CHAPTERS
     ]
+    pages = [(r.path, r.page) for c in chapters for r in c.runs if r.page]
+    for info in chapters:
+        if info.chapter.name == "cnn":
+            info.links = [(f"{PAGES[path]} ({path})", page) for path, page in pages]
+        else:
+            info.links = [(f"{PAGES[r.path]} ({r.path})", r.page) for r in info.runs if r.page]
+    return chapters
 
 
 def write_report(out: str | Path, rows: list[Row]) -> Path:

@@ -147,7 +147,8 @@ CHAPTERS: tuple[Chapter, ...] = (
                 "costs/cost_functions",
                 "cost_functions.py",
                 Setting(
-                    "--images 100 --test-images 200 --epochs 2 --neuron-epochs 5 --no-progress",
+                    "--hidden 30,100 --images 100 --test-images 200 --epochs 2 "
+                    "--neuron-epochs 5 --no-progress",
                     0.2,
                 ),
                 Setting("--no-progress", 1.1),
@@ -158,8 +159,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                 "regularization.py",
                 Setting(
                     "--overfit-images 100 --overfit-epochs 2 --full-images 200 --full-epochs 1 "
-                    "--test-images 200 --block 1 --dropout-epochs 1 --dropout-hidden 8 "
-                    "--no-progress",
+                    "--test-images 200 --block 1 --skip-dropout --no-progress",
                     0.3,
                 ),
                 Setting("--no-progress", 2.0),
@@ -186,7 +186,8 @@ CHAPTERS: tuple[Chapter, ...] = (
                 "initialization",
                 "initialization.py",
                 Setting(
-                    "--width 8 --hidden 2 --epochs 1 --lrs 0.05,0.1 --train-images 2000 "
+                    "--width 8 --hidden 2 --epochs 1 --lrs 0.1 --train-images 1000 "
+                    "--networks sigmoid,tanh,tanh\\ N,softsign,softsign\\ N "
                     "--init-width 64 --init-hidden 3 --init-seeds 2 --init-images 8 "
                     "--curve-width 32 --curve-hidden 4 --record-every 50 --probe-images 100 "
                     "--curve-networks sigmoid --no-progress",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import escape
 
 from cnn_jax.report import md
+from cnn_jax.report.compare import VERDICTS, Row, counts
 
 IMAGE_CHECK = (
     "<script>window.addEventListener('load',function(){var im=document.images,ok=0;"
@@ -14,7 +15,6 @@ IMAGE_CHECK = (
     "document.documentElement.setAttribute('data-images-loaded',ok+'/'+im.length);});"
     "</script>"
 )
-from cnn_jax.report.compare import VERDICTS, Row, counts
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; }
@@ -80,12 +80,8 @@ def chapter_section(info) -> str:
     chap = info.chapter
     parts = [f'<section id="{chap.name}"><h2>{escape(chap.title)}</h2>',
              f"<p>{escape(chap.question)}</p>"]  # fmt: skip
-    for run in info.runs:
-        if run.page:
-            parts.append(
-                f'<p><a class="page" href="{escape(run.page)}">{escape(run.path)}: '
-                "the run's own page</a></p>"
-            )
+    for text, page in info.links:
+        parts.append(f'<p><a class="page" href="{escape(page)}">Page: {escape(text)}</a></p>')
     for run in info.runs:
         for fig in run.figures:
             parts.append(

@@ -174,9 +174,8 @@ def report(chapters, rows: list[Row], study: dict) -> str:
     for info in chapters:
         chap = info.chapter
         lines += ["", f"## {chap.title}", "", chap.question, ""]
+        lines += [f"- Page: [{text}]({page})" for text, page in info.links]
         for run in info.runs:
-            if run.page:
-                lines.append(f"- [{run.path}: the run's own page]({run.page})")
             lines += [f"![{run.path}: {Path(f).stem}]({f})" for f in run.figures]
         if info.rows:
             lines += ["", registry_table(info.rows)]
