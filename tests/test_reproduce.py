@@ -24,17 +24,26 @@ SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "reproduce.py"
         (["--out", "/proc/nope"], "is not writable"),
     ],
 )
-def test_bad_flags_are_one_line_and_exit_2(argv, message, tmp_path):
+def test_bad_flags_are_one_line_and_exit_2(argv, message, tmp_path, load_script, capsys):
     if "--out" not in argv:
         argv = [*argv, "--out", str(tmp_path / "out")]
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], done.stderr
-    assert done.stdout == ""
+    with pytest.raises(SystemExit) as e:
+        load_script("reproduce").main(argv)
+    assert e.value.code == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], captured.err
+    assert captured.out == ""
     assert not (tmp_path / "out").exists()  # found before any work
+
+
+def test_help_is_one_sentence_per_flag():
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0
+    for flag in ("--scale", "--seeds", "--only", "--out"):
+        assert flag in done.stdout
 
 
 def test_every_run_has_three_scales_and_reasons():

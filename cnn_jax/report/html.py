@@ -35,7 +35,7 @@ def _cls(verdict: str) -> str:
 
 
 def summary(rows: list[Row], walls: dict[str, float]) -> str:
-    chapters = list(dict.fromkeys(r.entry.chapter for r in rows))
+    chapters = md.chapter_order(rows, walls)
     head = "".join(f"<th>{v}</th>" for v in (*VERDICTS, "wall time"))
     body = []
     for name in [*chapters, None]:

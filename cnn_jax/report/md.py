@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnn_jax.report.chapters import NAMES
 from cnn_jax.report.compare import VERDICTS, Row, counts
 
 
@@ -106,8 +107,8 @@ def registry_table(rows: list[Row], chapter: str | None = None) -> str:
 
 def summary_table(rows: list[Row], wall_seconds: dict[str, float] | None = None) -> str:
     """Verdict counts per chapter (and in all), with each chapter's wall time if given."""
-    chapters = list(dict.fromkeys(r.entry.chapter for r in rows))
     wall_seconds = wall_seconds or {}
+    chapters = chapter_order(rows, wall_seconds)
     header = ["chapter", *VERDICTS, "wall time"]
     body = []
     for name in [*chapters, None]:
@@ -119,6 +120,12 @@ def summary_table(rows: list[Row], wall_seconds: dict[str, float] | None = None)
             wall = wall_seconds.get(name)
         body.append([name or "**all**", *(c[v] for v in VERDICTS), duration(wall) if wall else "–"])
     return _table(header, body)
+
+
+def chapter_order(rows: list[Row], wall_seconds: dict[str, float]) -> list[str]:
+    """The chapters with rows or a wall time, in the story's order."""
+    present = {r.entry.chapter for r in rows} | set(wall_seconds)
+    return [name for name in NAMES if name in present]
 
 
 def duration(seconds: float | None) -> str:
