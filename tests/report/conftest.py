@@ -36,6 +36,9 @@ def smoke(tmp_path_factory):
     data = os.environ.get("CNN_JAX_DATA_DIR")
     if not data or not Path(data).is_dir():
         pytest.skip("CNN_JAX_DATA_DIR is not set to the MNIST folder")
-    out = tmp_path_factory.mktemp("reproduce") / "out"
+    # $CNN_JAX_SMOKE_OUT: an earlier smoke run's folder to finish and reuse (its finished
+    # runs are skipped), for working on these tests; unset, a fresh run.
+    reuse = os.environ.get("CNN_JAX_SMOKE_OUT")
+    out = Path(reuse) if reuse else tmp_path_factory.mktemp("reproduce") / "out"
     done = reproduce("--scale", "smoke", "--out", out)
     return out, done

@@ -30,6 +30,8 @@ def _wait_for(path, proc, timeout=1800):
 
 def _lock_free(folder, timeout=30):
     """True once nothing holds the run folder's lock (a killed script's dies with it)."""
+    if not folder.is_dir():
+        return True  # killed before the script made its folder
     t0 = time.time()
     while time.time() - t0 < timeout:
         fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT)
