@@ -116,3 +116,19 @@ def test_a_failed_run_is_one_line_and_rerun(tmp_path):
     assert runner.run_job(_job(tmp_path, code), tmp_path, logs.append) == 3
     assert len(logs) == 1 and "exit 3" in logs[0] and "boom: the reason" in logs[0]
     assert not runner.is_done(tmp_path, _job(tmp_path, code))  # a failure is tried again
+
+
+def test_stale_seeds_of_another_configuration_are_removed(tmp_path):
+    default = {j.path: j for j in runner.jobs(["cnn"], "default", 3, tmp_path)}
+    for path in ("cnn/seed/s1", "cnn/seed/s2"):
+        (tmp_path / path).mkdir(parents=True)
+        (tmp_path / path / "results.json").write_text("{}")
+    # s1: the smoke configuration's; s2: this one's (default), finished.
+    smoke = {j.path: j for j in runner.jobs(["cnn"], "smoke", 3, tmp_path)}
+    for path, plan in (("cnn/seed/s1", smoke), ("cnn/seed/s2", default)):
+        marker = runner.marker(tmp_path, path, "done")
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"command": plan[path].command, "returncode": 0}))
+    removed = runner.prune_stale_seeds(["cnn"], "default", 1, tmp_path)
+    assert removed == ["cnn/seed/s1"]
+    assert not (tmp_path / "cnn/seed/s1").exists() and (tmp_path / "cnn/seed/s2").exists()

@@ -14,7 +14,7 @@ from cnn_jax import cli, published, results
 from cnn_jax.errors import UsageError
 from cnn_jax.report import build, compare, md
 from cnn_jax.report.chapters import CHAPTERS, NAMES, SCALES
-from cnn_jax.report.runner import STATE, Job, is_done, jobs, run_job
+from cnn_jax.report.runner import STATE, Job, is_done, jobs, prune_stale_seeds, run_job
 
 
 def build_parser() -> cli.Parser:
@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     with cli.RunFolder(out):
         started = time.time()
         plan = jobs(list(args.only), args.scale, args.seeds, out)
+        for path in prune_stale_seeds(list(args.only), args.scale, args.seeds, out):
+            print(f"removed {path}: another configuration's seed")
         if not plan:
             raise UsageError("nothing to run")
         print(plan_text(plan, out, args.scale), flush=True)

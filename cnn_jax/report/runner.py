@@ -68,6 +68,25 @@ def jobs(chapters: list[str], scale: str, seeds: int, out: Path) -> list[Job]:
     return plan
 
 
+def prune_stale_seeds(chapters: list[str], scale: str, seeds: int, out: Path) -> list[str]:
+    """Remove the seed folders beyond ``seeds`` that another configuration left (an earlier
+    run at another scale): the comparison reads every seed folder of a run. Extra seeds of
+    the same configuration stay, as more seeds of it. Returns the removed paths."""
+    more = {j.path: j for j in jobs(chapters, scale, 1000, out) if j.run.seeded}
+    removed = []
+    for path, job in more.items():
+        k = int(path.rsplit("/s", 1)[1])
+        if k < seeds or not (out / path).exists():
+            continue
+        done = _read(marker(out, path, "done")) or {}
+        if done.get("command") != job.command or done.get("returncode") != 0:
+            shutil.rmtree(out / path, ignore_errors=True)
+            for kind in ("started", "done"):
+                marker(out, path, kind).unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def _read(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
