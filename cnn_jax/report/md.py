@@ -168,9 +168,14 @@ def machine_text(study: dict) -> str:
 def headline(rows: list[Row], study: dict) -> str:
     c = counts(rows)
     text = ", ".join(f"{c[v]} {v}" for v in VERDICTS if c[v] or v != VERDICTS[-1])
-    total = duration(study.get("wall_seconds")) if study.get("wall_seconds") else "–"
+    runs = sum((study.get("chapter_wall_seconds") or {}).values())
+    total = duration(runs) if runs else "–"
+    last = duration(study["wall_seconds"]) if study.get("wall_seconds") else "–"
     scale = study.get("scale", "?")
-    return f"{len(rows)} published numbers: {text}. Scale {scale}, total time {total}."
+    return (
+        f"{len(rows)} published numbers: {text}. Scale {scale}; total time of the runs "
+        f"{total} (the last call of reproduce.py: {last}, finished runs skipped)."
+    )
 
 
 def report(chapters, rows: list[Row], study: dict) -> str:
