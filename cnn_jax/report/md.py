@@ -62,9 +62,13 @@ def rule_text(row: Row) -> str:
 
 
 def budget_text(row: Row) -> str:
-    if row.budget_ratio is None:
-        return row.entry.updates_note or "–"
-    return number(row.budget_ratio, 2)
+    e = row.entry
+    if row.budget_ratio is not None:
+        return number(row.budget_ratio, 2)
+    theirs = f"theirs {e.updates:,.0f}" if e.updates else ""
+    if e.updates_note:
+        theirs = f"{theirs}: {e.updates_note}" if theirs else e.updates_note
+    return f"– ({theirs})" if theirs else "–"
 
 
 def source_text(row: Row) -> str:
