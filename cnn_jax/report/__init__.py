@@ -1,0 +1,1 @@
+"""Reports: published numbers against measured ones, and the docs' generated tables."""
