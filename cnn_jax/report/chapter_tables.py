@@ -58,7 +58,11 @@ KEEP: dict[str, dict[str, list[str]]] = {
         "mlp-sigmoid-nielsen": ["test_accuracy", "test_accuracies", "epochs", "config"],
     },
     "costs": {
-        "cost_functions": ["mnist.*.costs.*.*_mean", "mnist.*.costs.*.published_test_accuracy_pct"],
+        "cost_functions": [
+            "mnist.*.costs.*.final_test_accuracy_mean",
+            "mnist.*.costs.*.best_test_accuracy_mean",
+            "mnist.*.costs.*.published_test_accuracy_pct",
+        ],
         "regularization": [
             "studies.*.configs.*.final_test_accuracy",
             "studies.*.configs.*.best_test_accuracy",
