@@ -30,10 +30,12 @@ PUBLISHED = {
     "bengio2007_table2": {"RBM": 1.2, "autoencoder": 1.4, "supervised greedy": 2.0, "none": 2.4},
 }
 
-# Which keys of each run's results.json a snapshot keeps ("*" = every key at that level).
+# Each chapter's runs, by their folder under the reproduce output (experiments/reproduce.py:
+# runs/reproduce/<run>/results.json, or <run>/s0, s1, ... for seeded runs), and the keys of
+# results.json a snapshot keeps ("*" = every key at that level).
 KEEP: dict[str, dict[str, list[str]]] = {
     "depth": {
-        "depth_efficiency": [
+        "depth": [
             "cybenko.widths",
             "cybenko.fits.*.rms_error",
             "cybenko.fits.*.max_error",
@@ -42,7 +44,7 @@ KEEP: dict[str, dict[str, list[str]]] = {
         ]
     },
     "vanishing": {
-        "vanishing_gradient": [
+        "vanishing/gradients": [
             "delta_norms.*.layers",
             "delta_norms.*.published",
             "delta_norms.*.median",
@@ -55,15 +57,15 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "training.*.train_accuracy",
             "training.*.test_accuracy",
         ],
-        "mlp-sigmoid-nielsen": ["test_accuracy", "test_accuracies", "epochs", "config"],
+        "vanishing/mlp_sigmoid": ["test_accuracy", "test_accuracies", "epochs"],
     },
     "costs": {
-        "cost_functions": [
+        "costs/cost_functions": [
             "mnist.*.costs.*.final_test_accuracy_mean",
             "mnist.*.costs.*.best_test_accuracy_mean",
             "mnist.*.costs.*.published_test_accuracy_pct",
         ],
-        "regularization": [
+        "costs/regularization": [
             "studies.*.configs.*.final_test_accuracy",
             "studies.*.configs.*.best_test_accuracy",
             "studies.*.configs.*.best_epoch",
@@ -92,13 +94,20 @@ KEEP: dict[str, dict[str, list[str]]] = {
     "cnn": {
         **{
             run: ["test_accuracy", "test_accuracies", "epochs"]
-            for run in ("seed", "deep", "deep-dropout0.5")
+            for run in ("cnn/seed", "cnn/deep", "cnn/deep_dropout")
         },
-        "benchmark": ["models.*.images_per_second", "models.*.gflops", "models.*.compile_seconds"],
+        "cnn/benchmark": [
+            "models.*.images_per_second",
+            "models.*.gflops",
+            "models.*.compile_seconds",
+        ],
     },
-    "layers": {"seed-index0": ["statistics.layers"]},
-    "probes": {run: ["runs.*.label", "runs.*.layers"] for run in ("seed", "mlp-nielsen")},
+    "layers": {"layers": ["statistics.layers"]},
+    "probes": {run: ["runs.*.label", "runs.*.layers"] for run in ("probes", "probes_mlp")},
 }
+# Runs that a default reproduction may not make (hours on a CPU, or another script): when the
+# reproduce output lacks one, the snapshot keeps its stored entry and that entry's provenance.
+OPTIONAL = {"pretraining_full", "cnn/benchmark", "probes_mlp"}
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -139,7 +148,7 @@ def _g(x: float, digits: int = 3) -> str:
 
 
 def depth_cybenko(s: dict) -> str:
-    c = s["runs"]["depth_efficiency"]["cybenko"]
+    c = s["runs"]["depth"]["cybenko"]
     rows = []
     for target, fit in c["fits"].items():
         for kind in ("rms", "max"):
@@ -161,7 +170,7 @@ def depth_spn(s: dict) -> str:
             f"{r['predicted_2^(sqrt(n)-1)']:,}",
             f"{r['max_relative_gap']:.1e}",
         ]
-        for r in s["runs"]["depth_efficiency"]["spn"]
+        for r in s["runs"]["depth"]["spn"]
     ]
     header = [
         "n",
@@ -175,7 +184,7 @@ def depth_spn(s: dict) -> str:
 
 
 def depth_regions(s: dict) -> str:
-    reg = s["runs"]["depth_efficiency"]["regions"]
+    reg = s["runs"]["depth"]["regions"]
     rows = [
         [
             r["depth"],
@@ -205,7 +214,7 @@ def depth_regions(s: dict) -> str:
 
 def vanishing_nielsen(s: dict) -> str:
     rows = []
-    for name, e in s["runs"]["vanishing_gradient"]["delta_norms"].items():
+    for name, e in s["runs"]["vanishing/gradients"]["delta_norms"].items():
         if not e.get("published"):
             continue
         for i, layer in enumerate(e["layers"]):
@@ -231,7 +240,7 @@ def vanishing_nielsen(s: dict) -> str:
 
 
 def vanishing_mean_field(s: dict) -> str:
-    run = s["runs"]["vanishing_gradient"]
+    run = s["runs"]["vanishing/gradients"]
     mf = {m["activation"]: m for m in run["mean_field"]}
     rows = []
     for name, e in run["delta_norms"].items():
@@ -243,7 +252,7 @@ def vanishing_mean_field(s: dict) -> str:
 
 
 def vanishing_comparison(s: dict) -> str:
-    run = s["runs"]["vanishing_gradient"]
+    run = s["runs"]["vanishing/gradients"]
     rows = []
     for label, e in run["comparison"].items():
         med, t = e["median"], run.get("training", {}).get(label)
@@ -259,7 +268,7 @@ def vanishing_comparison(s: dict) -> str:
 
 
 def vanishing_depth_accuracy(s: dict) -> str:
-    run = s["runs"]["mlp-sigmoid-nielsen"]
+    run = s["runs"]["vanishing/mlp_sigmoid"]
     ours = {4: f"{pct(run['test_accuracy'])} (best epoch {pct(max(run['test_accuracies']))})"}
     rows = [
         ["784" + "-30" * k + "-10", f"{v:.2f}", ours.get(k, "not run")]
@@ -274,7 +283,7 @@ def vanishing_depth_accuracy(s: dict) -> str:
 
 def costs_mnist(s: dict) -> str:
     rows = []
-    for name, entry in s["runs"]["cost_functions"]["mnist"].items():
+    for name, entry in s["runs"]["costs/cost_functions"]["mnist"].items():
         for cost, e in entry["costs"].items():
             rows.append(
                 [
@@ -300,7 +309,7 @@ _STUDY = {"overfit": "1,000 images, 400 epochs", "full": "50,000 images, 30 epoc
 def costs_l2(s: dict) -> str:
     rows = []
     for (study, label), pid in _L2_IDS.items():
-        c = s["runs"]["regularization"]["studies"][study]["configs"][label]
+        c = s["runs"]["costs/regularization"]["studies"][study]["configs"][label]
         pub = PUBLISHED[pid]
         rows.append(
             [
@@ -326,7 +335,7 @@ def costs_l2(s: dict) -> str:
 def costs_l2_seeds(s: dict) -> str:
     rows = []
     for (study, label), pid in _L2_IDS.items():
-        seeds = s["runs"]["regularization"]["studies"][study]["configs"][label].get("seeds")
+        seeds = s["runs"]["costs/regularization"]["studies"][study]["configs"][label].get("seeds")
         if not seeds:
             continue
         pub = PUBLISHED[pid]
@@ -356,7 +365,7 @@ def costs_l2_seeds(s: dict) -> str:
 
 def costs_dropout(s: dict) -> str:
     rows = []
-    for label, c in s["runs"]["regularization"]["studies"]["dropout"]["configs"].items():
+    for label, c in s["runs"]["costs/regularization"]["studies"]["dropout"]["configs"].items():
         seeds = c["seeds"]
         fin = " / ".join(pct(x) for x in seeds["final_test_accuracy"])
         best = " / ".join(pct(x) for x in seeds["best_test_accuracy"])
@@ -419,9 +428,9 @@ def pretraining_rows(s: dict, run: str = "pretraining") -> str:
 
 
 _CNN = {
-    "seed": ("seed CNN (the study's)", "study_seed_cnn"),
-    "deep": ("deep CNN", "study_deep_cnn"),
-    "deep-dropout0.5": ("deep CNN + dropout 0.5", "study_deep_cnn_dropout"),
+    "cnn/seed": ("seed CNN (the study's)", "study_seed_cnn"),
+    "cnn/deep": ("deep CNN", "study_deep_cnn"),
+    "cnn/deep_dropout": ("deep CNN + dropout 0.5", "study_deep_cnn_dropout"),
 }
 
 
@@ -450,7 +459,7 @@ def cnn_benchmark(s: dict) -> str:
             f"{m['gflops']:.1f}",
             f"{m['compile_seconds']:.1f}",
         ]
-        for arch, m in s["runs"]["benchmark"]["models"].items()
+        for arch, m in s["runs"]["cnn/benchmark"]["models"].items()
     ]
     return md_table(["model", "images/s", "GFLOP/s", "first step (compile), s"], rows)
 
@@ -460,7 +469,7 @@ def cnn_benchmark(s: dict) -> str:
 
 def layers_stats(s: dict) -> str:
     rows = []
-    for name, st in s["runs"]["seed-index0"]["statistics"]["layers"].items():
+    for name, st in s["runs"]["layers"]["statistics"]["layers"].items():
         zero, dead = st.get("zero_fraction"), st.get("dead_fraction")
         rows.append(
             [
@@ -474,8 +483,13 @@ def layers_stats(s: dict) -> str:
     return md_table(["layer", "mean", "std", "zero fraction", "dead ReLU fraction"], rows)
 
 
-def probes_table(s: dict, run: str) -> str:
-    nets = s["runs"][run]["runs"]
+def probes_table(s: dict, *, cnn: bool) -> str:
+    """The CNNs' probes (cnn=True) or the MLPs' (those whose first layer is dense1), side by
+    side, from the "probes" run and, when there is one, the "probes_mlp" run."""
+    nets = [n for run in ("probes", "probes_mlp") for n in s["runs"].get(run, {}).get("runs", [])]
+    nets = [n for n in nets if ("dense1" != list(n["layers"])[1]) == cnn]
+    if not nets:
+        return "(no such network in this run)"
     names = list(nets[0]["layers"])
     rows = []
     for i, name in enumerate(names):
@@ -499,7 +513,7 @@ def headline(chapter: str, s: dict) -> tuple[str, str, str]:
     """(measured, published, verdict) for the README's summary of chapters."""
     runs = s["runs"]
     if chapter == "depth":
-        r = runs["depth_efficiency"]["spn"][-1]
+        r = runs["depth"]["spn"][-1]
         return (
             f"n = {r['n']}: deep {r['deep_units']} units, "
             f"depth-2 {r['shallow_product_units']:,} products",
@@ -507,7 +521,7 @@ def headline(chapter: str, s: dict) -> tuple[str, str, str]:
             "equal, by exact expansion",
         )
     if chapter == "vanishing":
-        e = runs["vanishing_gradient"]["delta_norms"]["784-30-30-30-30-10"]
+        e = runs["vanishing/gradients"]["delta_norms"]["784-30-30-30-30-10"]
         inside = all(
             lo <= p <= hi for p, lo, hi in zip(e["published"], e["p01"], e["p99"], strict=True)
         )
@@ -517,7 +531,7 @@ def headline(chapter: str, s: dict) -> tuple[str, str, str]:
             "inside our 1–99 % band" if inside else "outside our 1–99 % band",
         )
     if chapter == "costs":
-        c = runs["regularization"]["studies"]["full"]["configs"]["lambda=5"]
+        c = runs["costs/regularization"]["studies"]["full"]["configs"]["lambda=5"]
         pub = PUBLISHED["nielsen_ch3_full_l2"]
         return (
             f"best {pct(c['best_test_accuracy'])} %, final {pct(c['final_test_accuracy'])} %",
@@ -546,15 +560,15 @@ def headline(chapter: str, s: dict) -> tuple[str, str, str]:
             + ", higher errors at a far smaller budget",
         )
     if chapter == "cnn":
-        a = runs["seed"]["test_accuracy"]
+        a = runs["cnn/seed"]["test_accuracy"]
         verdict = "above" if 100 * a > PUBLISHED["study_seed_cnn"] else "below"
         return f"{pct(a)} % test", f"{PUBLISHED['study_seed_cnn']:.2f} % (the study)", verdict
     if chapter == "layers":
-        layers = runs["seed-index0"]["statistics"]["layers"]
+        layers = runs["layers"]["statistics"]["layers"]
         dead = max(st.get("dead_fraction") or 0.0 for st in layers.values())
         return f"largest dead-ReLU fraction {dead:.3f}", "–", "no published number"
     if chapter == "probes":
-        net = runs["seed"]["runs"][0]["layers"]
+        net = runs["probes"]["runs"][0]["layers"]
         first, last = next(iter(net.values())), list(net.values())[-1]
         return (
             f"probe {first['probe_test_accuracy']:.3f} on pixels → "
@@ -583,8 +597,8 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
     "cnn": {"results": cnn_results, "benchmark": cnn_benchmark},
     "layers": {"stats": layers_stats},
     "probes": {
-        "seed": lambda s: probes_table(s, "seed"),
-        "mlp": lambda s: probes_table(s, "mlp-nielsen"),
+        "seed": lambda s: probes_table(s, cnn=True),
+        "mlp": lambda s: probes_table(s, cnn=False),
     },
 }
 

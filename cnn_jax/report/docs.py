@@ -148,17 +148,33 @@ def trim(results: dict, paths: list[str]) -> dict:
     return out
 
 
-def snapshot_from_runs(runs_dir: Path, chapter: str) -> dict:
-    """Trim ``runs_dir/<chapter>/<run>/results.json`` (or benchmark.json) for every run."""
+def _run_results(folder: Path) -> list[dict]:
+    """The results of a run folder: its results.json (or benchmark.json), or each seed's."""
+    for name in ("results.json", "benchmark.json"):
+        if (folder / name).is_file():
+            return [json.loads((folder / name).read_text())]
+    seeds = sorted(folder.glob("s[0-9]*/results.json"), key=lambda p: int(p.parent.name[1:]))
+    return [json.loads(p.read_text()) for p in seeds]
+
+
+def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None) -> dict:
+    """Trim every run of ``chapter`` under ``runs_dir`` to its :data:`KEEP` keys. A seeded run
+    keeps its first seed and, when there are more, every seed under "seeds". An optional run
+    missing from ``runs_dir`` keeps its entry in ``stored`` (the snapshot it replaces)."""
     runs, prov = {}, {}
     for run, paths in T.KEEP[chapter].items():
-        folder = runs_dir / chapter / run
-        found = [folder / n for n in ("results.json", "benchmark.json") if (folder / n).exists()]
+        found = _run_results(runs_dir / run)
         if not found:
-            raise UsageError(f"{folder}: no results.json; run experiments/reproduce.py first")
-        results = json.loads(found[0].read_text())
-        runs[run] = trim(results, paths)
-        prov[run] = results.get("provenance", {"source": str(found[0])})
+            if run in T.OPTIONAL and stored and run in stored["runs"]:
+                runs[run], prov[run] = stored["runs"][run], stored["provenance"][run]
+                continue
+            if run in T.OPTIONAL:
+                continue
+            raise UsageError(f"{runs_dir / run}: no results.json; run experiments/reproduce.py")
+        runs[run] = trim(found[0], paths)
+        if len(found) > 1:
+            runs[run]["seeds"] = [trim(r, paths) for r in found]
+        prov[run] = found[0].get("provenance", {"source": str(runs_dir / run)})
     return {"chapter": chapter, "provenance": prov, "runs": runs}
 
 
@@ -176,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=ROOT, help="The repository root.")
     args = p.parse_args(argv)
     if args.from_runs:
-        snaps = {c: snapshot_from_runs(args.from_runs, c) for c in CHAPTERS}  # all checked first
+        stored = load_snapshots(args.root)
+        snaps = {c: snapshot_from_runs(args.from_runs, c, stored[c]) for c in CHAPTERS}
         for chapter, snap in snaps.items():
             write_json(snapshot_path(args.root, chapter), snap)
     stale = []

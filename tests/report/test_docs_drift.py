@@ -54,13 +54,31 @@ def test_trim_keeps_only_the_listed_keys():
 
 
 def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
-    """A runs folder laid out like experiments/reproduce.py's gives the committed tables back."""
+    """A folder laid out like experiments/reproduce.py's output gives the stored tables back;
+    a seeded run (<run>/s0, s1) keeps every seed."""
     for chapter in docs.CHAPTERS:
         snap = json.loads(docs.snapshot_path(docs.ROOT, chapter).read_text())
         for run, results in snap["runs"].items():
-            folder = tmp_path / chapter / run
-            folder.mkdir(parents=True)
+            folder = tmp_path / run / ("s0" if run == "cnn/seed" else "")
+            folder.mkdir(parents=True, exist_ok=True)
             (folder / "results.json").write_text(json.dumps({**results, "extra": [0] * 10}))
+            if run == "cnn/seed":
+                (tmp_path / run / "s1").mkdir()
+                (tmp_path / run / "s1" / "results.json").write_text(json.dumps(results))
         rebuilt = docs.snapshot_from_runs(tmp_path, chapter)
         for name, render in chapter_tables.TABLES[chapter].items():
             assert render(rebuilt) == render(snap), f"{chapter}/{name}"
+    assert len(docs.snapshot_from_runs(tmp_path, "cnn")["runs"]["cnn/seed"]["seeds"]) == 2
+
+
+def test_a_missing_run_is_one_error_and_an_optional_one_is_kept(tmp_path):
+    stored = json.loads(docs.snapshot_path(docs.ROOT, "pretraining").read_text())
+    with pytest.raises(UsageError, match="no results.json"):
+        docs.snapshot_from_runs(tmp_path, "pretraining", stored)
+    (tmp_path / "pretraining").mkdir()
+    (tmp_path / "pretraining" / "results.json").write_text(
+        json.dumps(stored["runs"]["pretraining"])
+    )
+    rebuilt = docs.snapshot_from_runs(tmp_path, "pretraining", stored)
+    assert rebuilt["runs"]["pretraining_full"] == stored["runs"]["pretraining_full"]
+    assert rebuilt["provenance"]["pretraining_full"] == stored["provenance"]["pretraining_full"]
