@@ -64,6 +64,13 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "mnist.*.costs.*.final_test_accuracy_mean",
             "mnist.*.costs.*.best_test_accuracy_mean",
             "mnist.*.costs.*.published_test_accuracy_pct",
+            "neuron.runs.*.cost_name",
+            "neuron.runs.*.start",
+            "neuron.runs.*.initial_output",
+            "neuron.runs.*.final_output",
+            "neuron.runs.*.initial_grad_w",
+            "neuron.runs.*.cost_drop_first_10_epochs",
+            "neuron.runs.*.epochs_to_halve_cost",
         ],
         "costs/regularization": [
             "studies.*.configs.*.final_test_accuracy",
@@ -71,6 +78,9 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "studies.*.configs.*.best_epoch",
             "studies.*.configs.*.final_train_accuracy",
             "studies.*.configs.*.seeds",
+            "studies.*.configs.*.mechanism.*.kernel_norm",
+            "studies.*.configs.*.mechanism.*.abs_z_median",
+            "studies.*.configs.*.mechanism.*.fraction_saturated",
         ],
     },
     "initialization": {
@@ -294,6 +304,46 @@ def costs_mnist(s: dict) -> str:
                 ]
             )
     header = ["network, cost", "Nielsen (%)", "ours, final epoch (%)", "ours, best epoch (%)"]
+    return md_table(header, rows)
+
+
+_COST = {"quadratic": "quadratic", "sigmoid_ce": "cross-entropy"}
+
+
+def costs_neuron(s: dict) -> str:
+    rows = []
+    for r in s["runs"]["costs/cost_functions"]["neuron"]["runs"].values():
+        halve = r["epochs_to_halve_cost"]
+        w, b = r["start"]
+        rows.append(
+            [
+                f"{_COST.get(r['cost_name'], r['cost_name'])}, ({w:g}, {b:g})",
+                f"{r['initial_output']:.3f}",
+                f"{r['final_output']:.3f}",
+                f"{r['initial_grad_w']:.3g}",
+                f"{r['cost_drop_first_10_epochs']:.2g}",
+                "not within the run" if halve is None else halve,
+            ]
+        )
+    header = ["cost, start (w, b)", "a at start", "a at the end", "∂C/∂w at start",
+              "cost drop in the first 10 epochs", "epochs to halve the cost"]  # fmt: skip
+    return md_table(header, rows)
+
+
+def costs_mechanism(s: dict) -> str:
+    rows = []
+    for (study, label), _ in _L2_IDS.items():
+        c = s["runs"]["costs/regularization"]["studies"][study]["configs"][label]
+        cells = []
+        for m in c["mechanism"].values():
+            cells += [
+                f"{m['kernel_norm']:.1f}",
+                f"{m['abs_z_median']:.2f}",
+                f"{100 * m['fraction_saturated']:.0f} %",
+            ]
+        rows.append([f"{_STUDY[study]}, λ {label.split('=')[1]}", *cells])
+    header = ["study", "hidden ‖W‖", "hidden median \\|z\\|", "hidden saturated",
+              "output ‖W‖", "output median \\|z\\|", "output saturated"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -588,7 +638,13 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "comparison": vanishing_comparison,
         "depth_accuracy": vanishing_depth_accuracy,
     },
-    "costs": {"mnist": costs_mnist, "l2": costs_l2, "dropout": costs_dropout},
+    "costs": {
+        "neuron": costs_neuron,
+        "mnist": costs_mnist,
+        "l2": costs_l2,
+        "mechanism": costs_mechanism,
+        "dropout": costs_dropout,
+    },
     "initialization": {"jacobian": init_jacobian, "table1": init_table1},
     "pretraining": {
         "default": pretraining_rows,
