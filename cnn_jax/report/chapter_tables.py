@@ -54,6 +54,8 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "delta_norms.*.median_shrink",
             "mean_field",
             "comparison.*.median",
+            "comparison.*.median_shrink",
+            "comparison.*.network",
             "training.*.train_accuracy",
             "training.*.test_accuracy",
         ],
@@ -250,13 +252,24 @@ def vanishing_nielsen(s: dict) -> str:
 
 
 def vanishing_mean_field(s: dict) -> str:
+    """Nielsen's sigmoid networks, and the ReLU network of the comparison."""
     run = s["runs"]["vanishing/gradients"]
-    mf = {m["activation"]: m for m in run["mean_field"]}
-    rows = []
-    for name, e in run["delta_norms"].items():
-        act = "relu" if name.lower().startswith("relu") else "sigmoid"
-        measured = ", ".join(f"{x:.2f}" for x in e["median_shrink"])
-        rows.append([name, act, f"{mf[act]['predicted_shrink']:.2f}", measured])
+    mf = run["mean_field"]
+    nets = [("sigmoid", name, e) for name, e in run["delta_norms"].items()]
+    nets += [
+        ("relu", f"{label}, {e.get('network', '')}", e)
+        for label, e in run["comparison"].items()
+        if label.lower().startswith("relu")
+    ]
+    rows = [
+        [
+            name,
+            act,
+            f"{mf[act]['predicted_shrink']:.2f}",
+            ", ".join(f"{x:.2f}" for x in e["median_shrink"]),
+        ]
+        for act, name, e in nets
+    ]
     header = ["network", "activation", "computed 1/√χ1", "measured median shrink per layer"]
     return md_table(header, rows)
 
