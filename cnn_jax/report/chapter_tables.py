@@ -285,7 +285,7 @@ def vanishing_comparison(s: dict) -> str:
         "network",
         "median ‖δˡ‖ at init, h1 … last hidden, output",
         "h1 / last hidden",
-        "after 500 epochs: train / test accuracy",
+        "after training: train / test accuracy",
     ]
     return md_table(header, rows)
 
