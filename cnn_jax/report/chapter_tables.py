@@ -310,7 +310,7 @@ def costs_mnist(s: dict) -> str:
         for cost, e in entry["costs"].items():
             rows.append(
                 [
-                    f"{name}, {cost}",
+                    f"{name}, {_COST.get(cost, cost)}",
                     e["published_test_accuracy_pct"],
                     pct(e["final_test_accuracy_mean"]),
                     pct(e["best_test_accuracy_mean"]),
