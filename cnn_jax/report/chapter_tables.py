@@ -79,7 +79,10 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "studies.*.configs.*.best_test_accuracy",
             "studies.*.configs.*.best_epoch",
             "studies.*.configs.*.final_train_accuracy",
+            "studies.*.images",
+            "studies.*.epochs",
             "studies.*.configs.*.seeds",
+            "studies.*.configs.*.per_seed",
             "studies.*.configs.*.mechanism.*.kernel_norm",
             "studies.*.configs.*.mechanism.*.abs_z_median",
             "studies.*.configs.*.mechanism.*.fraction_saturated",
@@ -311,7 +314,7 @@ def costs_mnist(s: dict) -> str:
             rows.append(
                 [
                     f"{name}, {_COST.get(cost, cost)}",
-                    e["published_test_accuracy_pct"],
+                    e["published_test_accuracy_pct"] or "–",
                     pct(e["final_test_accuracy_mean"]),
                     pct(e["best_test_accuracy_mean"]),
                 ]
@@ -354,7 +357,7 @@ def costs_mechanism(s: dict) -> str:
                 f"{m['abs_z_median']:.2f}",
                 f"{100 * m['fraction_saturated']:.0f} %",
             ]
-        rows.append([f"{_STUDY[study]}, λ {label.split('=')[1]}", *cells])
+        rows.append([f"{_study(s, study)}, λ {label.split('=')[1]}", *cells])
     header = ["study", "hidden ‖W‖", "hidden median \\|z\\|", "hidden saturated",
               "output ‖W‖", "output median \\|z\\|", "output saturated"]  # fmt: skip
     return md_table(header, rows)
@@ -366,7 +369,11 @@ _L2_IDS = {
     ("full", "lambda=0"): "nielsen_ch3_full",
     ("full", "lambda=5"): "nielsen_ch3_full_l2",
 }
-_STUDY = {"overfit": "1,000 images, 400 epochs", "full": "50,000 images, 30 epochs"}
+
+
+def _study(s: dict, name: str) -> str:
+    e = s["runs"]["costs/regularization"]["studies"][name]
+    return f"{e['images']:,} images, {e['epochs']} epochs"
 
 
 def costs_l2(s: dict) -> str:
@@ -376,7 +383,7 @@ def costs_l2(s: dict) -> str:
         pub = PUBLISHED[pid]
         rows.append(
             [
-                _STUDY[study],
+                _study(s, study),
                 label.split("=")[1],
                 f"{pub['best']:.2f}",
                 f"{pct(c['best_test_accuracy'])} ({c['best_epoch']})",
@@ -406,7 +413,7 @@ def costs_l2_seeds(s: dict) -> str:
         best = [100 * x for x in seeds["best_test_accuracy"]]
         rows.append(
             [
-                _STUDY[study],
+                _study(s, study),
                 label.split("=")[1],
                 f"{pub['best']:.2f}",
                 f"{statistics.mean(best):.2f} ({min(best):.2f}–{max(best):.2f})",
@@ -427,13 +434,21 @@ def costs_l2_seeds(s: dict) -> str:
 
 
 def costs_dropout(s: dict) -> str:
+    study = s["runs"]["costs/regularization"]["studies"]["dropout"]
     rows = []
-    for label, c in s["runs"]["costs/regularization"]["studies"]["dropout"]["configs"].items():
-        seeds = c["seeds"]
-        fin = " / ".join(pct(x) for x in seeds["final_test_accuracy"])
-        best = " / ".join(pct(x) for x in seeds["best_test_accuracy"])
-        rows.append([label, fin, best, pct(c["final_train_accuracy"])])
-    header = ["dropout", "final test (%), per seed", "best test (%), per seed", "final train (%)"]
+    for label, c in study["configs"].items():
+        seeds = c["per_seed"]
+        rows.append(
+            [
+                label.split("=")[1],
+                " / ".join(pct(r["final_test_accuracy"]) for r in seeds),
+                " / ".join(f"{pct(r['best_test_accuracy'])} ({r['best_epoch']})" for r in seeds),
+                " / ".join(pct(r["final_train_accuracy"]) for r in seeds),
+            ]
+        )
+    header = [f"dropout ({study['images']:,} images, {study['epochs']} epochs)",
+              "final test (%), per seed", "best test (%) (epoch), per seed",
+              "final train (%), per seed"]  # fmt: skip
     return md_table(header, rows)
 
 
