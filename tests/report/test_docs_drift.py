@@ -55,20 +55,25 @@ def test_trim_keeps_only_the_listed_keys():
 
 def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
     """A folder laid out like experiments/reproduce.py's output gives the stored tables back;
-    a seeded run (<run>/s0, s1) keeps every seed."""
+    a seeded run (<run>/s0, s1, ...) is shown as the mean (min–max) over its seeds."""
     for chapter in docs.CHAPTERS:
         snap = json.loads(docs.snapshot_path(docs.ROOT, chapter).read_text())
         for run, results in snap["runs"].items():
             folder = tmp_path / run / ("s0" if run == "cnn/seed" else "")
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "results.json").write_text(json.dumps({**results, "extra": [0] * 10}))
-            if run == "cnn/seed":
-                (tmp_path / run / "s1").mkdir()
-                (tmp_path / run / "s1" / "results.json").write_text(json.dumps(results))
         rebuilt = docs.snapshot_from_runs(tmp_path, chapter)
         for name, render in chapter_tables.TABLES[chapter].items():
             assert render(rebuilt) == render(snap), f"{chapter}/{name}"
-    assert len(docs.snapshot_from_runs(tmp_path, "cnn")["runs"]["cnn/seed"]["seeds"]) == 2
+    seed = json.loads(docs.snapshot_path(docs.ROOT, "cnn").read_text())["runs"]["cnn/seed"]
+    (tmp_path / "cnn/seed/s1").mkdir()
+    other = {**seed, "test_accuracy": 0.5, "test_accuracies": [0.5]}
+    (tmp_path / "cnn/seed/s1/results.json").write_text(json.dumps(other))
+    rebuilt = docs.snapshot_from_runs(tmp_path, "cnn")
+    assert len(rebuilt["runs"]["cnn/seed"]["seeds"]) == 2
+    row = chapter_tables.cnn_results(rebuilt).splitlines()[2]
+    mean = 100 * (seed["test_accuracy"] + 0.5) / 2
+    assert f"| {mean:.2f} (50.00–{100 * seed['test_accuracy']:.2f}) |" in row
 
 
 def test_a_missing_run_is_one_error_and_an_optional_one_is_kept(tmp_path):
