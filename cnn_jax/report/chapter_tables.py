@@ -572,10 +572,10 @@ def layers_stats(s: dict) -> str:
 
 
 def probes_table(s: dict, *, cnn: bool) -> str:
-    """The CNNs' probes (cnn=True) or the MLPs' (those whose first layer is dense1), side by
-    side, from the "probes" run and, when there is one, the "probes_mlp" run."""
+    """The CNNs' probes (cnn=True: networks with a conv layer) or the MLPs', side by side, from
+    the "probes" run and, when there is one, the "probes_mlp" run."""
     nets = [n for run in ("probes", "probes_mlp") for n in s["runs"].get(run, {}).get("runs", [])]
-    nets = [n for n in nets if ("dense1" != list(n["layers"])[1]) == cnn]
+    nets = [n for n in nets if any(name.startswith("conv") for name in n["layers"]) == cnn]
     if not nets:
         return "(no such network in this run)"
     names = list(nets[0]["layers"])
