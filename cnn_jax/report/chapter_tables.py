@@ -499,6 +499,8 @@ def _pretraining_rows(run: dict) -> list[list]:
 
 def pretraining_rows(s: dict, run: str = "pretraining") -> str:
     header = ["start", "test error (%), mean ± sd over seeds", "‖δ¹‖", "‖δ²‖", "‖δ³‖", "‖δ¹‖/‖δ³‖"]
+    if run not in s["runs"]:
+        return f"({run} is not in these results)"
     return md_table(header, _pretraining_rows(s["runs"][run]))
 
 
@@ -540,6 +542,8 @@ def cnn_results(s: dict) -> str:
 
 
 def cnn_benchmark(s: dict) -> str:
+    if "cnn/benchmark" not in s["runs"]:
+        return "(cnn/benchmark is not in these results)"
     rows = [
         [
             arch,
