@@ -155,6 +155,10 @@ def _bengio_order(rows: dict) -> bool:
     return e["RBM"] < best_auto and auto < e["supervised greedy"] < none
 
 
+def _error(x: float) -> str:
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"
+
+
 def _g(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
@@ -168,9 +172,9 @@ def depth_cybenko(s: dict) -> str:
     for target, fit in c["fits"].items():
         for kind in ("rms", "max"):
             errs = fit.get(f"{kind}_error")
-            if errs is not None and (kind == "rms" or target.startswith("sin(8")):
+            if errs is not None and (kind == "rms" or "8π" in target):
                 rows.append(
-                    [f"{target}, {kind.upper()}"] + [_g(statistics.median(e)) for e in errs]
+                    [f"{target}, {kind.upper()}"] + [_error(statistics.median(e)) for e in errs]
                 )
     return md_table(["target"] + [f"width {w}" for w in c["widths"]], rows)
 
@@ -610,7 +614,9 @@ def headline(chapter: str, s: dict) -> tuple[str, str, str]:
             f"n = {r['n']}: deep {r['deep_units']} units, "
             f"depth-2 {r['shallow_product_units']:,} products",
             f"2^(√n − 1) = {r['predicted_2^(sqrt(n)-1)']:,} (Delalleau & Bengio 2011)",
-            "equal, by exact expansion",
+            "equal, by exact expansion"
+            if r["shallow_product_units"] == r["predicted_2^(sqrt(n)-1)"]
+            else "differs",
         )
     if chapter == "vanishing":
         e = runs["vanishing/gradients"]["delta_norms"]["784-30-30-30-30-10"]
