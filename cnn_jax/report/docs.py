@@ -174,7 +174,11 @@ def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None)
         runs[run] = trim(found[0], paths)
         if len(found) > 1:
             runs[run]["seeds"] = [trim(r, paths) for r in found]
-        prov[run] = found[0].get("provenance", {"source": str(runs_dir / run)})
+        # Scripts that do not yet write results.provenance() still name their machine.
+        prov[run] = found[0].get("provenance") or {
+            "source": str(runs_dir / run),
+            "machine": found[0].get("machine"),
+        }
     return {"chapter": chapter, "provenance": prov, "runs": runs}
 
 
