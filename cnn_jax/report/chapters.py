@@ -1,0 +1,295 @@
+"""The study's chapters, in the story's order, and what each one runs at each scale.
+
+One table: for every run, the script and its flags at ``smoke`` (test size, the whole study
+within a few minutes on 2 CPU cores), ``default`` (each script's defaults, reduced where the
+whole study would otherwise pass 20 minutes on 2 cores, with the reason) and ``full`` (the
+published sizes where a 2-core CPU can reach them). ``{out}`` in a flag is the reproduce
+output folder, so one run can read another (the layer pages read the seed CNN's checkpoint).
+
+Estimated minutes are for a 2-core CPU with nothing else running; a rerun on the same
+machine replaces them by the wall times it recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCALES = ("smoke", "default", "full")
+
+# Nielsen's network2.py settings for his chapter-5 784-30-30-30-30-10 (README, "probes").
+NIELSEN_MLP = (
+    "--arch mlp --widths 30,30,30,30,10 --init nielsen --loss sigmoid_ce "
+    "--optimizer sgd --lr 0.1 --batch-size 10 --l2 5e-5 --no-progress"
+)
+CNN_SMOKE = "--batch-size 32 --limit 256 --test-limit 100 --epochs 1 --no-progress"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One scale of one run: the flags, the estimated minutes, and why it differs from the
+    script's defaults (empty when it does not)."""
+
+    flags: str
+    minutes: float
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One script call. ``path`` is its folder under the output folder, chapter first."""
+
+    path: str
+    script: str
+    smoke: Setting
+    default: Setting
+    full: Setting
+    seeded: bool = False  # --seeds N runs it N times, in <path>/s0, s1, ...
+
+    def setting(self, scale: str) -> Setting:
+        return getattr(self, scale)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    name: str
+    title: str
+    question: str  # the chapter's question in a paragraph, for the report
+    runs: tuple[Run, ...] = field(default_factory=tuple)
+
+
+def _mlp(activation: str) -> Run:
+    flags = f"{NIELSEN_MLP} --activation {activation}"
+    return Run(
+        f"vanishing/mlp_{activation}",
+        "mnist_cnn.py",
+        Setting(f"{flags} --limit 500 --test-limit 200 --epochs 1", 0.2),
+        Setting(
+            f"{flags} --limit 50000 --epochs 2",
+            1.1,
+            "2 of Nielsen's 30 epochs (10,000 of 150,000 updates): 30 take 6-8 minutes each",
+        ),
+        Setting(f"{flags} --limit 50000 --epochs 30", 8.0),
+    )
+
+
+def _cnn(path: str, arch_flags: str, default_epochs: int) -> Run:
+    minutes = 1.4 * default_epochs
+    return Run(
+        path,
+        "mnist_cnn.py",
+        Setting(f"{arch_flags} {CNN_SMOKE}".strip(), 0.3),
+        Setting(
+            f"{arch_flags} --epochs {default_epochs} --no-progress".strip(),
+            minutes,
+            f"{default_epochs} of the study's 10 epochs: 10 take 10-13 minutes per network",
+        ),
+        Setting(f"{arch_flags} --epochs 10 --no-progress".strip(), 13.0),
+        seeded=True,
+    )
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter(
+        "depth",
+        "Why depth: what a deep network represents with fewer units",
+        "One hidden layer can approximate any continuous function, so why stack layers? "
+        "This chapter counts units: families of functions that a deep network builds with "
+        "a number of units growing like the input size, where a shallow one needs "
+        "exponentially many (Delalleau & Bengio's sum-product networks, Telgarsky's sawtooth), "
+        "trains both kinds to see whether gradient descent finds the compact deep solutions, "
+        "and counts the linear regions a ReLU network actually cuts a line into at init.",
+        (
+            Run(
+                "depth",
+                "depth_efficiency.py",
+                Setting("--tiny", 0.2),
+                Setting("", 1.5),
+                Setting("", 1.5),
+            ),
+        ),
+    ),
+    Chapter(
+        "vanishing",
+        "The vanishing gradient: Nielsen's chapter 5",
+        "In a deep sigmoid network the layers near the input learn far more slowly than those "
+        "near the output. How much slower, and is Nielsen's single draw typical? We measure "
+        "the speed of learning ‖δˡ‖ of every hidden layer over many initializations, set it "
+        "beside the mean-field prediction of how much it shrinks per layer, follow it "
+        "through training, and train his 784-30-30-30-30-10 network with sigmoid and with "
+        "ReLU units.",
+        (
+            Run(
+                "vanishing/gradients",
+                "vanishing_gradient.py",
+                Setting(
+                    "--images 100 --seeds 8 --train --epochs 4 --eval-every 2 --no-progress", 0.3
+                ),
+                Setting(
+                    "--train --seeds 300 --no-progress",
+                    2.2,
+                    "300 of the default 1,000 initializations: the percentile band is as wide",
+                ),
+                Setting("--train --per-example --no-progress", 4.5),
+            ),
+            _mlp("sigmoid"),
+            _mlp("relu"),
+        ),
+    ),
+    Chapter(
+        "costs",
+        "Costs and regularization: Nielsen's chapter 3",
+        "Why does cross-entropy learn faster than the quadratic cost from a bad start, and how "
+        "much do L2 and dropout close the gap between training and test accuracy when "
+        "a small network memorizes 1,000 images? Nielsen's published accuracies are compared "
+        "best epoch with best epoch and final epoch with final epoch.",
+        (
+            Run(
+                "costs/cost_functions",
+                "cost_functions.py",
+                Setting(
+                    "--hidden 30,100 --images 100 --test-images 200 --epochs 2 "
+                    "--neuron-epochs 5 --no-progress",
+                    0.2,
+                ),
+                Setting("--no-progress", 1.1),
+                Setting("--hidden 30,100 --no-progress", 2.6),
+            ),
+            Run(
+                "costs/regularization",
+                "regularization.py",
+                Setting(
+                    "--overfit-images 100 --overfit-epochs 2 --full-images 200 --full-epochs 1 "
+                    "--test-images 200 --block 1 --skip-dropout --no-progress",
+                    0.3,
+                ),
+                Setting("--no-progress", 2.0),
+                Setting("--seeds 5 --no-progress", 4.5),
+            ),
+            Run(
+                "costs/keras_mlp",
+                "keras_mlp.py",
+                Setting("--points 8 --batch-size 8 --hidden 4 --epochs 1", 0.1),
+                Setting("", 0.2),
+                Setting("", 0.2),
+            ),
+        ),
+    ),
+    Chapter(
+        "initialization",
+        "Initialization: Glorot & Bengio 2010",
+        "Does the scale of the initial weights decide whether a deep tanh, softsign or "
+        "sigmoid network trains at all? We measure activations, back-propagated gradients and "
+        "layer Jacobians at init for the standard and the normalized initialization, and "
+        "retrain the paper's Table 1 networks on MNIST at a far smaller budget.",
+        (
+            Run(
+                "initialization",
+                "initialization.py",
+                Setting(
+                    "--width 8 --hidden 2 --epochs 1 --lrs 0.1 --train-images 1000 "
+                    "--networks sigmoid,tanh,tanh\\ N,softsign,softsign\\ N "
+                    "--init-width 64 --init-hidden 3 --init-seeds 2 --init-images 8 "
+                    "--curve-width 32 --curve-hidden 4 --record-every 50 --probe-images 100 "
+                    "--curve-networks sigmoid --no-progress",
+                    0.4,
+                ),
+                Setting(
+                    "--epochs 1 --no-progress",
+                    2.0,
+                    "1 of the default 5 Table-1 epochs (5,000 updates): 5 take about 5 minutes",
+                ),
+                Setting("--width 1000 --init-width 1000 --curve-width 1000 --no-progress", 45.0),
+            ),
+        ),
+    ),
+    Chapter(
+        "pretraining",
+        "Unsupervised pretraining: Hinton 2006, Bengio 2007, Erhan 2010",
+        "Before good initializations and ReLUs, deep networks were started from layers "
+        "trained one at a time without labels. Does pretraining (RBMs, autoencoders, "
+        "denoising autoencoders, supervised greedy) still beat a random start on MNIST, and "
+        "does it reduce the spread over seeds?",
+        (
+            Run(
+                "pretraining",
+                "pretraining.py",
+                Setting(
+                    "--hidden 8 --images 100 --seeds 2 --epochs 1 --pretrain-epochs 1 "
+                    "--grad-images 50 --filters 4 --no-progress",
+                    0.3,
+                ),
+                Setting(
+                    "--images 5000 --seeds 2 --no-progress",
+                    1.8,
+                    "5,000 of the default 10,000 images and 2 of 3 seeds: the default takes "
+                    "about 4.5 minutes",
+                ),
+                Setting("--full --seeds 2 --epochs 3 --pretrain-epochs 1 --no-progress", 85.0),
+            ),
+        ),
+    ),
+    Chapter(
+        "cnn",
+        "The study's CNNs on MNIST",
+        "The 2016 study reports 98.02 % for its small CNN and about 99 % for a deeper one, "
+        "with and without dropout. Do the same networks, trained in JAX, reach those test "
+        "accuracies, and how much do seeds move them?",
+        (
+            _cnn("cnn/seed", "", 2),
+            _cnn("cnn/deep", "--arch deep", 1),
+            _cnn("cnn/deep_dropout", "--arch deep --dropout 0.5", 1),
+        ),
+    ),
+    Chapter(
+        "layers",
+        "One digit through every layer of the seed CNN",
+        "What does the trained seed CNN do to one test digit, layer by layer? The page shows "
+        "every feature map, the learned filters and each layer's activation statistics.",
+        (
+            Run(
+                "layers",
+                "visualize_layers.py",
+                Setting("--checkpoint {out}/cnn/seed/s0 --stats-images 100 --no-progress", 0.2),
+                Setting("--checkpoint {out}/cnn/seed/s0 --no-progress", 0.4),
+                Setting("--checkpoint {out}/cnn/seed/s0 --no-progress", 0.4),
+            ),
+        ),
+    ),
+    Chapter(
+        "probes",
+        "Layer by layer: linear probes, separation, CKA",
+        "Where in the network do the classes become linearly separable? Linear probes "
+        "(Alain & Bengio 2016), class separation and linear CKA (Kornblith et al. 2019) "
+        "compare every layer of the trained seed CNN with the same network at its init.",
+        (
+            Run(
+                "probes",
+                "probe_layers.py",
+                Setting(
+                    "--checkpoint {out}/cnn/seed/s0 --at-init-of {out}/cnn/seed/s0 "
+                    "--train-images 100 --test-images 50 --steps 20 --no-progress",
+                    0.3,
+                ),
+                Setting(
+                    "--checkpoint {out}/cnn/seed/s0 --at-init-of {out}/cnn/seed/s0 "
+                    "--steps 100 --no-progress",
+                    1.2,
+                    "100 of the 200 probe Adam steps: the two seed CNNs take about 2 minutes",
+                ),
+                Setting(
+                    "--checkpoint {out}/cnn/seed/s0 --at-init-of {out}/cnn/seed/s0 "
+                    "--checkpoint {out}/vanishing/mlp_sigmoid --at-init-of "
+                    "{out}/vanishing/mlp_sigmoid --checkpoint {out}/vanishing/mlp_relu "
+                    "--at-init-of {out}/vanishing/mlp_relu --no-progress",
+                    3.0,
+                ),
+            ),
+        ),
+    ),
+)
+
+NAMES = tuple(c.name for c in CHAPTERS)
+
+
+def chapter(name: str) -> Chapter:
+    return CHAPTERS[NAMES.index(name)]
