@@ -11,24 +11,48 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 
-# Published numbers the tables compare against (% unless said), each checked in its source;
-# the ids are those of the registry of published numbers.
-PUBLISHED = {
-    "study_seed_cnn": 98.02,  # study 2016, slide "Aplicação da CNN": test accuracy, final
-    "study_deep_cnn": 98.89,  # study 2016, "Resultados das demais redes testadas - 1"
-    "study_deep_cnn_dropout": 99.06,  # ibid. "- 2"
-    # Nielsen ch. 3 (test data): best epoch, and the final epoch of his own fig/*.json
-    "nielsen_ch3_overfit": {"best": 82.27, "final": 82.23},
-    "nielsen_ch3_regularized": {"best": 87.10, "final": 86.95},
-    "nielsen_ch3_full": {"best": 95.33, "final": 95.31},
-    "nielsen_ch3_full_l2": {"best": 96.49, "final": 95.61},
-    # Nielsen ch. 5, validation accuracy by number of hidden layers of 30 (single runs)
-    "nielsen_ch5_depth": {1: 96.48, 2: 96.90, 3: 96.57, 4: 96.53},
-    # Glorot & Bengio 2010: Jacobian mean singular value (Sec. 4.2.2), Table 1 MNIST test error
-    "glorot_jacobian": {"standard": 0.5, "normalized": 0.8},
-    # Bengio et al. 2007, Table 2 (MNIST test error): the row order compared
-    "bengio2007_table2": {"RBM": 1.2, "autoencoder": 1.4, "supervised greedy": 2.0, "none": 2.4},
-}
+from cnn_jax import published as registry
+
+
+def _published() -> dict:
+    """The registry's numbers (cnn_jax/published.toml, each checked in its source), in the
+    shapes the tables use."""
+    v = {e.id: e.value for e in registry.load()}
+
+    def best_final(name: str) -> dict:
+        return {"best": v[f"{name}_best"], "final": v[f"{name}_final"]}
+
+    return {
+        **{k: v[k] for k in ("study_seed_cnn", "study_deep_cnn", "study_deep_cnn_dropout")},
+        # Nielsen ch. 3 (test data): best epoch, and the final epoch of his own fig/*.json
+        **{
+            k: best_final(k)
+            for k in (
+                "nielsen_ch3_overfit",
+                "nielsen_ch3_regularized",
+                "nielsen_ch3_full",
+                "nielsen_ch3_full_l2",
+            )
+        },  # fmt: skip
+        # Nielsen ch. 5, validation accuracy by number of hidden layers of 30 (single runs)
+        "nielsen_ch5_depth": {k: v[f"nielsen_ch5_depth_{k}"] for k in (1, 2, 3, 4)},
+        # Glorot & Bengio 2010, Section 4.2.2: mean singular value of the layer Jacobians
+        "glorot_jacobian": {
+            "standard": v["glorot_jacobian_std"],
+            "normalized": v["glorot_jacobian_norm"],
+        },  # fmt: skip
+        # Bengio et al. 2007, Table 2 (MNIST test error), in the order compared
+        "bengio2007_table2": dict(
+            zip(
+                ("RBM", "autoencoder", "supervised greedy", "none"),
+                v["bengio2007_table2_ordering"],
+                strict=True,
+            )  # fmt: skip
+        ),
+    }
+
+
+PUBLISHED = _published()
 
 # Each chapter's runs, by their folder under the reproduce output (experiments/reproduce.py:
 # runs/reproduce/<run>/results.json, or <run>/s0, s1, ... for seeded runs), and the keys of
