@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cnn_jax.errors import UsageError
 from cnn_jax.report import chapter_tables as T
+from cnn_jax.report import runner
 from cnn_jax.results import write_json
 
 CHAPTERS = (
@@ -67,7 +68,10 @@ def _provenance_line(snapshot: dict) -> str:
             if value:
                 parts.append(str(value))
         lines.append(f"- {run}: " + "; ".join(parts))
-    return "Results from:\n\n" + "\n".join(lines)
+    return (
+        "The tables above come from these runs (the command gives their budget):\n\n"
+        + "\n".join(lines)
+    )
 
 
 def summary_table(snapshots: dict[str, dict]) -> str:
@@ -157,6 +161,15 @@ def _run_results(folder: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in seeds]
 
 
+def _done_provenance(runs_dir: Path, run: str) -> dict | None:
+    """The provenance experiments/reproduce.py wrote beside a finished run (its first seed)."""
+    for path in (run, f"{run}/s0"):
+        done = runner.marker(runs_dir, path, "done")
+        if done.is_file():
+            return json.loads(done.read_text()).get("provenance")
+    return None
+
+
 def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None) -> dict:
     """Trim every run of ``chapter`` under ``runs_dir`` to its :data:`KEEP` keys. A seeded run
     keeps its first seed and, when there are more, every seed under "seeds". An optional run
@@ -174,11 +187,13 @@ def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None)
         runs[run] = trim(found[0], paths)
         if len(found) > 1:
             runs[run]["seeds"] = [trim(r, paths) for r in found]
-        # Scripts that do not yet write results.provenance() still name their machine.
-        prov[run] = found[0].get("provenance") or {
-            "source": str(runs_dir / run),
-            "machine": found[0].get("machine"),
-        }
+        # The run's own provenance, else the one reproduce.py recorded in its done-marker, else
+        # the folder and the machine the results name.
+        prov[run] = (
+            found[0].get("provenance")
+            or _done_provenance(runs_dir, run)
+            or {"source": str(runs_dir / run), "machine": found[0].get("machine")}
+        )
     return {"chapter": chapter, "provenance": prov, "runs": runs}
 
 

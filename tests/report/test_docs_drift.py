@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cnn_jax.errors import UsageError
-from cnn_jax.report import chapter_tables, docs
+from cnn_jax.report import chapter_tables, docs, runner
 
 
 def test_committed_docs_equal_their_generated_tables():
@@ -87,3 +87,17 @@ def test_a_missing_run_is_one_error_and_an_optional_one_is_kept(tmp_path):
     rebuilt = docs.snapshot_from_runs(tmp_path, "pretraining", stored)
     assert rebuilt["runs"]["pretraining_full"] == stored["runs"]["pretraining_full"]
     assert rebuilt["provenance"]["pretraining_full"] == stored["provenance"]["pretraining_full"]
+
+
+def test_provenance_from_the_reproduce_done_marker(tmp_path):
+    stored = json.loads(docs.snapshot_path(docs.ROOT, "layers").read_text())
+    (tmp_path / "layers").mkdir()
+    (tmp_path / "layers" / "results.json").write_text(json.dumps(stored["runs"]["layers"]))
+    marker = runner.marker(tmp_path, "layers", "done")
+    marker.parent.mkdir(parents=True)
+    prov = {"command": "python experiments/visualize_layers.py --checkpoint x", "date": "d"}
+    marker.write_text(json.dumps({"command": prov["command"], "returncode": 0, "provenance": prov}))
+    snap = docs.snapshot_from_runs(tmp_path, "layers")
+    assert snap["provenance"]["layers"] == prov
+    blocks = docs.render_blocks({**docs.load_snapshots(docs.ROOT), "layers": snap})
+    assert f"`{prov['command']}`; d" in blocks["layers/provenance"]
