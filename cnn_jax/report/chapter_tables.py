@@ -1,0 +1,746 @@
+"""Markdown tables for each chapter's page, from that chapter's results snapshot.
+
+A snapshot (``docs/results/<chapter>.json``) is ``{"chapter", "provenance", "runs": {run: r}}``
+where each ``r`` is a run's ``results.json`` trimmed to the keys listed in :data:`KEEP` (the key
+names are the scripts' own, so a fresh run trims into the same shape). Every function here
+reads a snapshot and returns Markdown; nothing here runs an experiment.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+from cnn_jax import published as registry
+
+
+def _published() -> dict:
+    """The registry's numbers (cnn_jax/published.toml, each checked in its source), in the
+    shapes the tables use."""
+    v = {e.id: e.value for e in registry.load()}
+
+    def best_final(name: str) -> dict:
+        return {"best": v[f"{name}_best"], "final": v[f"{name}_final"]}
+
+    return {
+        **{k: v[k] for k in ("study_seed_cnn", "study_deep_cnn", "study_deep_cnn_dropout")},
+        # Nielsen ch. 3 (test data): best epoch, and the final epoch of his own fig/*.json
+        **{
+            k: best_final(k)
+            for k in (
+                "nielsen_ch3_overfit",
+                "nielsen_ch3_regularized",
+                "nielsen_ch3_full",
+                "nielsen_ch3_full_l2",
+            )
+        },  # fmt: skip
+        # Nielsen ch. 5, validation accuracy by number of hidden layers of 30 (single runs)
+        "nielsen_ch5_depth": {k: v[f"nielsen_ch5_depth_{k}"] for k in (1, 2, 3, 4)},
+        # Glorot & Bengio 2010, Section 4.2.2: mean singular value of the layer Jacobians
+        "glorot_jacobian": {
+            "standard": v["glorot_jacobian_std"],
+            "normalized": v["glorot_jacobian_norm"],
+        },  # fmt: skip
+        # Bengio et al. 2007, Table 2 (MNIST test error), in the order compared
+        "bengio2007_table2": dict(
+            zip(
+                ("RBM", "autoencoder", "supervised greedy", "none"),
+                v["bengio2007_table2_ordering"],
+                strict=True,
+            )  # fmt: skip
+        ),
+    }
+
+
+PUBLISHED = _published()
+
+# Each chapter's runs, by their folder under the reproduce output (experiments/reproduce.py:
+# runs/reproduce/<run>/results.json, or <run>/s0, s1, ... for seeded runs), and the keys of
+# results.json a snapshot keeps ("*" = every key at that level).
+KEEP: dict[str, dict[str, list[str]]] = {
+    "depth": {
+        "depth": [
+            "cybenko.widths",
+            "cybenko.fits.*.rms_error",
+            "cybenko.fits.*.max_error",
+            "spn",
+            "regions",
+        ]
+    },
+    "vanishing": {
+        "vanishing/gradients": [
+            "delta_norms.*.layers",
+            "delta_norms.*.published",
+            "delta_norms.*.median",
+            "delta_norms.*.p01",
+            "delta_norms.*.p99",
+            "delta_norms.*.published_percentile",
+            "delta_norms.*.median_shrink",
+            "mean_field",
+            "comparison.*.median",
+            "comparison.*.median_shrink",
+            "comparison.*.network",
+            "training.*.train_accuracy",
+            "training.*.test_accuracy",
+        ],
+        "vanishing/mlp_sigmoid": ["test_accuracy", "test_accuracies", "epochs"],
+    },
+    "costs": {
+        "costs/cost_functions": [
+            "mnist.*.costs.*.final_test_accuracy_mean",
+            "mnist.*.costs.*.best_test_accuracy_mean",
+            "mnist.*.costs.*.published_test_accuracy_pct",
+            "neuron.runs.*.cost_name",
+            "neuron.runs.*.start",
+            "neuron.runs.*.initial_output",
+            "neuron.runs.*.final_output",
+            "neuron.runs.*.initial_grad_w",
+            "neuron.runs.*.cost_drop_first_10_epochs",
+            "neuron.runs.*.epochs_to_halve_cost",
+        ],
+        "costs/regularization": [
+            "studies.*.configs.*.final_test_accuracy",
+            "studies.*.configs.*.best_test_accuracy",
+            "studies.*.configs.*.best_epoch",
+            "studies.*.configs.*.final_train_accuracy",
+            "studies.*.images",
+            "studies.*.epochs",
+            "studies.*.configs.*.seeds",
+            "studies.*.configs.*.per_seed",
+            "studies.*.configs.*.mechanism.*.kernel_norm",
+            "studies.*.configs.*.mechanism.*.abs_z_median",
+            "studies.*.configs.*.mechanism.*.fraction_saturated",
+        ],
+    },
+    "initialization": {
+        "initialization": [
+            "table.*.test_error",
+            "table.*.chosen_lr",
+            "table.*.published_test_error",
+            "init.*.jacobian_mean_hidden_to_hidden",
+        ],
+    },
+    "pretraining": {
+        run: [
+            "network",
+            "rows.*.test_error_mean",
+            "rows.*.test_error_sd",
+            "rows.*.delta_norm_median",
+            "rows.*.first_over_last_hidden_median",
+        ]
+        for run in ("pretraining", "pretraining_full")
+    },
+    "cnn": {
+        **{
+            run: ["test_accuracy", "test_accuracies", "epochs"]
+            for run in ("cnn/seed", "cnn/deep", "cnn/deep_dropout")
+        },
+        "cnn/benchmark": [
+            "models.*.images_per_second",
+            "models.*.gflops",
+            "models.*.compile_seconds",
+        ],
+    },
+    "layers": {"layers": ["statistics.layers"]},
+    "probes": {run: ["runs.*.label", "runs.*.layers"] for run in ("probes", "probes_mlp")},
+}
+# Runs that a default reproduction may not make (hours on a CPU, or another script): when the
+# reproduce output lacks one, the snapshot keeps its stored entry and that entry's provenance.
+OPTIONAL = {"pretraining_full", "cnn/benchmark", "probes_mlp"}
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A GitHub Markdown table; cells are written with ``str``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def pct(x: float | None, digits: int = 2) -> str:
+    """A fraction in [0, 1] as a percentage, or "–"."""
+    return "–" if x is None else f"{100 * x:.{digits}f}"
+
+
+def _scalar(x) -> float:
+    """A number, or the mean of a list of them (a per-layer value averaged over layers)."""
+    return float(statistics.mean(x)) if isinstance(x, list) else float(x)
+
+
+def _side(ours: float, theirs: float) -> str:
+    return "above" if ours > theirs else "below" if ours < theirs else "equal to"
+
+
+def _bengio_order(rows: dict) -> bool:
+    """RBM, then the autoencoders, then supervised greedy, then no pretraining (Table 2)."""
+    e = {k: r["test_error_mean"] for k, r in rows.items()}
+    auto = max(e["autoencoder"], e["denoising autoencoder"])
+    best_auto = min(e["autoencoder"], e["denoising autoencoder"])
+    none = min(e["random init"], e["normalized init"])
+    return e["RBM"] < best_auto and auto < e["supervised greedy"] < none
+
+
+def _error(x: float) -> str:
+    return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"
+
+
+def _g(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}g}"
+
+
+# ----------------------------------------------------------------------------- depth
+
+
+def depth_cybenko(s: dict) -> str:
+    c = s["runs"]["depth"]["cybenko"]
+    rows = []
+    for target, fit in c["fits"].items():
+        for kind in ("rms", "max"):
+            errs = fit.get(f"{kind}_error")
+            if errs is not None and (kind == "rms" or "8π" in target):
+                rows.append(
+                    [f"{target}, {kind.upper()}"] + [_error(statistics.median(e)) for e in errs]
+                )
+    return md_table(["target"] + [f"width {w}" for w in c["widths"]], rows)
+
+
+def depth_spn(s: dict) -> str:
+    rows = [
+        [
+            r["n"],
+            r["depth"],
+            r["deep_units"],
+            f"{r['shallow_product_units']:,}",
+            f"{r['predicted_2^(sqrt(n)-1)']:,}",
+            f"{r['max_relative_gap']:.1e}",
+        ]
+        for r in s["runs"]["depth"]["spn"]
+    ]
+    header = [
+        "n",
+        "depth",
+        "deep units",
+        "depth-2 product units (counted)",
+        "2^(√n − 1)",
+        "deep vs expansion, max relative gap",
+    ]
+    return md_table(header, rows)
+
+
+def depth_regions(s: dict) -> str:
+    reg = s["runs"]["depth"]["regions"]
+    rows = [
+        [
+            r["depth"],
+            f"{r['params']:,}",
+            f"{r['deep_regions_mean']:.1f}",
+            r["shallow_width"],
+            f"{r['shallow_regions_mean']:.1f}",
+            r["sawtooth_regions"],
+            f"{r['deep_upper_bound']:,}",
+        ]
+        for r in reg["rows"]
+    ]
+    header = [
+        f"depth × {reg['width']} units",
+        "params",
+        "deep regions (mean)",
+        "shallow width, same params",
+        "shallow regions (mean)",
+        "sawtooth (2 units/layer)",
+        f"bound {reg['width'] + 1}^depth",
+    ]
+    return md_table(header, rows)
+
+
+# ----------------------------------------------------------------------------- vanishing
+
+
+def vanishing_nielsen(s: dict) -> str:
+    rows = []
+    for name, e in s["runs"]["vanishing/gradients"]["delta_norms"].items():
+        if not e.get("published"):
+            continue
+        for i, layer in enumerate(e["layers"]):
+            rows.append(
+                [
+                    name if i == 0 else "",
+                    layer,
+                    f"{e['published'][i]:.4f}",
+                    f"{e['median'][i]:.4f}",
+                    f"{e['p01'][i]:.4f}–{e['p99'][i]:.4f}",
+                    f"{e['published_percentile'][i]:.0f}",
+                ]
+            )
+    header = [
+        "network",
+        "hidden layer",
+        "Nielsen (fig/norms_during_training_*.json, epoch 0)",
+        "our median",
+        "our p01–p99",
+        "percentile of Nielsen's value",
+    ]
+    return md_table(header, rows)
+
+
+def vanishing_mean_field(s: dict) -> str:
+    """Nielsen's sigmoid networks, and the ReLU network of the comparison."""
+    run = s["runs"]["vanishing/gradients"]
+    mf = run["mean_field"]
+    nets = [("sigmoid", name, e) for name, e in run["delta_norms"].items()]
+    nets += [
+        ("relu", f"{label}, {e.get('network', '')}", e)
+        for label, e in run["comparison"].items()
+        if label.lower().startswith("relu")
+    ]
+    rows = [
+        [
+            name,
+            act,
+            f"{mf[act]['predicted_shrink']:.2f}",
+            ", ".join(f"{x:.2f}" for x in e["median_shrink"]),
+        ]
+        for act, name, e in nets
+    ]
+    header = ["network", "activation", "computed 1/√χ1", "measured median shrink per layer"]
+    return md_table(header, rows)
+
+
+def vanishing_comparison(s: dict) -> str:
+    run = s["runs"]["vanishing/gradients"]
+    rows = []
+    for label, e in run["comparison"].items():
+        med, t = e["median"], run.get("training", {}).get(label)
+        after = f"{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}" if t else "–"
+        rows.append([label, ", ".join(f"{m:.2g}" for m in med), f"1/{med[-2] / med[0]:.3g}", after])
+    header = [
+        "network",
+        "median ‖δˡ‖ at init, h1 … last hidden, output",
+        "h1 / last hidden",
+        "after training: train / test accuracy",
+    ]
+    return md_table(header, rows)
+
+
+def vanishing_depth_accuracy(s: dict) -> str:
+    run = s["runs"]["vanishing/mlp_sigmoid"]
+    ours = {4: f"{pct(run['test_accuracy'])} (best epoch {pct(max(run['test_accuracies']))})"}
+    rows = [
+        ["784" + "-30" * k + "-10", f"{v:.2f}", ours.get(k, "not run")]
+        for k, v in PUBLISHED["nielsen_ch5_depth"].items()
+    ]
+    header = [
+        "network",
+        "Nielsen ch. 5, validation (%), one run of 30 epochs",
+        f"ours, test (%), after {run['epochs']} epochs",
+    ]
+    return md_table(header, rows)
+
+
+# ----------------------------------------------------------------------------- costs
+
+
+def costs_mnist(s: dict) -> str:
+    rows = []
+    for name, entry in s["runs"]["costs/cost_functions"]["mnist"].items():
+        for cost, e in entry["costs"].items():
+            rows.append(
+                [
+                    f"{name}, {_COST.get(cost, cost)}",
+                    e["published_test_accuracy_pct"] or "–",
+                    pct(e["final_test_accuracy_mean"]),
+                    pct(e["best_test_accuracy_mean"]),
+                ]
+            )
+    header = ["network, cost", "Nielsen (%)", "ours, final epoch (%)", "ours, best epoch (%)"]
+    return md_table(header, rows)
+
+
+_COST = {"quadratic": "quadratic", "sigmoid_ce": "cross-entropy"}
+
+
+def costs_neuron(s: dict) -> str:
+    rows = []
+    for r in s["runs"]["costs/cost_functions"]["neuron"]["runs"].values():
+        halve = r["epochs_to_halve_cost"]
+        w, b = r["start"]
+        rows.append(
+            [
+                f"{_COST.get(r['cost_name'], r['cost_name'])}, ({w:g}, {b:g})",
+                f"{r['initial_output']:.3f}",
+                f"{r['final_output']:.3f}",
+                f"{r['initial_grad_w']:.3g}",
+                f"{r['cost_drop_first_10_epochs']:.2g}",
+                "not within the run" if halve is None else halve,
+            ]
+        )
+    header = ["cost, start (w, b)", "a at start", "a at the end", "∂C/∂w at start",
+              "cost drop in the first 10 epochs", "epochs to halve the cost"]  # fmt: skip
+    return md_table(header, rows)
+
+
+def costs_mechanism(s: dict) -> str:
+    rows = []
+    for (study, label), _ in _L2_IDS.items():
+        c = s["runs"]["costs/regularization"]["studies"][study]["configs"][label]
+        cells = []
+        for m in c["mechanism"].values():
+            cells += [
+                f"{m['kernel_norm']:.1f}",
+                f"{m['abs_z_median']:.2f}",
+                f"{100 * m['fraction_saturated']:.0f} %",
+            ]
+        rows.append([f"{_study(s, study)}, λ {label.split('=')[1]}", *cells])
+    header = ["study", "hidden ‖W‖", "hidden median \\|z\\|", "hidden saturated",
+              "output ‖W‖", "output median \\|z\\|", "output saturated"]  # fmt: skip
+    return md_table(header, rows)
+
+
+_L2_IDS = {
+    ("overfit", "lambda=0"): "nielsen_ch3_overfit",
+    ("overfit", "lambda=0.1"): "nielsen_ch3_regularized",
+    ("full", "lambda=0"): "nielsen_ch3_full",
+    ("full", "lambda=5"): "nielsen_ch3_full_l2",
+}
+
+
+def _study(s: dict, name: str) -> str:
+    e = s["runs"]["costs/regularization"]["studies"][name]
+    return f"{e['images']:,} images, {e['epochs']} epochs"
+
+
+def costs_l2(s: dict) -> str:
+    rows = []
+    for (study, label), pid in _L2_IDS.items():
+        c = s["runs"]["costs/regularization"]["studies"][study]["configs"][label]
+        pub = PUBLISHED[pid]
+        rows.append(
+            [
+                _study(s, study),
+                label.split("=")[1],
+                f"{pub['best']:.2f}",
+                f"{pct(c['best_test_accuracy'])} ({c['best_epoch']})",
+                f"{pub['final']:.2f}",
+                pct(c["final_test_accuracy"]),
+            ]
+        )
+    header = [
+        "study",
+        "λ",
+        "Nielsen best (%)",
+        "ours best (%) (epoch)",
+        "Nielsen final (%)",
+        "ours final (%)",
+    ]
+    return md_table(header, rows)
+
+
+def costs_l2_seeds(s: dict) -> str:
+    rows = []
+    for (study, label), pid in _L2_IDS.items():
+        seeds = s["runs"]["costs/regularization"]["studies"][study]["configs"][label].get("seeds")
+        if not seeds:
+            continue
+        pub = PUBLISHED[pid]
+        fin = [100 * x for x in seeds["final_test_accuracy"]]
+        best = [100 * x for x in seeds["best_test_accuracy"]]
+        rows.append(
+            [
+                _study(s, study),
+                label.split("=")[1],
+                f"{pub['best']:.2f}",
+                f"{statistics.mean(best):.2f} ({min(best):.2f}–{max(best):.2f})",
+                f"{pub['final']:.2f}",
+                f"{statistics.mean(fin):.2f} ± {statistics.stdev(fin):.2f} "
+                f"({min(fin):.2f}–{max(fin):.2f})",
+            ]
+        )
+    header = [
+        "study",
+        "λ",
+        "Nielsen best (%)",
+        f"ours best, {len(fin)} seeds: mean (range)",
+        "Nielsen final (%)",
+        "ours final: mean ± sd (range)",
+    ]
+    return md_table(header, rows)
+
+
+def costs_dropout(s: dict) -> str:
+    study = s["runs"]["costs/regularization"]["studies"]["dropout"]
+    rows = []
+    for label, c in study["configs"].items():
+        seeds = c["per_seed"]
+        rows.append(
+            [
+                label.split("=")[1],
+                " / ".join(pct(r["final_test_accuracy"]) for r in seeds),
+                " / ".join(f"{pct(r['best_test_accuracy'])} ({r['best_epoch']})" for r in seeds),
+                " / ".join(pct(r["final_train_accuracy"]) for r in seeds),
+            ]
+        )
+    header = [f"dropout ({study['images']:,} images, {study['epochs']} epochs)",
+              "final test (%), per seed", "best test (%) (epoch), per seed",
+              "final train (%), per seed"]  # fmt: skip
+    return md_table(header, rows)
+
+
+# ----------------------------------------------------------------------------- initialization
+
+
+def init_jacobian(s: dict) -> str:
+    rows = []
+    for label, e in s["runs"]["initialization"]["init"].items():
+        j = {k: _scalar(v) for k, v in e["jacobian_mean_hidden_to_hidden"].items()}
+        paper = ""
+        if label.startswith("tanh"):
+            kind = "normalized" if label.endswith("N") else "standard"
+            paper = f"≈ {PUBLISHED['glorot_jacobian'][kind]}"
+        rows.append([label, paper or "–", f"{j['median']:.3f}", f"{j['p05']:.3f}–{j['p95']:.3f}"])
+    header = ["network", "paper (Sec. 4.2.2, Shapeset)", "ours (median over seeds)", "5–95 %"]
+    return md_table(header, rows)
+
+
+def init_table1(s: dict) -> str:
+    rows = []
+    for label, e in s["runs"]["initialization"]["table"].items():
+        pub = e.get("published_test_error")
+        rows.append(
+            [label, "–" if pub is None else f"{pub:.2f}", f"{e['test_error']:.2f}", e["chosen_lr"]]
+        )
+    header = ["network", "paper, Table 1 (%)", "ours (%)", "learning rate picked on validation"]
+    return md_table(header, rows)
+
+
+# ----------------------------------------------------------------------------- pretraining
+
+
+def _pretraining_rows(run: dict) -> list[list]:
+    rows = []
+    for label, r in run["rows"].items():
+        d = r.get("delta_norm_median") or [None] * 3
+        rows.append(
+            [
+                label,
+                f"{r['test_error_mean']:.2f} ± {r['test_error_sd']:.2f}",
+                *("–" if x is None else f"{x:.2e}" for x in d[:3]),
+                f"{r['first_over_last_hidden_median']:.3f}",
+            ]
+        )
+    return rows
+
+
+def pretraining_rows(s: dict, run: str = "pretraining") -> str:
+    header = ["start", "test error (%), mean ± sd over seeds", "‖δ¹‖", "‖δ²‖", "‖δ³‖", "‖δ¹‖/‖δ³‖"]
+    if run not in s["runs"]:
+        return f"({run} is not in these results)"
+    return md_table(header, _pretraining_rows(s["runs"][run]))
+
+
+# ----------------------------------------------------------------------------- cnn
+
+
+_CNN = {
+    "cnn/seed": ("seed CNN (the study's)", "study_seed_cnn"),
+    "cnn/deep": ("deep CNN", "study_deep_cnn"),
+    "cnn/deep_dropout": ("deep CNN + dropout 0.5", "study_deep_cnn_dropout"),
+}
+
+
+def _over_seeds(values: list[float]) -> str:
+    """One value as a percentage, or the mean (min–max) over seeds."""
+    if len(values) == 1:
+        return pct(values[0])
+    return f"{pct(statistics.mean(values))} ({pct(min(values))}–{pct(max(values))})"
+
+
+def cnn_results(s: dict) -> str:
+    rows = []
+    for run, (label, pid) in _CNN.items():
+        r = s["runs"][run]
+        seeds = r.get("seeds", [r])
+        rows.append(
+            [
+                label,
+                f"{PUBLISHED[pid]:.2f}",
+                _over_seeds([x["test_accuracy"] for x in seeds]),
+                _over_seeds([max(x["test_accuracies"]) for x in seeds]),
+                r["epochs"],
+                len(seeds),
+            ]
+        )
+    header = ["model", "study (%)", "ours, final epoch (%)", "ours, best epoch (%)", "epochs",
+              "seeds"]  # fmt: skip
+    return md_table(header, rows)
+
+
+def cnn_benchmark(s: dict) -> str:
+    if "cnn/benchmark" not in s["runs"]:
+        return "(cnn/benchmark is not in these results)"
+    rows = [
+        [
+            arch,
+            f"{m['images_per_second']:,.0f}",
+            f"{m['gflops']:.1f}",
+            f"{m['compile_seconds']:.1f}",
+        ]
+        for arch, m in s["runs"]["cnn/benchmark"]["models"].items()
+    ]
+    return md_table(["model", "images/s", "GFLOP/s", "first step (compile), s"], rows)
+
+
+# ----------------------------------------------------------------------------- layers, probes
+
+
+def layers_stats(s: dict) -> str:
+    rows = []
+    for name, st in s["runs"]["layers"]["statistics"]["layers"].items():
+        zero, dead = st.get("zero_fraction"), st.get("dead_fraction")
+        rows.append(
+            [
+                name,
+                f"{st['mean']:.3f}",
+                f"{st['std']:.3f}",
+                "" if zero is None else f"{zero:.3f}",
+                "" if dead is None else f"{dead:.3f}",
+            ]
+        )
+    return md_table(["layer", "mean", "std", "zero fraction", "dead ReLU fraction"], rows)
+
+
+def probes_table(s: dict, *, cnn: bool) -> str:
+    """The CNNs' probes (cnn=True: networks with a conv layer) or the MLPs', side by side, from
+    the "probes" run and, when there is one, the "probes_mlp" run."""
+    nets = [n for run in ("probes", "probes_mlp") for n in s["runs"].get(run, {}).get("runs", [])]
+    nets = [n for n in nets if any(name.startswith("conv") for name in n["layers"]) == cnn]
+    if not nets:
+        return "(no such network in this run)"
+    names = list(nets[0]["layers"])
+    rows = []
+    for i, name in enumerate(names):
+        cells = []
+        for net in nets:
+            layers = list(net["layers"].values())
+            r = layers[i] if i < len(layers) else None
+            cells.append(
+                "–"
+                if r is None
+                else f"{r['probe_test_accuracy']:.3f} ({r['nearest_mean_accuracy']:.3f})"
+            )
+        rows.append([name, *cells])
+    return md_table(["layer", *(n["label"] for n in nets)], rows)
+
+
+# ----------------------------------------------------------------------------- headlines
+
+
+def headline(chapter: str, s: dict) -> tuple[str, str, str]:
+    """(measured, published, verdict) for the README's summary of chapters."""
+    runs = s["runs"]
+    if chapter == "depth":
+        r = runs["depth"]["spn"][-1]
+        return (
+            f"n = {r['n']}: deep {r['deep_units']} units, "
+            f"depth-2 {r['shallow_product_units']:,} products",
+            f"2^(√n − 1) = {r['predicted_2^(sqrt(n)-1)']:,} (Delalleau & Bengio 2011)",
+            "equal, by exact expansion"
+            if r["shallow_product_units"] == r["predicted_2^(sqrt(n)-1)"]
+            else "differs",
+        )
+    if chapter == "vanishing":
+        e = runs["vanishing/gradients"]["delta_norms"]["784-30-30-30-30-10"]
+        inside = all(
+            lo <= p <= hi for p, lo, hi in zip(e["published"], e["p01"], e["p99"], strict=True)
+        )
+        return (
+            f"‖δ¹‖ median {e['median'][0]:.4f} over seeds",
+            f"{e['published'][0]:.4f} (Nielsen ch. 5, one draw)",
+            "inside our 1–99 % band" if inside else "outside our 1–99 % band",
+        )
+    if chapter == "costs":
+        c = runs["costs/regularization"]["studies"]["full"]["configs"]["lambda=5"]
+        pub = PUBLISHED["nielsen_ch3_full_l2"]
+        return (
+            f"best {pct(c['best_test_accuracy'])} %, final {pct(c['final_test_accuracy'])} %",
+            f"best {pub['best']:.2f} %, final {pub['final']:.2f} % (Nielsen ch. 3, λ 5)",
+            f"best {_side(100 * c['best_test_accuracy'], pub['best'])}, "
+            f"final {_side(100 * c['final_test_accuracy'], pub['final'])} his",
+        )
+    if chapter == "initialization":
+        j = _scalar(
+            runs["initialization"]["init"]["tanh N"]["jacobian_mean_hidden_to_hidden"]["median"]
+        )
+        return (
+            f"tanh N Jacobian {j:.3f}",
+            f"≈ {PUBLISHED['glorot_jacobian']['normalized']} (Glorot & Bengio 2010)",
+            "agrees (within 0.05)"
+            if abs(j - PUBLISHED["glorot_jacobian"]["normalized"]) <= 0.05
+            else "differs",
+        )
+    if chapter == "pretraining":
+        r, b = runs["pretraining"]["rows"], PUBLISHED["bengio2007_table2"]
+        return (
+            f"RBM {r['RBM']['test_error_mean']:.2f} %, "
+            f"random init {r['random init']['test_error_mean']:.2f} % error",
+            f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
+            ("same order" if _bengio_order(r) else "another order")
+            + ", higher errors at a far smaller budget",
+        )
+    if chapter == "cnn":
+        a = runs["cnn/seed"]["test_accuracy"]
+        verdict = "above" if 100 * a > PUBLISHED["study_seed_cnn"] else "below"
+        return f"{pct(a)} % test", f"{PUBLISHED['study_seed_cnn']:.2f} % (the study)", verdict
+    if chapter == "layers":
+        layers = runs["layers"]["statistics"]["layers"]
+        dead = max(st.get("dead_fraction") or 0.0 for st in layers.values())
+        return f"largest dead-ReLU fraction {dead:.3f}", "–", "no published number"
+    if chapter == "probes":
+        net = runs["probes"]["runs"][0]["layers"]
+        first, last = next(iter(net.values())), list(net.values())[-1]
+        return (
+            f"probe {first['probe_test_accuracy']:.3f} on pixels → "
+            f"{last['probe_test_accuracy']:.3f} at the output",
+            "–",
+            "no published number",
+        )
+    raise KeyError(chapter)
+
+
+# chapter -> {table name: renderer}
+TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
+    "depth": {"cybenko": depth_cybenko, "spn": depth_spn, "regions": depth_regions},
+    "vanishing": {
+        "nielsen": vanishing_nielsen,
+        "mean_field": vanishing_mean_field,
+        "comparison": vanishing_comparison,
+        "depth_accuracy": vanishing_depth_accuracy,
+    },
+    "costs": {
+        "neuron": costs_neuron,
+        "mnist": costs_mnist,
+        "l2": costs_l2,
+        "mechanism": costs_mechanism,
+        "dropout": costs_dropout,
+    },
+    "initialization": {"jacobian": init_jacobian, "table1": init_table1},
+    "pretraining": {
+        "default": pretraining_rows,
+        "full": lambda s: pretraining_rows(s, "pretraining_full"),
+    },
+    "cnn": {"results": cnn_results, "benchmark": cnn_benchmark},
+    "layers": {"stats": layers_stats},
+    "probes": {
+        "seed": lambda s: probes_table(s, cnn=True),
+        "mlp": lambda s: probes_table(s, cnn=False),
+    },
+}
+
+QUESTIONS = {
+    "depth": "Why go deep, if one hidden layer can approximate anything?",
+    "vanishing": "Why do deep sigmoid networks learn slowly near the input?",
+    "costs": "What do the cost function, L2 and dropout change?",
+    "initialization": "Does a better starting point fix it?",
+    "pretraining": "Does greedy layer-wise pretraining cure the vanishing gradient?",
+    "cnn": "How well does the study's CNN do, and how fast?",
+    "layers": "What does one digit look like in every layer?",
+    "probes": "How much of the class does each layer make linearly readable?",
+}

@@ -1,0 +1,227 @@
+"""Keep the tables of README.md and docs/*.md equal to the committed results.
+
+Every results table in the docs sits between two markers::
+
+    <!-- begin generated: <chapter>/<table> -->
+    ...
+    <!-- end generated: <chapter>/<table> -->
+
+and is rendered from ``docs/results/<chapter>.json`` (a snapshot of that chapter's runs, see
+:mod:`cnn_jax.report.chapter_tables`) and the published numbers. ``python -m cnn_jax.report
+--docs`` rewrites the blocks; ``--check`` only reports the files that differ; ``--from-runs DIR``
+first rebuilds the snapshots from ``DIR/<chapter>/<run>/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from cnn_jax.errors import UsageError
+from cnn_jax.report import chapter_tables as T
+from cnn_jax.report import runner
+from cnn_jax.results import write_json
+
+CHAPTERS = (
+    "depth",
+    "vanishing",
+    "costs",
+    "initialization",
+    "pretraining",
+    "cnn",
+    "layers",
+    "probes",
+)
+ROOT = Path(__file__).resolve().parents[2]
+BLOCK = re.compile(
+    r"(<!-- begin generated: (?P<name>[\w./-]+) -->\n)(?P<body>.*?)"
+    r"(<!-- end generated: (?P=name) -->)",
+    re.DOTALL,
+)
+
+
+def snapshot_path(root: Path, chapter: str) -> Path:
+    return root / "docs" / "results" / f"{chapter}.json"
+
+
+def load_snapshots(root: Path) -> dict[str, dict]:
+    return {c: json.loads(snapshot_path(root, c).read_text()) for c in CHAPTERS}
+
+
+def _provenance_line(snapshot: dict) -> str:
+    """One line per run: the command that made it, where and when (the snapshot's provenance)."""
+    lines = []
+    for run, p in snapshot["provenance"].items():
+        parts = [f"`{p['command']}`"] if p.get("command") else []
+        git = p.get("git") or {}
+        if git.get("commit"):
+            parts.append(
+                f"commit {git['commit'][:10]}{' (modified)' if git.get('modified') else ''}"
+            )
+        machine = p.get("machine")
+        if isinstance(machine, dict):
+            machine = machine.get("cpu") or machine.get("processor")
+        for value in (p.get("source"), machine, p.get("date")):
+            if value:
+                parts.append(str(value))
+        lines.append(f"- {run}: " + "; ".join(parts))
+    return (
+        "The tables above come from these runs (the command gives their budget):\n\n"
+        + "\n".join(lines)
+    )
+
+
+def summary_table(snapshots: dict[str, dict]) -> str:
+    """README: one row per chapter (question, headline against the published one, verdict)."""
+    rows = []
+    for chapter in CHAPTERS:
+        measured, published, verdict = T.headline(chapter, snapshots[chapter])
+        rows.append(
+            [T.QUESTIONS[chapter], measured, published, verdict, f"[{chapter}](docs/{chapter}.md)"]
+        )
+    return T.md_table(["question", "measured here", "published", "verdict", "page"], rows)
+
+
+def render_blocks(snapshots: dict[str, dict]) -> dict[str, str]:
+    """Every generated block, by name ``<chapter>/<table>``."""
+    blocks = {"summary/chapters": summary_table(snapshots)}
+    for chapter in CHAPTERS:
+        for table, render in T.TABLES[chapter].items():
+            blocks[f"{chapter}/{table}"] = render(snapshots[chapter])
+        blocks[f"{chapter}/provenance"] = _provenance_line(snapshots[chapter])
+    return blocks
+
+
+def fill(text: str, blocks: dict[str, str], where: str = "") -> str:
+    """``text`` with every marked block's body replaced; an unknown block name is an error."""
+
+    def body(m: re.Match) -> str:
+        name = m["name"]
+        if name not in blocks:
+            raise UsageError(f"{where}: no generated table named {name!r}")
+        return m.group(1) + blocks[name] + "\n" + m.group(4)
+
+    return BLOCK.sub(body, text)
+
+
+def doc_files(root: Path) -> list[Path]:
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def regenerate(root: Path) -> dict[Path, tuple[str, str]]:
+    """{file: (committed text, regenerated text)} for every doc file."""
+    blocks = render_blocks(load_snapshots(root))
+    out = {}
+    for path in doc_files(root):
+        text = path.read_text()
+        out[path] = (text, fill(text, blocks, where=str(path)))
+    return out
+
+
+def _pick(obj, path: list[str]):
+    """The part of ``obj`` named by ``path`` ("*" = every key), as a nested dict/list."""
+    if not path:
+        return obj
+    head, rest = path[0], path[1:]
+    if isinstance(obj, list):
+        return [_pick(x, rest if head == "*" else path) for x in obj]
+    if head == "*":
+        return {k: _pick(v, rest) for k, v in obj.items()}
+    return {head: _pick(obj[head], rest)} if head in obj else {}
+
+
+def _merge(a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **{k: _merge(a[k], v) if k in a else v for k, v in b.items()}}
+    if isinstance(a, list) and isinstance(b, list):
+        return [_merge(x, y) for x, y in zip(a, b, strict=True)]
+    return b
+
+
+def trim(results: dict, paths: list[str]) -> dict:
+    """``results`` trimmed to ``paths`` (dotted, "*" for every key at that level)."""
+    out: dict = {}
+    for p in paths:
+        parts = p.split(".")
+        out = _merge(
+            out, {parts[0]: _pick(results[parts[0]], parts[1:])} if parts[0] in results else {}
+        )
+    return out
+
+
+def _run_results(folder: Path) -> list[dict]:
+    """The results of a run folder: its results.json (or benchmark.json), or each seed's."""
+    for name in ("results.json", "benchmark.json"):
+        if (folder / name).is_file():
+            return [json.loads((folder / name).read_text())]
+    seeds = sorted(folder.glob("s[0-9]*/results.json"), key=lambda p: int(p.parent.name[1:]))
+    return [json.loads(p.read_text()) for p in seeds]
+
+
+def _done_provenance(runs_dir: Path, run: str) -> dict | None:
+    """The provenance experiments/reproduce.py wrote beside a finished run (its first seed)."""
+    for path in (run, f"{run}/s0"):
+        done = runner.marker(runs_dir, path, "done")
+        if done.is_file():
+            return json.loads(done.read_text()).get("provenance")
+    return None
+
+
+def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None) -> dict:
+    """Trim every run of ``chapter`` under ``runs_dir`` to its :data:`KEEP` keys. A seeded run
+    keeps its first seed and, when there are more, every seed under "seeds". An optional run
+    missing from ``runs_dir`` keeps its entry in ``stored`` (the snapshot it replaces)."""
+    runs, prov = {}, {}
+    for run, paths in T.KEEP[chapter].items():
+        found = _run_results(runs_dir / run)
+        if not found:
+            if run in T.OPTIONAL and stored and run in stored["runs"]:
+                runs[run], prov[run] = stored["runs"][run], stored["provenance"][run]
+                continue
+            if run in T.OPTIONAL:
+                continue
+            raise UsageError(f"{runs_dir / run}: no results.json; run experiments/reproduce.py")
+        runs[run] = trim(found[0], paths)
+        if len(found) > 1:
+            runs[run]["seeds"] = [trim(r, paths) for r in found]
+        # The run's own provenance, else the one reproduce.py recorded in its done-marker, else
+        # the folder and the machine the results name.
+        prov[run] = (
+            found[0].get("provenance")
+            or _done_provenance(runs_dir, run)
+            or {"source": str(runs_dir / run), "machine": found[0].get("machine")}
+        )
+    return {"chapter": chapter, "provenance": prov, "runs": runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cnn_jax.report --docs", description=__doc__)
+    p.add_argument(
+        "--docs", action="store_true", help="Regenerate the tables of README.md and docs/*.md."
+    )
+    p.add_argument(
+        "--check", action="store_true", help="Write nothing; exit 1 when a table differs."
+    )
+    p.add_argument(
+        "--from-runs", type=Path, help="First rebuild docs/results/*.json from this folder."
+    )
+    p.add_argument("--root", type=Path, default=ROOT, help="The repository root.")
+    args = p.parse_args(argv)
+    if args.from_runs:
+        stored = load_snapshots(args.root)
+        snaps = {c: snapshot_from_runs(args.from_runs, c, stored[c]) for c in CHAPTERS}
+        for chapter, snap in snaps.items():
+            write_json(snapshot_path(args.root, chapter), snap)
+    stale = []
+    for path, (old, new) in regenerate(args.root).items():
+        if old != new:
+            stale.append(path)
+            if not args.check:
+                path.write_text(new)
+    verb = "differ from" if args.check else "rewritten from"
+    for path in stale:
+        print(f"{path.relative_to(args.root)}: tables {verb} docs/results", file=sys.stderr)
+    return 1 if args.check and stale else 0

@@ -1,0 +1,103 @@
+"""The results tables in README.md and docs/*.md equal what docs/results/*.json generates."""
+
+import json
+
+import pytest
+
+from cnn_jax.errors import UsageError
+from cnn_jax.report import chapter_tables, docs, runner
+
+
+def test_committed_docs_equal_their_generated_tables():
+    stale = [p.name for p, (old, new) in docs.regenerate(docs.ROOT).items() if old != new]
+    assert stale == [], f"run `python -m cnn_jax.report --docs`: {stale} differ from docs/results"
+
+
+def test_every_table_is_placed_once():
+    text = "".join(p.read_text() for p in docs.doc_files(docs.ROOT))
+    names = docs.render_blocks(docs.load_snapshots(docs.ROOT))
+    for name in names:
+        assert text.count(f"<!-- begin generated: {name} -->") == 1, name
+
+
+def test_a_hand_edited_number_is_caught(tmp_path):
+    """Copy the docs, change one digit of a generated table, and the comparison must see it."""
+    (tmp_path / "docs" / "results").mkdir(parents=True)
+    for path in docs.doc_files(docs.ROOT):
+        (tmp_path / path.relative_to(docs.ROOT)).write_text(path.read_text())
+    for chapter in docs.CHAPTERS:
+        src = docs.snapshot_path(docs.ROOT, chapter)
+        docs.snapshot_path(tmp_path, chapter).write_text(src.read_text())
+    page = tmp_path / "docs" / "cnn.md"
+    text = page.read_text()
+    edited = text.replace("| 98.02 |", "| 98.03 |", 1)
+    assert edited != text
+    page.write_text(edited)
+    assert [p.name for p, (o, n) in docs.regenerate(tmp_path).items() if o != n] == ["cnn.md"]
+    assert docs.main(["--docs", "--check", "--root", str(tmp_path)]) == 1
+    assert docs.main(["--docs", "--root", str(tmp_path)]) == 0  # rewrites it
+    assert page.read_text() == text
+    assert docs.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
+
+
+def test_unknown_block_name_is_an_error():
+    with pytest.raises(UsageError, match="no generated table"):
+        docs.fill("<!-- begin generated: x/y -->\n<!-- end generated: x/y -->", {}, where="t")
+
+
+def test_trim_keeps_only_the_listed_keys():
+    results = {"rows": {"a": {"keep": 1, "drop": [1, 2]}, "b": {"keep": 2}}, "other": 3,
+               "runs": [{"label": "x", "layers": {"l": 1}, "big": 0}]}  # fmt: skip
+    trimmed = docs.trim(results, ["rows.*.keep", "runs.*.label", "runs.*.layers"])
+    assert trimmed == {"rows": {"a": {"keep": 1}, "b": {"keep": 2}},
+                       "runs": [{"label": "x", "layers": {"l": 1}}]}  # fmt: skip
+
+
+def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
+    """A folder laid out like experiments/reproduce.py's output gives the stored tables back;
+    a seeded run (<run>/s0, s1, ...) is shown as the mean (min–max) over its seeds."""
+    for chapter in docs.CHAPTERS:
+        snap = json.loads(docs.snapshot_path(docs.ROOT, chapter).read_text())
+        for run, results in snap["runs"].items():
+            folder = tmp_path / run / ("s0" if run == "cnn/seed" else "")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "results.json").write_text(json.dumps({**results, "extra": [0] * 10}))
+        rebuilt = docs.snapshot_from_runs(tmp_path, chapter)
+        for name, render in chapter_tables.TABLES[chapter].items():
+            assert render(rebuilt) == render(snap), f"{chapter}/{name}"
+    seed = json.loads(docs.snapshot_path(docs.ROOT, "cnn").read_text())["runs"]["cnn/seed"]
+    (tmp_path / "cnn/seed/s1").mkdir()
+    other = {**seed, "test_accuracy": 0.5, "test_accuracies": [0.5]}
+    (tmp_path / "cnn/seed/s1/results.json").write_text(json.dumps(other))
+    rebuilt = docs.snapshot_from_runs(tmp_path, "cnn")
+    assert len(rebuilt["runs"]["cnn/seed"]["seeds"]) == 2
+    row = chapter_tables.cnn_results(rebuilt).splitlines()[2]
+    mean = 100 * (seed["test_accuracy"] + 0.5) / 2
+    assert f"| {mean:.2f} (50.00–{100 * seed['test_accuracy']:.2f}) |" in row
+
+
+def test_a_missing_run_is_one_error_and_an_optional_one_is_kept(tmp_path):
+    stored = json.loads(docs.snapshot_path(docs.ROOT, "pretraining").read_text())
+    with pytest.raises(UsageError, match="no results.json"):
+        docs.snapshot_from_runs(tmp_path, "pretraining", stored)
+    (tmp_path / "pretraining").mkdir()
+    (tmp_path / "pretraining" / "results.json").write_text(
+        json.dumps(stored["runs"]["pretraining"])
+    )
+    rebuilt = docs.snapshot_from_runs(tmp_path, "pretraining", stored)
+    assert rebuilt["runs"]["pretraining_full"] == stored["runs"]["pretraining_full"]
+    assert rebuilt["provenance"]["pretraining_full"] == stored["provenance"]["pretraining_full"]
+
+
+def test_provenance_from_the_reproduce_done_marker(tmp_path):
+    stored = json.loads(docs.snapshot_path(docs.ROOT, "layers").read_text())
+    (tmp_path / "layers").mkdir()
+    (tmp_path / "layers" / "results.json").write_text(json.dumps(stored["runs"]["layers"]))
+    marker = runner.marker(tmp_path, "layers", "done")
+    marker.parent.mkdir(parents=True)
+    prov = {"command": "python experiments/visualize_layers.py --checkpoint x", "date": "d"}
+    marker.write_text(json.dumps({"command": prov["command"], "returncode": 0, "provenance": prov}))
+    snap = docs.snapshot_from_runs(tmp_path, "layers")
+    assert snap["provenance"]["layers"] == prov
+    blocks = docs.render_blocks({**docs.load_snapshots(docs.ROOT), "layers": snap})
+    assert f"`{prov['command']}`; d" in blocks["layers/provenance"]
