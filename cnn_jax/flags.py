@@ -36,10 +36,13 @@ def add_flags(parser: argparse.ArgumentParser, cls, defaults=None, skip=()) -> N
     """One flag per field of ``cls`` that has a help text (``--batch-size`` for
     ``batch_size``), with the field's checker, choices and default (from ``defaults``, an
     instance of ``cls``, else the field's own). Fields named in ``skip`` get no flag."""
+    taken = {action.dest for action in parser._actions}
     for field in dataclasses.fields(cls):
         meta = field.metadata
         if field.name in skip or "help" not in meta:
             continue
+        if field.name in taken:  # two configs' fields would fill one flag value
+            raise TypeError(f"{cls.__name__}.{field.name}: a flag with that name already exists")
         names = meta.get("flags") or ("--" + field.name.replace("_", "-"),)
         default = getattr(defaults, field.name) if defaults is not None else _default(field)
         kwargs: dict[str, Any] = {"dest": field.name, "help": meta["help"], "default": default}

@@ -88,11 +88,10 @@ class Training:
         "with --train: Nielsen's L2 λ, a weight decay of 1 − ηλ/n on n images",
         type=cli.non_negative_float,
     )
-    seeds: int = flag(
+    train_seeds: int = flag(
         1,
         "with --train: seeds per network, vmapped; the curves show their median",
         type=cli.positive_int,
-        flags=("--train-seeds",),
     )
     eval_every: int = flag(
         10,
@@ -326,7 +325,7 @@ def init_sweeps(nets, train, init_key, sweep: Sweep, moments) -> tuple[dict, dic
 def train_sweeps(nets, train, test, train_key, training: Training, summaries) -> dict:
     """Per network, its :func:`training_entry` after full-batch gradient descent on
     ``train`` = (x, targets); raises :class:`Diverged` on a non-finite cost or ‖δ‖."""
-    train_keys = jax.random.split(train_key, training.seeds)
+    train_keys = jax.random.split(train_key, training.train_seeds)
     entries: dict[MLPSpec, dict] = {}
     for net in nets:
         history = G.train_sweep(
