@@ -5,7 +5,9 @@ A field made with :func:`flag` carries its flag in ``metadata``: ``help`` (argpa
 them, so registries load only when asked) and ``flags`` (names other than ``--<field>``).
 :func:`add_flags` turns every such field into a flag and :func:`from_flags` builds the config
 back; the config's ``__post_init__`` validates (raising :class:`cnn_jax.errors.UsageError`),
-so a script only builds its parser, parses, runs and prints.
+so a script only builds its parser (:func:`script_parser`), parses, runs and prints.
+Fields that many configs share (:func:`seed`, :func:`learning_rate`, :func:`batch_size`,
+:func:`test_images`, :func:`count`) are made by one function each.
 
 A bool field becomes a switch (``--x`` / ``--no-x``); a tuple field takes a comma-separated
 list (give ``type=cli.int_list`` or ``cli.float_list``).
