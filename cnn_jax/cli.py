@@ -174,29 +174,12 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def add_common(
-    parser: argparse.ArgumentParser,
-    *,
-    out: str | None,
-    seed_default: int | None = 0,
-    test_images: int | None = None,
+    parser: argparse.ArgumentParser, *, out: str | None, seed_default: int | None = 0
 ) -> None:
-    """--data-dir, --out, --no-progress, and --seed (unless ``seed_default`` is None) and
-    --test-images (when ``test_images`` is given)."""
+    """--data-dir, --out, --no-progress, and --seed (unless ``seed_default`` is None)."""
     add_data_dir(parser)
     if seed_default is not None:
-        parser.add_argument(
-            "--seed",
-            type=seed,
-            default=seed_default,
-            help="Root random seed.",
-        )
-    if test_images is not None:
-        parser.add_argument(
-            "--test-images",
-            type=positive_int,
-            default=test_images,
-            help="Evaluate on the first N test images.",
-        )
+        parser.add_argument("--seed", type=seed, default=seed_default, help="Root random seed.")
     parser.add_argument("--out", default=out, help="Output folder.")
     parser.add_argument("--no-progress", action="store_true", help="Show no progress bars.")
 

@@ -5,7 +5,9 @@ A field made with :func:`flag` carries its flag in ``metadata``: ``help`` (argpa
 them, so registries load only when asked) and ``flags`` (names other than ``--<field>``).
 :func:`add_flags` turns every such field into a flag and :func:`from_flags` builds the config
 back; the config's ``__post_init__`` validates (raising :class:`cnn_jax.errors.UsageError`),
-so a script only builds its parser, parses, runs and prints.
+so a script only builds its parser (:func:`script_parser`), parses, runs and prints.
+Fields that many configs share (:func:`seed`, :func:`learning_rate`, :func:`batch_size`,
+:func:`test_images`, :func:`count`) are made by one function each.
 
 A bool field becomes a switch (``--x`` / ``--no-x``); a tuple field takes a comma-separated
 list (give ``type=cli.int_list`` or ``cli.float_list``).
@@ -18,10 +20,40 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from cnn_jax import cli
+
 
 def flag(default, help: str, **metadata):
     """A dataclass field with its flag's help text and, optionally, type, choices, names."""
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+# Fields that many configs share: one checker and one default help each, so "--seed" or
+# "--batch-size" reads and validates alike in every script. A study passes its own help
+# where the field means something narrower there.
+
+
+def seed(default: int = 0, help: str = "Root random seed.") -> Any:
+    """A JAX root seed in [0, 2**32)."""
+    return flag(default, help, type=cli.seed)
+
+
+def learning_rate(default: float, help: str = "The SGD learning rate η.") -> Any:
+    """A learning rate, finite and > 0."""
+    return flag(default, help, type=cli.positive_float)
+
+
+def batch_size(default: int, help: str = "Examples per SGD step.") -> Any:
+    return flag(default, help, type=cli.positive_int)
+
+
+def test_images(default: int = 10_000, help: str = "The first N test images.") -> Any:
+    return flag(default, help, type=cli.positive_int)
+
+
+def count(default: int | None, help: str, **metadata) -> Any:
+    """A whole number > 0 (epochs, images, seeds, widths)."""
+    return flag(default, help, type=cli.positive_int, **metadata)
 
 
 def _default(field: dataclasses.Field):
@@ -60,3 +92,15 @@ def from_flags(cls, values: Mapping[str, Any], **overrides):
     keys are ignored, ``overrides`` win. The config's own ``__post_init__`` validates."""
     names = {field.name for field in dataclasses.fields(cls)}
     return cls(**{**{k: v for k, v in values.items() if k in names}, **overrides})
+
+
+def script_parser(
+    prog: str, description: str, *configs, out: str | None, seed_default: int | None = None
+) -> cli.Parser:
+    """A script's parser: one flag per field of each config in ``configs`` (in order), then
+    the common flags of :func:`cli.add_common`. A script adds its own flags after."""
+    parser = cli.Parser(prog=prog, description=description)
+    for config in configs:
+        add_flags(parser, config)
+    cli.add_common(parser, out=out, seed_default=seed_default)
+    return parser

@@ -40,9 +40,8 @@ def print_table(result: dict, window: int) -> None:
 @cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
-    p = cli.Parser(prog="benchmark.py", description=__doc__.splitlines()[0])
-    flags.add_flags(p, BenchmarkConfig)
-    cli.add_common(p, out="runs/benchmark", seed_default=None)
+    description = __doc__.splitlines()[0]
+    p = flags.script_parser("benchmark.py", description, BenchmarkConfig, out="runs/benchmark")
     args = p.parse_args(argv)
     config = flags.from_flags(BenchmarkConfig, vars(args))
     mesh = data_mesh(config.devices)

@@ -24,10 +24,10 @@ from cnn_jax.studies.costs import study as costs
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(prog="cost_functions.py", description=__doc__.split("\n")[0])
-    flags.add_flags(p, costs.CostConfig)
-    cli.add_common(p, out="runs/cost_functions", seed_default=None)
-    return p
+    description = __doc__.split("\n")[0]
+    return flags.script_parser(
+        "cost_functions.py", description, costs.CostConfig, out="runs/cost_functions"
+    )
 
 
 @cli.one_line_errors

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax.results import provenance, write_json
 from cnn_jax.training.run import evaluate_saved, evaluation_sizes, load_run
 
@@ -25,7 +25,8 @@ DESCRIPTION = (
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(prog="dropout_gap.py", description=__doc__.splitlines()[0])
+    description = __doc__.splitlines()[0]
+    p = flags.script_parser("dropout_gap.py", description, out="runs/dropout_gap")
     p.add_argument(
         "runs",
         nargs="*",
@@ -43,7 +44,6 @@ def build_parser() -> cli.Parser:
         type=cli.positive_int,
         help="Evaluate on the first N test images (default: all 10,000).",
     )
-    cli.add_common(p, out="runs/dropout_gap", seed_default=None)
     return p
 
 

@@ -22,15 +22,15 @@ from cnn_jax.studies.initialization import study as study_lib
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(
-        prog="initialization.py",
-        description="Measure Glorot & Bengio 2010's standard and normalized inits on MNIST: "
-        "layer Jacobians and gradient variances at init, saturation during training, and the "
-        "test-error table; writes <out>/results.json and PNG figures.",
+    description = (
+        "Measure Glorot & Bengio 2010's standard and normalized inits on MNIST: layer "
+        "Jacobians and gradient variances at init, saturation during training, and the "
+        "test-error table; writes <out>/results.json and PNG figures."
     )
-    flags.add_flags(p, study_lib.Study)
+    p = flags.script_parser(
+        "initialization.py", description, study_lib.Study, out="runs/initialization", seed_default=0
+    )
     p.add_argument("--no-table", action="store_true", help="Skip the Table 1 training.")
-    cli.add_common(p, out="runs/initialization")
     return p
 
 

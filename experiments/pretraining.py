@@ -21,14 +21,15 @@ from cnn_jax.studies.pretraining import study as pretraining
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(
-        prog="pretraining.py",
-        description="Compare random init, normalized init, RBM, autoencoder, denoising "
-        "autoencoder and supervised greedy pretraining (and ReLU + He) on one deep sigmoid "
-        "network: test error over seeds and ‖δˡ‖ per hidden layer at the start of "
-        "fine-tuning. Writes <out>/results.json and PNG figures.",
+    description = (
+        "Compare random init, normalized init, RBM, autoencoder, denoising autoencoder and "
+        "supervised greedy pretraining (and ReLU + He) on one deep sigmoid network: test "
+        "error over seeds and ‖δˡ‖ per hidden layer at the start of fine-tuning. Writes "
+        "<out>/results.json and PNG figures."
     )
-    flags.add_flags(p, pretraining.PretrainConfig)
+    p = flags.script_parser(
+        "pretraining.py", description, pretraining.PretrainConfig, out="runs/pretraining"
+    )
     p.add_argument(
         "--full",
         action="store_true",
@@ -42,7 +43,6 @@ def build_parser() -> cli.Parser:
         default=argparse.SUPPRESS,  # absent: the config's own default
         help="Give the autoencoders their own decoder weights.",
     )
-    cli.add_common(p, out="runs/pretraining", seed_default=None)
     return p
 
 

@@ -23,15 +23,13 @@ DEFAULT_ROOT = Path("runs/probe_layers")
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(
-        prog="probe_layers.py",
-        description="For every layer of each network: a linear probe, nearest-class-mean "
-        "accuracy and class separation; linear CKA between layers; a 2-D PCA of each "
-        "layer. Writes <out>/results.json, figures and <out>/index.html.",
+    description = (
+        "For every layer of each network: a linear probe, nearest-class-mean accuracy and "
+        "class separation; linear CKA between layers; a 2-D PCA of each layer. Writes "
+        "<out>/results.json, figures and <out>/index.html."
     )
+    p = flags.script_parser("probe_layers.py", description, probe_networks.ProbeConfig, out=None)
     probe_networks.add_network_flags(p)
-    flags.add_flags(p, probe_networks.ProbeConfig)
-    cli.add_common(p, out=None, seed_default=None)
     return p
 
 

@@ -28,10 +28,10 @@ from cnn_jax.studies.costs import regularization as R
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(prog="regularization.py", description=__doc__.split("\n")[0])
-    flags.add_flags(p, R.RegularizationConfig)
-    cli.add_common(p, out="runs/regularization", seed_default=None)
-    return p
+    description = __doc__.split("\n")[0]
+    return flags.script_parser(
+        "regularization.py", description, R.RegularizationConfig, out="runs/regularization"
+    )
 
 
 @cli.one_line_errors

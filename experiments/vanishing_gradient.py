@@ -15,16 +15,17 @@ from cnn_jax.studies.vanishing import study as vanishing
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(prog="vanishing_gradient.py", description=__doc__.split("\n")[0])
-    flags.add_flags(p, vanishing.Sweep)
+    configs = (vanishing.Sweep, vanishing.Training)
+    description = __doc__.split("\n")[0]
+    p = flags.script_parser(
+        "vanishing_gradient.py", description, *configs, out="runs/vanishing_gradient"
+    )
     p.add_argument(
         "--train",
         action="store_true",
         help="also train each network by full-batch gradient descent and record ‖δˡ‖ and "
         "accuracy every epoch (Nielsen: 500 epochs, η 0.1, λ 5.0)",
     )
-    flags.add_flags(p, vanishing.Training)
-    cli.add_common(p, out="runs/vanishing_gradient", seed_default=None)
     return p
 
 

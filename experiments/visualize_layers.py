@@ -18,17 +18,13 @@ from cnn_jax.training.run import load_run
 
 
 def build_parser() -> cli.Parser:
-    p = cli.Parser(
-        prog="visualize_layers.py",
-        description="Pass one MNIST test image through a network trained by "
-        "experiments/mnist_cnn.py and write <out>/index.html: the output of every layer "
-        "(one PNG each and an overview), each layer's input and output shape, and "
-        "activation statistics (mean, std, dead ReLUs, saturated sigmoids) over a batch of "
-        "test images, also in <out>/results.json.",
+    description = (
+        "Pass one MNIST test image through a network trained by experiments/mnist_cnn.py and "
+        "write <out>/index.html: the output of every layer (one PNG each and an overview), "
+        "each layer's input and output shape, and activation statistics (mean, std, dead "
+        "ReLUs, saturated sigmoids) over a batch of test images, also in <out>/results.json."
     )
-    flags.add_flags(p, N.VisualizeConfig)
-    cli.add_common(p, out=None, seed_default=None)
-    return p
+    return flags.script_parser("visualize_layers.py", description, N.VisualizeConfig, out=None)
 
 
 @cli.one_line_errors

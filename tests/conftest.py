@@ -40,6 +40,19 @@ def load_script():
     return functools.cache(_load_script)
 
 
+@pytest.fixture
+def help_text(capsys):
+    """``help_text(main)`` -> what a script's ``main(["--help"])`` prints; it must exit 0."""
+
+    def run(main) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--help"])
+        assert exit_info.value.code == 0
+        return capsys.readouterr().out
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """Real MNIST from $CNN_JAX_DATA_DIR; tests that need it skip without it."""

@@ -633,76 +633,103 @@ def probes_table(s: dict, *, cnn: bool) -> str:
 # ----------------------------------------------------------------------------- headlines
 
 
+def _depth_headline(runs: dict) -> tuple[str, str, str]:
+    r = runs["depth"]["spn"][-1]
+    return (
+        f"n = {r['n']}: deep {r['deep_units']} units, "
+        f"depth-2 {r['shallow_product_units']:,} products",
+        f"2^(√n − 1) = {r['predicted_2^(sqrt(n)-1)']:,} (Delalleau & Bengio 2011)",
+        "equal, by exact expansion"
+        if r["shallow_product_units"] == r["predicted_2^(sqrt(n)-1)"]
+        else "differs",
+    )
+
+
+def _vanishing_headline(runs: dict) -> tuple[str, str, str]:
+    e = runs["vanishing/gradients"]["delta_norms"]["784-30-30-30-30-10"]
+    inside = all(
+        lo <= p <= hi for p, lo, hi in zip(e["published"], e["p01"], e["p99"], strict=True)
+    )
+    return (
+        f"‖δ¹‖ median {e['median'][0]:.4f} over seeds",
+        f"{e['published'][0]:.4f} (Nielsen ch. 5, one draw)",
+        "inside our 1–99 % band" if inside else "outside our 1–99 % band",
+    )
+
+
+def _costs_headline(runs: dict) -> tuple[str, str, str]:
+    c = runs["costs/regularization"]["studies"]["full"]["configs"]["lambda=5"]
+    pub = PUBLISHED["nielsen_ch3_full_l2"]
+    return (
+        f"best {pct(c['best_test_accuracy'])} %, final {pct(c['final_test_accuracy'])} %",
+        f"best {pub['best']:.2f} %, final {pub['final']:.2f} % (Nielsen ch. 3, λ 5)",
+        f"best {_side(100 * c['best_test_accuracy'], pub['best'])}, "
+        f"final {_side(100 * c['final_test_accuracy'], pub['final'])} his",
+    )
+
+
+def _initialization_headline(runs: dict) -> tuple[str, str, str]:
+    j = _scalar(
+        runs["initialization"]["init"]["tanh N"]["jacobian_mean_hidden_to_hidden"]["median"]
+    )
+    return (
+        f"tanh N Jacobian {j:.3f}",
+        f"≈ {PUBLISHED['glorot_jacobian']['normalized']} (Glorot & Bengio 2010)",
+        "agrees (within 0.05)"
+        if abs(j - PUBLISHED["glorot_jacobian"]["normalized"]) <= 0.05
+        else "differs",
+    )
+
+
+def _pretraining_headline(runs: dict) -> tuple[str, str, str]:
+    r, b = runs["pretraining"]["rows"], PUBLISHED["bengio2007_table2"]
+    return (
+        f"RBM {r['RBM']['test_error_mean']:.2f} %, "
+        f"random init {r['random init']['test_error_mean']:.2f} % error",
+        f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
+        ("same order" if _bengio_order(r) else "another order")
+        + ", higher errors at a far smaller budget",
+    )
+
+
+def _cnn_headline(runs: dict) -> tuple[str, str, str]:
+    a = runs["cnn/seed"]["test_accuracy"]
+    verdict = "above" if 100 * a > PUBLISHED["study_seed_cnn"] else "below"
+    return f"{pct(a)} % test", f"{PUBLISHED['study_seed_cnn']:.2f} % (the study)", verdict
+
+
+def _layers_headline(runs: dict) -> tuple[str, str, str]:
+    layers = runs["layers"]["statistics"]["layers"]
+    dead = max(st.get("dead_fraction") or 0.0 for st in layers.values())
+    return f"largest dead-ReLU fraction {dead:.3f}", "–", "no published number"
+
+
+def _probes_headline(runs: dict) -> tuple[str, str, str]:
+    net = runs["probes"]["runs"][0]["layers"]
+    first, last = next(iter(net.values())), list(net.values())[-1]
+    return (
+        f"probe {first['probe_test_accuracy']:.3f} on pixels → "
+        f"{last['probe_test_accuracy']:.3f} at the output",
+        "–",
+        "no published number",
+    )
+
+
 def headline(chapter: str, s: dict) -> tuple[str, str, str]:
     """(measured, published, verdict) for the README's summary of chapters."""
-    runs = s["runs"]
-    if chapter == "depth":
-        r = runs["depth"]["spn"][-1]
-        return (
-            f"n = {r['n']}: deep {r['deep_units']} units, "
-            f"depth-2 {r['shallow_product_units']:,} products",
-            f"2^(√n − 1) = {r['predicted_2^(sqrt(n)-1)']:,} (Delalleau & Bengio 2011)",
-            "equal, by exact expansion"
-            if r["shallow_product_units"] == r["predicted_2^(sqrt(n)-1)"]
-            else "differs",
-        )
-    if chapter == "vanishing":
-        e = runs["vanishing/gradients"]["delta_norms"]["784-30-30-30-30-10"]
-        inside = all(
-            lo <= p <= hi for p, lo, hi in zip(e["published"], e["p01"], e["p99"], strict=True)
-        )
-        return (
-            f"‖δ¹‖ median {e['median'][0]:.4f} over seeds",
-            f"{e['published'][0]:.4f} (Nielsen ch. 5, one draw)",
-            "inside our 1–99 % band" if inside else "outside our 1–99 % band",
-        )
-    if chapter == "costs":
-        c = runs["costs/regularization"]["studies"]["full"]["configs"]["lambda=5"]
-        pub = PUBLISHED["nielsen_ch3_full_l2"]
-        return (
-            f"best {pct(c['best_test_accuracy'])} %, final {pct(c['final_test_accuracy'])} %",
-            f"best {pub['best']:.2f} %, final {pub['final']:.2f} % (Nielsen ch. 3, λ 5)",
-            f"best {_side(100 * c['best_test_accuracy'], pub['best'])}, "
-            f"final {_side(100 * c['final_test_accuracy'], pub['final'])} his",
-        )
-    if chapter == "initialization":
-        j = _scalar(
-            runs["initialization"]["init"]["tanh N"]["jacobian_mean_hidden_to_hidden"]["median"]
-        )
-        return (
-            f"tanh N Jacobian {j:.3f}",
-            f"≈ {PUBLISHED['glorot_jacobian']['normalized']} (Glorot & Bengio 2010)",
-            "agrees (within 0.05)"
-            if abs(j - PUBLISHED["glorot_jacobian"]["normalized"]) <= 0.05
-            else "differs",
-        )
-    if chapter == "pretraining":
-        r, b = runs["pretraining"]["rows"], PUBLISHED["bengio2007_table2"]
-        return (
-            f"RBM {r['RBM']['test_error_mean']:.2f} %, "
-            f"random init {r['random init']['test_error_mean']:.2f} % error",
-            f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
-            ("same order" if _bengio_order(r) else "another order")
-            + ", higher errors at a far smaller budget",
-        )
-    if chapter == "cnn":
-        a = runs["cnn/seed"]["test_accuracy"]
-        verdict = "above" if 100 * a > PUBLISHED["study_seed_cnn"] else "below"
-        return f"{pct(a)} % test", f"{PUBLISHED['study_seed_cnn']:.2f} % (the study)", verdict
-    if chapter == "layers":
-        layers = runs["layers"]["statistics"]["layers"]
-        dead = max(st.get("dead_fraction") or 0.0 for st in layers.values())
-        return f"largest dead-ReLU fraction {dead:.3f}", "–", "no published number"
-    if chapter == "probes":
-        net = runs["probes"]["runs"][0]["layers"]
-        first, last = next(iter(net.values())), list(net.values())[-1]
-        return (
-            f"probe {first['probe_test_accuracy']:.3f} on pixels → "
-            f"{last['probe_test_accuracy']:.3f} at the output",
-            "–",
-            "no published number",
-        )
-    raise KeyError(chapter)
+    return _HEADLINES[chapter](s["runs"])
+
+
+_HEADLINES: dict[str, Callable[[dict], tuple[str, str, str]]] = {
+    "depth": _depth_headline,
+    "vanishing": _vanishing_headline,
+    "costs": _costs_headline,
+    "initialization": _initialization_headline,
+    "pretraining": _pretraining_headline,
+    "cnn": _cnn_headline,
+    "layers": _layers_headline,
+    "probes": _probes_headline,
+}
 
 
 # chapter -> {table name: renderer}

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.flags import flag
 from cnn_jax.nn.conv import CONV_IMPLS
@@ -153,26 +153,21 @@ class BenchmarkConfig:
         "The models to time, comma-separated (default: seed,deep).",
         type=_names,
     )
-    steps: int = flag(
+    steps: int = flags.count(
         400,
         "Training steps per model after the compile step; windows of --window steps are "
         "timed apart (default: %(default)s).",
-        type=cli.positive_int,
     )
-    window: int = flag(100, "Steps per timed window (default: %(default)s).", type=cli.positive_int)
-    batch_size: int = flag(
-        128, "Images per mini-batch (default: %(default)s).", type=cli.positive_int
-    )
+    window: int = flags.count(100, "Steps per timed window (default: %(default)s).")
+    batch_size: int = flags.batch_size(128, "Images per mini-batch (default: %(default)s).")
     conv: str = flag(
         "auto", "The convolution routine (default: %(default)s).", choices=lambda: CONV_IMPLS
     )
-    micro_batch: int | None = flag(
-        None, "Gradient-accumulation chunk (default: chosen per model).", type=cli.positive_int
+    micro_batch: int | None = flags.count(
+        None, "Gradient-accumulation chunk (default: chosen per model)."
     )
-    devices: int = flag(
-        1,
-        "Split every batch over the first N devices (default: %(default)s).",
-        type=cli.positive_int,
+    devices: int = flags.count(
+        1, "Split every batch over the first N devices (default: %(default)s)."
     )
 
     def __post_init__(self):

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Any
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 
@@ -58,17 +58,9 @@ class TrainConfig:
         "Dropout rate on the fully connected part, in [0, 1); 0 is off (default: %(default)s).",
         type=cli.rate,
     )
-    epochs: int = flag(
-        10, "Passes over the training set (default: %(default)s).", type=cli.positive_int
-    )
-    batch_size: int = flag(
-        128, "Images per mini-batch (default: %(default)s).", type=cli.positive_int
-    )
-    lr: float = flag(
-        1e-3,
-        "Learning rate, finite and > 0 (default: %(default)s).",
-        type=cli.positive_float,
-    )
+    epochs: int = flags.count(10, "Passes over the training set (default: %(default)s).")
+    batch_size: int = flags.batch_size(128, "Images per mini-batch (default: %(default)s).")
+    lr: float = flags.learning_rate(1e-3, "Learning rate, finite and > 0 (default: %(default)s).")
     optimizer: str = flag(
         "adam", "The optimizer (default: %(default)s).", choices=lambda: OPTIMIZERS
     )
@@ -87,16 +79,12 @@ class TrainConfig:
     loss: str = flag(
         "softmax_ce", "The cost on the logits (default: %(default)s).", choices=_losses
     )
-    seed: int = flag(0, "Root random seed, in [0, 2**32) (default: %(default)s).", type=cli.seed)
-    limit: int | None = flag(
-        None,
-        "Train on the first N training images only (default: all 60,000).",
-        type=cli.positive_int,
+    seed: int = flags.seed(0, "Root random seed, in [0, 2**32) (default: %(default)s).")
+    limit: int | None = flags.count(
+        None, "Train on the first N training images only (default: all 60,000)."
     )
-    test_limit: int | None = flag(
-        None,
-        "Evaluate on the first N test images only (default: all 10,000).",
-        type=cli.positive_int,
+    test_limit: int | None = flags.count(
+        None, "Evaluate on the first N test images only (default: all 10,000)."
     )
     # MLP only:
     mlp_widths: tuple[int, ...] = flag(
@@ -111,9 +99,7 @@ class TrainConfig:
     init: str = flag(
         "glorot", "The MLP's weight initialization (default: %(default)s).", choices=_inits
     )
-    eval_batch_size: int = flag(
-        1000, "Images per evaluation batch (default: %(default)s).", type=cli.positive_int
-    )
+    eval_batch_size: int = flags.count(1000, "Images per evaluation batch (default: %(default)s).")
     # Speed only; the numbers stay the same up to float32 rounding:
     conv: str = flag(
         "auto",
@@ -121,11 +107,10 @@ class TrainConfig:
         "elsewhere (default: %(default)s).",
         choices=_convs,
     )
-    micro_batch: int | None = flag(
+    micro_batch: int | None = flags.count(
         None,
         "Gradient-accumulation chunk, dividing --batch-size; the same gradient (default: "
         "chosen per model on CPU).",
-        type=cli.positive_int,
     )
 
     def __post_init__(self):

@@ -225,11 +225,8 @@ def train_speed_of_learning(
 
     def measure(p):
         grads, (data_cost, logits) = jax.grad(loss, has_aux=True)(p)
-        return grads, (
-            _stack_norms(grads, names, "bias"),
-            data_cost,
-            losses.accuracy(logits, labels),
-        )
+        norms = _stack_norms(grads, names, "bias")
+        return grads, (norms, data_cost, losses.accuracy(logits, labels))
 
     def test_accuracy(p):
         return losses.accuracy(model.apply({"params": p}, test_images), test_labels)

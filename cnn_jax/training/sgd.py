@@ -165,6 +165,13 @@ def _resume(ckpt: RunCheckpoints, params_like, run: dict, epochs: int, log):
     return params, metrics, found.step
 
 
+def _start_params(net: MLPSpec, params, init_keys: jax.Array, image_shape):
+    """The given parameters (checked against the net), else a draw from ``init_keys``."""
+    if params is None:
+        return net.init_params(init_keys, image_shape)
+    return _given_params(net, params, len(init_keys), image_shape)
+
+
 def run_sweep(
     net: MLPSpec,
     hyper: Hyper,
@@ -197,10 +204,7 @@ def run_sweep(
     {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
     """
     given = params is not None
-    if given:
-        params = _given_params(net, params, len(init_keys), train[0].shape[1:])
-    else:
-        params = net.init_params(init_keys, train[0].shape[1:])
+    params = _start_params(net, params, init_keys, train[0].shape[1:])
     done, metrics = 0, {k: np.zeros((len(init_keys), 0), np.float32) for k in EpochMetrics._fields}
     ckpt = None
     if checkpoint is not None:

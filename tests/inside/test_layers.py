@@ -432,10 +432,7 @@ def test_without_checkpoint_trains_briefly_and_says_so(
     assert written["index"] == 5
 
 
-def test_help_names_every_flag(capsys, visualize_layers):
-    with pytest.raises(SystemExit) as exit_info:
-        visualize_layers.main(["--help"])
-    assert exit_info.value.code == 0
-    text = capsys.readouterr().out
+def test_help_names_every_flag(help_text, visualize_layers):
+    text = help_text(visualize_layers.main)
     for flag in ("--checkpoint", "--index", "--digit", "--stats-images", "--out", "--epoch"):
         assert flag in text

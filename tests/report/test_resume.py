@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from cnn_jax import published
 from cnn_jax.report import compare
 from cnn_jax.report.runner import STATE
@@ -21,10 +23,12 @@ FIRST, SECOND = "pretraining", "cnn"  # two quick chapters; the second has three
 
 
 def _wait_for(path, proc, timeout=1800):
-    t0 = time.time()
+    """Poll until ``path`` exists; fail when ``proc`` ends first or ``timeout`` s pass."""
+    deadline = time.time() + timeout
     while not path.exists():
         assert proc.poll() is None, "reproduce ended before the chapter was interrupted"
-        assert time.time() - t0 < timeout, f"{path} never appeared"
+        if time.time() > deadline:
+            pytest.fail(f"{path} never appeared")
         time.sleep(0.2)
 
 

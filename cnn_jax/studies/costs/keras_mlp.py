@@ -27,9 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import flags
 from cnn_jax.errors import Diverged, UsageError
-from cnn_jax.flags import flag
 from cnn_jax.training.batches import epoch_batches
 
 
@@ -37,12 +36,12 @@ from cnn_jax.training.batches import epoch_batches
 class KerasConfig:
     """The fit's sizes; experiments/keras_mlp.py has one flag per field."""
 
-    hidden: int = flag(20, "tanh units in the hidden layer", type=cli.positive_int)
-    epochs: int = flag(2000, "epochs of mini-batch SGD", type=cli.positive_int)
-    points: int = flag(256, "training points x ~ U(−1, 1)", type=cli.positive_int)
-    batch_size: int = flag(32, "examples per SGD step, at most --points", type=cli.positive_int)
-    lr: float = flag(0.1, "SGD learning rate", type=cli.positive_float)
-    seed: int = flag(0, "root random seed of the data and the initialization", type=cli.seed)
+    hidden: int = flags.count(20, "tanh units in the hidden layer")
+    epochs: int = flags.count(2000, "epochs of mini-batch SGD")
+    points: int = flags.count(256, "training points x ~ U(−1, 1)")
+    batch_size: int = flags.batch_size(32, "examples per SGD step, at most --points")
+    lr: float = flags.learning_rate(0.1, "SGD learning rate")
+    seed: int = flags.seed(0, "root random seed of the data and the initialization")
 
     def __post_init__(self):
         if self.batch_size > self.points:

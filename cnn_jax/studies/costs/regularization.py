@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
@@ -45,41 +45,34 @@ class RegularizationConfig:
     """The three studies' sizes (experiments/regularization.py has one flag per field)."""
 
     skip_full: bool = flag(False, "skip the 50,000-image L2 study")
-    overfit_images: int = flag(
-        1000, "the first N training images of the overfitting study", type=cli.positive_int
-    )
-    overfit_epochs: int = flag(400, "epochs of the overfitting study", type=cli.positive_int)
+    overfit_images: int = flags.count(1000, "the first N training images of the overfitting study")
+    overfit_epochs: int = flags.count(400, "epochs of the overfitting study")
     overfit_lambda: float = flag(
         0.1, "Nielsen's L2 λ of the overfitting study", type=cli.non_negative_float
     )
-    full_images: int = flag(
-        50_000, "the first N training images of the full L2 study", type=cli.positive_int
-    )
-    full_epochs: int = flag(30, "epochs of the full L2 study", type=cli.positive_int)
+    full_images: int = flags.count(50_000, "the first N training images of the full L2 study")
+    full_epochs: int = flags.count(30, "epochs of the full L2 study")
     full_lambda: float = flag(
         5.0, "Nielsen's L2 λ of the full L2 study", type=cli.non_negative_float
     )
-    hidden: int = flag(30, "hidden units of the L2 studies", type=cli.positive_int)
-    seeds: int = flag(
+    hidden: int = flags.count(30, "hidden units of the L2 studies")
+    seeds: int = flags.count(
         1,
         "seeds per λ in the L2 studies, vmapped; the first is --seed's run, "
         "the others are reported as a spread",
-        type=cli.positive_int,
     )
     skip_dropout: bool = flag(False, "skip the dropout MLP study")
-    dropout_hidden: int = flag(100, "hidden units of the dropout MLP", type=cli.positive_int)
-    dropout_epochs: int = flag(200, "epochs of the dropout study", type=cli.positive_int)
+    dropout_hidden: int = flags.count(100, "hidden units of the dropout MLP")
+    dropout_epochs: int = flags.count(200, "epochs of the dropout study")
     dropout_rate: float = flag(
         0.5, "dropout rate after the hidden layer, against none", type=cli.rate
     )
-    dropout_seeds: int = flag(2, "seeds per dropout rate, vmapped", type=cli.positive_int)
-    lr: float = flag(0.5, "the SGD learning rate η of every study", type=cli.positive_float)
-    batch_size: int = flag(10, "examples per SGD step", type=cli.positive_int)
-    block: int = flag(
-        20, "epochs per checkpoint (a rerun resumes from the last)", type=cli.positive_int
-    )
-    test_images: int = flag(10_000, "the first N test images", type=cli.positive_int)
-    seed: int = flag(0, "root random seed", type=cli.seed)
+    dropout_seeds: int = flags.count(2, "seeds per dropout rate, vmapped")
+    lr: float = flags.learning_rate(0.5, "the SGD learning rate η of every study")
+    batch_size: int = flags.batch_size(10)
+    block: int = flags.count(20, "epochs per checkpoint (a rerun resumes from the last)")
+    test_images: int = flags.test_images()
+    seed: int = flags.seed()
 
     def __post_init__(self):
         studies = [("overfit", self.overfit_images)]

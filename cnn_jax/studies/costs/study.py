@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
@@ -39,20 +39,16 @@ class CostConfig:
         "after the single neuron, train the MNIST networks (--no-mnist: "
         "the neuron only, in seconds)",
     )
-    neuron_epochs: int = flag(
-        300, "gradient-descent epochs of the single neuron", type=cli.positive_int
-    )
+    neuron_epochs: int = flags.count(300, "gradient-descent epochs of the single neuron")
     hidden: tuple[int, ...] = flag(
         (30,), "hidden widths H of the MNIST [784, H, 10] networks, e.g. 30,100", type=cli.int_list
     )
-    epochs: int = flag(30, "SGD epochs of each MNIST network", type=cli.positive_int)
-    batch_size: int = flag(10, "examples per SGD step", type=cli.positive_int)
-    images: int = flag(
-        50_000, "the first N training images (Nielsen's training split)", type=cli.positive_int
-    )
-    test_images: int = flag(10_000, "the first N test images", type=cli.positive_int)
-    seeds: int = flag(1, "seeds per cost, vmapped", type=cli.positive_int)
-    seed: int = flag(0, "root random seed", type=cli.seed)
+    epochs: int = flags.count(30, "SGD epochs of each MNIST network")
+    batch_size: int = flags.batch_size(10)
+    images: int = flags.count(50_000, "the first N training images (Nielsen's training split)")
+    test_images: int = flags.test_images()
+    seeds: int = flags.count(1, "seeds per cost, vmapped")
+    seed: int = flags.seed()
 
     def __post_init__(self):
         if self.mnist and self.batch_size > self.images:

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.flags import flag
 from cnn_jax.results import save_figure
@@ -52,12 +52,10 @@ from cnn_jax.studies.depth import plots
 class DepthConfig:
     """Every size in the study; experiments/depth_efficiency.py has one flag per field."""
 
-    seed: int = flag(0, "root random seed of all four parts", type=cli.seed)
-    seeds: int = flag(2, "random initializations per trained size, vmapped", type=cli.positive_int)
-    steps: int = flag(
-        2000, "full-batch Adam steps for every trained network", type=cli.positive_int
-    )
-    lr: float = flag(0.01, "Adam learning rate of every trained network", type=cli.positive_float)
+    seed: int = flags.seed(0, "root random seed of all four parts")
+    seeds: int = flags.count(2, "random initializations per trained size, vmapped")
+    steps: int = flags.count(2000, "full-batch Adam steps for every trained network")
+    lr: float = flags.learning_rate(0.01, "Adam learning rate of every trained network")
     cybenko_widths: tuple[int, ...] = flag(
         (2, 4, 8, 16, 32, 64), "hidden widths of the one-layer sigmoid fits", type=cli.int_list
     )
@@ -89,24 +87,18 @@ class DepthConfig:
         "test RMS error over the target's std that counts as reached, in (0, 1)",
         type=cli.positive_float,
     )
-    region_width: int = flag(
-        16,
-        "units per layer of the random deep networks whose regions are counted",
-        type=cli.positive_int,
+    region_width: int = flags.count(
+        16, "units per layer of the random deep networks whose regions are counted"
     )
     region_depths: tuple[int, ...] = flag(
         (1, 2, 3, 4, 6, 8),
         "depths of the random networks whose regions are counted",
         type=cli.int_list,
     )
-    region_input_dim: int = flag(
-        4,
-        "input dimension of the random networks whose regions are counted",
-        type=cli.positive_int,
+    region_input_dim: int = flags.count(
+        4, "input dimension of the random networks whose regions are counted"
     )
-    region_nets: int = flag(
-        8, "random networks per depth whose regions are counted", type=cli.positive_int
-    )
+    region_nets: int = flags.count(8, "random networks per depth whose regions are counted")
 
     @classmethod
     def tiny(cls, **overrides) -> DepthConfig:

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.flags import flag
@@ -92,54 +92,38 @@ def network_names(text: str) -> tuple[str, ...]:
 class Study:
     """Every knob of the study; each field is one flag of experiments/initialization.py."""
 
-    width: int = flag(
-        100, "Table 1: units per hidden layer (the paper: 1,000).", type=cli.positive_int
-    )
-    hidden: int = flag(5, "Table 1: hidden layers (the paper: 5).", type=cli.positive_int)
-    epochs: int = flag(5, "Table 1: epochs over the training images.", type=cli.positive_int)
+    width: int = flags.count(100, "Table 1: units per hidden layer (the paper: 1,000).")
+    hidden: int = flags.count(5, "Table 1: hidden layers (the paper: 5).")
+    epochs: int = flags.count(5, "Table 1: epochs over the training images.")
     lrs: tuple[float, ...] = flag(
         (0.01, 0.03, 0.1, 0.3),
         "Table 1: learning rates, comma-separated; each row keeps the best on validation.",
         type=cli.float_list,
     )
-    batch_size: int = flag(10, "SGD mini-batch size.", type=cli.positive_int)
-    train_images: int = flag(
-        50_000, "Train on the first N of the 50,000 training images.", type=cli.positive_int
-    )
+    batch_size: int = flags.batch_size(10, "SGD mini-batch size.")
+    train_images: int = flags.count(50_000, "Train on the first N of the 50,000 training images.")
     networks: tuple[str, ...] = flag(
         tuple(NETWORKS),
         f"Networks of Table 1 and of the at-init rows, comma-separated, of: {', '.join(NETWORKS)}.",
         type=network_names,
     )
-    init_width: int = flag(
-        256,
-        "At init: units per hidden layer (the paper: 1,000; each n×n SVD grows as n³).",
-        type=cli.positive_int,
+    init_width: int = flags.count(
+        256, "At init: units per hidden layer (the paper: 1,000; each n×n SVD grows as n³)."
     )
-    init_hidden: int = flag(5, "At init: hidden layers.", type=cli.positive_int)
-    init_seeds: int = flag(8, "At init: seeds, vmapped.", type=cli.positive_int)
-    init_images: int = flag(
-        300, "At init: the first N test images, the fixed batch.", type=cli.positive_int
+    init_hidden: int = flags.count(5, "At init: hidden layers.")
+    init_seeds: int = flags.count(8, "At init: seeds, vmapped.")
+    init_images: int = flags.count(300, "At init: the first N test images, the fixed batch.")
+    jacobian_examples: int = flags.count(
+        2, "At init: examples per seed whose layer Jacobians are decomposed."
     )
-    jacobian_examples: int = flag(
-        2,
-        "At init: examples per seed whose layer Jacobians are decomposed.",
-        type=cli.positive_int,
+    curve_width: int = flags.count(500, "Curves: units per hidden layer (the paper: 1,000).")
+    curve_hidden: int = flags.count(4, "Curves: hidden layers.")
+    curve_epochs: int = flags.count(1, "Curves: epochs.")
+    curve_lr: float = flags.learning_rate(0.1, "Curves: learning rate.")
+    record_every: int = flags.count(
+        250, "Curves: updates between records; must divide the updates per epoch."
     )
-    curve_width: int = flag(
-        500, "Curves: units per hidden layer (the paper: 1,000).", type=cli.positive_int
-    )
-    curve_hidden: int = flag(4, "Curves: hidden layers.", type=cli.positive_int)
-    curve_epochs: int = flag(1, "Curves: epochs.", type=cli.positive_int)
-    curve_lr: float = flag(0.1, "Curves: learning rate.", type=cli.positive_float)
-    record_every: int = flag(
-        250,
-        "Curves: updates between records; must divide the updates per epoch.",
-        type=cli.positive_int,
-    )
-    probe_images: int = flag(
-        300, "Curves: the first N test images, the fixed probe.", type=cli.positive_int
-    )
+    probe_images: int = flags.count(300, "Curves: the first N test images, the fixed probe.")
     curve_networks: tuple[str, ...] = flag(
         CURVE_NETWORKS, "Curves: networks, comma-separated.", type=network_names
     )

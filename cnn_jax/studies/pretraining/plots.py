@@ -43,11 +43,7 @@ def plot_test_error(curves: Mapping[str, Sequence[Sequence[float]]]):
         ax.plot(epochs, e.mean(0), marker="o", ms=3, color=f"C{i}", label=name)
         ax.fill_between(epochs, e.min(0), e.max(0), color=f"C{i}", alpha=0.15)
     ax.set(xlabel="fine-tuning epoch", ylabel="test error (%)", yscale="log")
-    ax.set_title("Test error while fine-tuning (mean, band: min-max over seeds)")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "Test error while fine-tuning (mean, band: min-max over seeds)")
 
 
 def plot_delta_norms(deltas: Mapping[str, Sequence[Sequence[float]]], layers, n_hidden: int):
@@ -62,7 +58,12 @@ def plot_delta_norms(deltas: Mapping[str, Sequence[Sequence[float]]], layers, n_
             ax.plot(x, seed, ls="none", marker=".", color=f"C{i}", alpha=0.4)
     ax.set_xticks(x, [f"{layers[j]} (h{j + 1})" for j in range(n_hidden)])
     ax.set(xlabel="hidden layer (input side first)", ylabel="‖δˡ‖ = ‖∂C/∂bˡ‖", yscale="log")
-    ax.set_title("Speed of learning per layer at the start of fine-tuning")
+    return _finish(fig, ax, "Speed of learning per layer at the start of fine-tuning")
+
+
+def _finish(fig, ax, title: str):
+    """The title, a log-scale grid and the legend of a figure with one line per start."""
+    ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged
 from cnn_jax.flags import flag
@@ -67,35 +67,29 @@ class PretrainConfig:
     hidden: tuple[int, ...] = flag(
         (500, 500, 500), "Hidden layer widths, comma-separated.", type=cli.int_list
     )
-    images: int | None = flag(
-        10_000, "Train on the first N training images.", type=cli.positive_int
+    images: int | None = flags.count(
+        10_000, "Train on the first N training images."
     )  # None: all 60,000
-    seeds: int = flag(3, "Seeds per row, vmapped; at least 2.", type=cli.positive_int)
-    epochs: int = flag(5, "Fine-tuning epochs of every row.", type=cli.positive_int)
-    lr: float = flag(0.1, "Fine-tuning learning rate η.", type=cli.positive_float)
-    batch_size: int = flag(
-        20, "Mini-batch size of fine-tuning and pretraining.", type=cli.positive_int
-    )
-    pretrain_epochs: int = flag(3, "Pretraining epochs per layer.", type=cli.positive_int)
-    rbm_lr: float = flag(0.05, "Learning rate of the RBMs' CD-k.", type=cli.positive_float)
-    cd_k: int = flag(1, "Gibbs steps of CD-k.", type=cli.positive_int)
-    ae_lr: float = flag(
-        0.1, "Learning rate of the (denoising) autoencoders.", type=cli.positive_float
-    )
+    seeds: int = flags.count(3, "Seeds per row, vmapped; at least 2.")
+    epochs: int = flags.count(5, "Fine-tuning epochs of every row.")
+    lr: float = flags.learning_rate(0.1, "Fine-tuning learning rate η.")
+    batch_size: int = flags.batch_size(20, "Mini-batch size of fine-tuning and pretraining.")
+    pretrain_epochs: int = flags.count(3, "Pretraining epochs per layer.")
+    rbm_lr: float = flags.learning_rate(0.05, "Learning rate of the RBMs' CD-k.")
+    cd_k: int = flags.count(1, "Gibbs steps of CD-k.")
+    ae_lr: float = flags.learning_rate(0.1, "Learning rate of the (denoising) autoencoders.")
     corruption: float = flag(
         0.25, "Masking noise of the denoising autoencoder, in [0, 1).", type=cli.rate
     )
     tied: bool = True  # the script's --untied sets False: decoders with their own weights
-    supervised_lr: float = flag(
-        0.1, "Learning rate of supervised greedy pretraining.", type=cli.positive_float
+    supervised_lr: float = flags.learning_rate(
+        0.1, "Learning rate of supervised greedy pretraining."
     )
-    grad_images: int = flag(
-        1000,
-        "Measure ‖δˡ‖ at the start of fine-tuning on the first N training images.",
-        type=cli.positive_int,
+    grad_images: int = flags.count(
+        1000, "Measure ‖δˡ‖ at the start of fine-tuning on the first N training images."
     )
-    filters: int = flag(64, "First-layer filters to draw.", type=cli.positive_int)
-    seed: int = flag(0, "Root random seed.", type=cli.seed)
+    filters: int = flags.count(64, "First-layer filters to draw.")
+    seed: int = flags.seed()
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))

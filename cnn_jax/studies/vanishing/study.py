@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.flags import flag
@@ -49,23 +49,19 @@ def comparison_networks(hidden: int) -> dict[str, MLPSpec]:
 class Sweep:
     """The init sweeps: ‖δˡ‖ of every network over many seeds, on the first training images."""
 
-    seeds: int = flag(1000, "initializations per network, vmapped", type=cli.positive_int)
+    seeds: int = flags.count(1000, "initializations per network, vmapped")
     hidden: tuple[int, ...] = flag(
         (2, 3, 4),
         "numbers of 30-unit hidden layers of Nielsen's networks, comma-separated",
         type=cli.int_list,
     )
-    comparison_hidden: int = flag(
-        4,
-        "hidden layers of the sigmoid + MSE / sigmoid + CE / ReLU comparison",
-        type=cli.positive_int,
+    comparison_hidden: int = flags.count(
+        4, "hidden layers of the sigmoid + MSE / sigmoid + CE / ReLU comparison"
     )
-    images: int = flag(1000, "the first N training images, as Nielsen", type=cli.positive_int)
-    seed: int = flag(0, "root random seed", type=cli.seed)
-    seed_batch: int | None = flag(
-        None,
-        "vmap this many seeds at a time to bound memory (default: all)",
-        type=cli.positive_int,
+    images: int = flags.count(1000, "the first N training images, as Nielsen")
+    seed: int = flags.seed()
+    seed_batch: int | None = flags.count(
+        None, "vmap this many seeds at a time to bound memory (default: all)"
     )
     per_example: bool = flag(
         False, "also measure mean_x ‖δˡ_x‖ (norm, then mean) at init, which is slower"
@@ -79,10 +75,8 @@ class Sweep:
 class Training:
     """Full-batch gradient descent after the init sweeps (Nielsen: 500 epochs, η 0.1, λ 5)."""
 
-    epochs: int = flag(
-        500, "with --train: epochs of full-batch gradient descent", type=cli.positive_int
-    )
-    lr: float = flag(0.1, "with --train: the learning rate η", type=cli.positive_float)
+    epochs: int = flags.count(500, "with --train: epochs of full-batch gradient descent")
+    lr: float = flags.learning_rate(0.1, "with --train: the learning rate η")
     lam: float = flag(
         5.0,
         "with --train: Nielsen's L2 λ, a weight decay of 1 − ηλ/n on n images",
@@ -93,10 +87,9 @@ class Training:
         "with --train: seeds per network, vmapped; the curves show their median",
         type=cli.positive_int,
     )
-    eval_every: int = flag(
+    eval_every: int = flags.count(
         10,
         "with --train: test accuracy on the 10,000 test images every N epochs, N dividing --epochs",
-        type=cli.positive_int,
     )
 
     def __post_init__(self):
@@ -234,6 +227,12 @@ def mean_field_table() -> dict:
     }
 
 
+DESCRIPTION = (
+    "‖δˡ‖ = ‖∂C/∂bˡ‖ of the mean cost over the first {images} MNIST training images (mean "
+    "over examples, then norm), per layer from the input side; quantiles over seeds"
+)
+
+
 def measure(
     mnist: data_lib.Mnist,
     sweep: Sweep = Sweep(),
@@ -284,9 +283,7 @@ def measure(
     training_config = None if training is None else dataclasses.asdict(training)
     return {
         "config": {"sweep": dataclasses.asdict(sweep), "training": training_config},
-        "description": "‖δˡ‖ = ‖∂C/∂bˡ‖ of the mean cost over the first "
-        f"{sweep.images} MNIST training images (mean over examples, then norm), per layer "
-        "from the input side; quantiles over seeds",
+        "description": DESCRIPTION.format(images=sweep.images),
         "delta_norms": delta_norms,
         "predicted_shrink": {name: e["predicted_shrink"] for name, e in delta_norms.items()},
         "mean_field": mean_field_table(),
