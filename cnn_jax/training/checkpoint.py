@@ -220,10 +220,12 @@ class RunCheckpoints:
         else:
             abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
             restore_args = ocp.args.StandardRestore(abstract)
+        # Before the read, not after its failure: a failing read's sibling reads may report
+        # to the closed event loop while the restore is still unwinding.
+        _quiet_leftover_reads()
         try:
             state = self._manager.restore(step, args=ocp.args.Composite(state=restore_args))
         except Exception as e:  # Orbax and TensorStore raise many types
-            _quiet_leftover_reads()
             raise unreadable(where, e) from None
         state = jax.device_get(state["state"])
         if state_digest(state) != expected:
@@ -321,9 +323,9 @@ def resume(
 
 
 def _quiet_leftover_reads() -> None:
-    """After a failed restore, Orbax's other array reads finish in the background and
-    report to an event loop that is already closed ("Event loop is closed"), after the
-    one-line error. Those reports, and only those, are dropped."""
+    """When a restore fails, Orbax's other array reads finish in the background and report
+    to an event loop that is already closed ("Event loop is closed"), around the one-line
+    error. Those reports, and only those, are dropped (installed once, before any read)."""
     previous = sys.unraisablehook
     if getattr(previous, "_drops_closed_loop", False):
         return
