@@ -53,6 +53,7 @@ def _published() -> dict:
 
 
 PUBLISHED = _published()
+FULL = "@full"  # the suffix of a run taken from a reproduction at --scale full
 
 # Each chapter's runs, by their folder under the reproduce output (experiments/reproduce.py:
 # runs/reproduce/<run>/results.json, or <run>/s0, s1, ... for seeded runs), and the keys of
@@ -132,8 +133,9 @@ KEEP: dict[str, dict[str, list[str]]] = {
     },
     "cnn": {
         **{
-            run: ["test_accuracy", "test_accuracies", "epochs"]
+            run + scale: ["test_accuracy", "test_accuracies", "epochs"]
             for run in ("cnn/seed", "cnn/deep", "cnn/deep_dropout")
+            for scale in ("", FULL)
         },
         "cnn/benchmark": [
             "models.*.images_per_second",
@@ -146,7 +148,11 @@ KEEP: dict[str, dict[str, list[str]]] = {
 }
 # Runs that a default reproduction may not make (hours on a CPU, or another script): when the
 # reproduce output lacks one, the snapshot keeps its stored entry and that entry's provenance.
-OPTIONAL = {"pretraining_full", "cnn/benchmark", "probes_mlp"}
+# A run named "<path>@full" is <path> of a reproduction at --scale full (its own folder:
+# ``python -m cnn_jax.report --docs --from-full-runs DIR``).
+OPTIONAL = {"pretraining_full", "cnn/benchmark", "probes_mlp"} | {
+    name for runs in KEEP.values() for name in runs if name.endswith(FULL)
+}
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -573,6 +579,47 @@ def cnn_results(s: dict) -> str:
     return md_table(header, rows)
 
 
+def where_in_spread(published: float, values: list[float]) -> str:
+    """Where a published number (%) sits among our seeds' values (%): below or above all of
+    them, or inside, with how many seeds reach it."""
+    reach = sum(v >= published for v in values)
+    if reach == 0:
+        return f"above all {len(values)} seeds"
+    if reach == len(values):
+        return f"below all {len(values)} seeds"
+    return f"inside: {reach} of {len(values)} seeds reach it"
+
+
+def cnn_spread(s: dict) -> str:
+    """The CNNs at the study's 10 epochs, over seeds: mean ± sd, min–max and where the
+    study's number sits (runs ``cnn/<net>@full``, from a reproduction at --scale full)."""
+    rows = []
+    for run, (label, pid) in _CNN.items():
+        r = s["runs"].get(run + FULL)
+        if r is None:
+            continue
+        final = [100 * x["test_accuracy"] for x in r.get("seeds", [r])]
+        best = [100 * max(x["test_accuracies"]) for x in r.get("seeds", [r])]
+        sd = statistics.stdev(final) if len(final) > 1 else 0.0
+        rows.append(
+            [
+                label,
+                f"{PUBLISHED[pid]:.2f}",
+                f"{statistics.mean(final):.2f} ± {sd:.2f}",
+                f"{min(final):.2f}–{max(final):.2f}",
+                f"{statistics.mean(best):.2f}",
+                where_in_spread(PUBLISHED[pid], final),
+                r["epochs"],
+                len(final),
+            ]
+        )
+    if not rows:
+        return "(no reproduction at --scale full in these results)"
+    header = ["model", "study (%)", "ours, final epoch: mean ± sd (%)", "min–max (%)",
+              "best epoch, mean (%)", "the study's number", "epochs", "seeds"]  # fmt: skip
+    return md_table(header, rows)
+
+
 def cnn_benchmark(s: dict) -> str:
     if "cnn/benchmark" not in s["runs"]:
         return "(cnn/benchmark is not in these results)"
@@ -753,7 +800,7 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "default": pretraining_rows,
         "full": lambda s: pretraining_rows(s, "pretraining_full"),
     },
-    "cnn": {"results": cnn_results, "benchmark": cnn_benchmark},
+    "cnn": {"results": cnn_results, "spread": cnn_spread, "benchmark": cnn_benchmark},
     "layers": {"stats": layers_stats},
     "probes": {
         "seed": lambda s: probes_table(s, cnn=True),

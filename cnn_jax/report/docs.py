@@ -9,7 +9,8 @@ Every results table in the docs sits between two markers::
 and is rendered from ``docs/results/<chapter>.json`` (a snapshot of that chapter's runs, see
 :mod:`cnn_jax.report.chapter_tables`) and the published numbers. ``python -m cnn_jax.report
 --docs`` rewrites the blocks; ``--check`` only reports the files that differ; ``--from-runs DIR``
-first rebuilds the snapshots from ``DIR/<chapter>/<run>/results.json``.
+first rebuilds the snapshots from ``DIR/<chapter>/<run>/results.json``, and ``--from-full-runs
+DIR`` their ``<run>@full`` entries from a reproduction at --scale full.
 """
 
 from __future__ import annotations
@@ -170,20 +171,27 @@ def _done_provenance(runs_dir: Path, run: str) -> dict | None:
     return None
 
 
-def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None) -> dict:
-    """Trim every run of ``chapter`` under ``runs_dir`` to its :data:`KEEP` keys. A seeded run
+def snapshot_from_runs(
+    runs_dir: Path | None, chapter: str, stored: dict | None = None, full_dir: Path | None = None
+) -> dict:
+    """Trim every run of ``chapter`` under ``runs_dir`` to its :data:`KEEP` keys; a run named
+    ``<path>@full`` is ``full_dir/<path>`` (a reproduction at --scale full). A seeded run
     keeps its first seed and, when there are more, every seed under "seeds". An optional run
-    missing from ``runs_dir`` keeps its entry in ``stored`` (the snapshot it replaces)."""
+    missing from its folder keeps its entry in ``stored`` (the snapshot it replaces); so does
+    every run when ``runs_dir`` is None."""
     runs, prov = {}, {}
     for run, paths in T.KEEP[chapter].items():
-        found = _run_results(runs_dir / run)
+        full = run.endswith(T.FULL)
+        where = full_dir if full else runs_dir
+        folder = where / run.removesuffix(T.FULL) if where else None
+        found = _run_results(folder) if folder else []
         if not found:
-            if run in T.OPTIONAL and stored and run in stored["runs"]:
+            keep = where is None or run in T.OPTIONAL
+            if keep and stored and run in stored["runs"]:
                 runs[run], prov[run] = stored["runs"][run], stored["provenance"][run]
-                continue
-            if run in T.OPTIONAL:
-                continue
-            raise UsageError(f"{runs_dir / run}: no results.json; run experiments/reproduce.py")
+            elif not keep:
+                raise UsageError(f"{folder}: no results.json; run experiments/reproduce.py")
+            continue
         runs[run] = trim(found[0], paths)
         if len(found) > 1:
             runs[run]["seeds"] = [trim(r, paths) for r in found]
@@ -191,8 +199,8 @@ def snapshot_from_runs(runs_dir: Path, chapter: str, stored: dict | None = None)
         # the folder and the machine the results name.
         prov[run] = (
             found[0].get("provenance")
-            or _done_provenance(runs_dir, run)
-            or {"source": str(runs_dir / run), "machine": found[0].get("machine")}
+            or _done_provenance(where, run.removesuffix(T.FULL))
+            or {"source": str(folder), "machine": found[0].get("machine")}
         )
     return {"chapter": chapter, "provenance": prov, "runs": runs}
 
@@ -208,11 +216,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--from-runs", type=Path, help="First rebuild docs/results/*.json from this folder."
     )
+    p.add_argument(
+        "--from-full-runs",
+        type=Path,
+        help="First take the runs named <run>@full in docs/results/*.json from this folder: a "
+        "reproduction at --scale full, e.g. --only cnn --seeds 5.",
+    )
     p.add_argument("--root", type=Path, default=ROOT, help="The repository root.")
     args = p.parse_args(argv)
-    if args.from_runs:
+    if args.from_runs or args.from_full_runs:
         stored = load_snapshots(args.root)
-        snaps = {c: snapshot_from_runs(args.from_runs, c, stored[c]) for c in CHAPTERS}
+        snaps = {
+            c: snapshot_from_runs(args.from_runs, c, stored[c], args.from_full_runs)
+            for c in CHAPTERS
+        }
         for chapter, snap in snaps.items():
             write_json(snapshot_path(args.root, chapter), snap)
     stale = []

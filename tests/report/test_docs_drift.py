@@ -101,3 +101,37 @@ def test_provenance_from_the_reproduce_done_marker(tmp_path):
     assert snap["provenance"]["layers"] == prov
     blocks = docs.render_blocks({**docs.load_snapshots(docs.ROOT), "layers": snap})
     assert f"`{prov['command']}`; d" in blocks["layers/provenance"]
+
+
+def test_where_a_published_number_sits_among_seeds():
+    assert chapter_tables.where_in_spread(98.0, [97.5, 97.9]) == "above all 2 seeds"
+    assert chapter_tables.where_in_spread(98.0, [98.0, 98.4]) == "below all 2 seeds"
+    assert chapter_tables.where_in_spread(98.0, [97.9, 98.1, 98.2]) == (
+        "inside: 2 of 3 seeds reach it"
+    )
+
+
+def test_full_scale_seeds_fill_the_spread_table(tmp_path):
+    """--from-full-runs reads cnn/<net>/s0..sN of a full-scale reproduction into the @full
+    runs; the default-scale runs keep their stored entries."""
+    root = tmp_path / "repo"
+    (root / "docs" / "results").mkdir(parents=True)
+    for chapter in docs.CHAPTERS:
+        src = docs.snapshot_path(docs.ROOT, chapter)
+        docs.snapshot_path(root, chapter).write_text(src.read_text())
+    full = tmp_path / "full"
+    finals = {"cnn/seed": [0.980, 0.982, 0.984], "cnn/deep": [0.990, 0.991, 0.992]}
+    for run, accs in finals.items():
+        for k, a in enumerate(accs):
+            (full / run / f"s{k}").mkdir(parents=True)
+            r = {"test_accuracy": a, "test_accuracies": [a - 0.01, a], "epochs": 10}
+            (full / run / f"s{k}" / "results.json").write_text(json.dumps(r))
+    stored = docs.load_snapshots(root)["cnn"]
+    snap = docs.snapshot_from_runs(None, "cnn", stored, full)
+    assert snap["runs"]["cnn/seed"] == stored["runs"]["cnn/seed"]
+    assert "cnn/deep_dropout@full" not in snap["runs"]
+    table = chapter_tables.cnn_spread(snap).splitlines()
+    assert len(table) == 4  # header, rule, two networks
+    assert "| 98.20 ± 0.20 | 98.00–98.40 |" in table[2]
+    assert "inside: 2 of 3 seeds reach it" in table[2]  # the study's 98.02 %
+    assert "below all 3 seeds" in table[3]  # the study's 98.89 % under our 99.0–99.2 %
