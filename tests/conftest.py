@@ -63,6 +63,14 @@ def mnist():
     return load_idx_folder(DATA_DIR)
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that use one session fixture built by a long subprocess run (the smoke
+    reproduction) share a worker under pytest-xdist, so the run is made once."""
+    for item in items:
+        if "smoke" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke"))
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     """Tests that inspect figures leave them open; pyplot warns past 20 (an error here)."""

@@ -222,13 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         help="First take the runs named <run>@full in docs/results/*.json from this folder: a "
         "reproduction at --scale full, e.g. --only cnn --seeds 5.",
     )
+    p.add_argument(
+        "--only",
+        type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
+        default=list(CHAPTERS),
+        help="Comma-separated chapters whose snapshots --from-runs rebuilds (default: all).",
+    )
     p.add_argument("--root", type=Path, default=ROOT, help="The repository root.")
     args = p.parse_args(argv)
+    if unknown := sorted(set(args.only) - set(CHAPTERS)):
+        p.error(f"--only: unknown chapter {unknown[0]!r}; choose from {','.join(CHAPTERS)}")
     if args.from_runs or args.from_full_runs:
         stored = load_snapshots(args.root)
         snaps = {
             c: snapshot_from_runs(args.from_runs, c, stored[c], args.from_full_runs)
-            for c in CHAPTERS
+            for c in args.only
         }
         for chapter, snap in snaps.items():
             write_json(snapshot_path(args.root, chapter), snap)

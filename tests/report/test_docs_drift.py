@@ -135,3 +135,34 @@ def test_full_scale_seeds_fill_the_spread_table(tmp_path):
     assert "| 98.20 ± 0.20 | 98.00–98.40 |" in table[2]
     assert "inside: 2 of 3 seeds reach it" in table[2]  # the study's 98.02 %
     assert "below all 3 seeds" in table[3]  # the study's 98.89 % under our 99.0–99.2 %
+
+
+def test_only_rebuilds_the_chosen_chapters(tmp_path):
+    """--from-runs with --only reads just those chapters' runs; the other snapshots stay."""
+    root = tmp_path / "repo"
+    (root / "docs" / "results").mkdir(parents=True)
+    for path in docs.doc_files(docs.ROOT):
+        (root / path.relative_to(docs.ROOT)).write_text(path.read_text())
+    for chapter in docs.CHAPTERS:
+        docs.snapshot_path(root, chapter).write_text(
+            docs.snapshot_path(docs.ROOT, chapter).read_text()
+        )
+    runs = tmp_path / "runs"
+    layers = json.loads(docs.snapshot_path(docs.ROOT, "layers").read_text())["runs"]["layers"]
+    stats = layers["statistics"]["layers"]
+    first = next(iter(stats))
+    changed = {"statistics": {"layers": {**stats, first: {**stats[first], "mean": 123.0}}}}
+    (runs / "layers").mkdir(parents=True)
+    (runs / "layers" / "results.json").write_text(json.dumps(changed))
+    before = {c: docs.snapshot_path(root, c).read_text() for c in docs.CHAPTERS}
+    argv = ["--docs", "--from-runs", str(runs), "--only", "layers", "--root", str(root)]
+    assert docs.main(argv) == 0  # no other chapter's runs are there, and none is read
+    after = {c: docs.snapshot_path(root, c).read_text() for c in docs.CHAPTERS}
+    assert [c for c in docs.CHAPTERS if before[c] != after[c]] == ["layers"]
+    assert (
+        json.loads(after["layers"])["runs"]["layers"]["statistics"]["layers"][first]["mean"]
+        == 123.0
+    )
+    with pytest.raises(SystemExit) as e:
+        docs.main(["--docs", "--only", "nope", "--root", str(root)])
+    assert e.value.code == 2
