@@ -70,7 +70,7 @@ def plot_by_epoch(by_epoch: Sequence[Mapping], *, title: str = "") -> plt.Figure
     """
     columns = len(by_epoch)
     fig, axes = plt.subplots(
-        2, columns, figsize=(4.2 * columns + 1.6, 6.5), sharey=True, squeeze=False
+        2, columns, figsize=(4.2 * columns + 0.6, 6.5), sharey=True, squeeze=False
     )
     for j, run in enumerate(by_epoch):
         x = np.arange(len(run["epochs"]))
@@ -84,11 +84,12 @@ def plot_by_epoch(by_epoch: Sequence[Mapping], *, title: str = "") -> plt.Figure
             ax.grid(alpha=0.3)
             if i == 0:
                 ax.set_title(run["label"])
+                # Each network names its own layers (sigmoid1 or relu1, ...).
+                ax.legend(fontsize=6, loc="lower right", ncol=2)
             else:
                 ax.set_xlabel("epoch (0: initialization)")
             if j == 0:
                 ax.set_ylabel("linear probe" if i == 0 else "nearest class mean")
-    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     axes[0, 0].set_ylim(0, 1.02)
     if title:
         fig.suptitle(title)
