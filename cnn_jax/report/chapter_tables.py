@@ -110,7 +110,7 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "studies.*.configs.*.mechanism.*.kernel_norm",
             "studies.*.configs.*.mechanism.*.abs_z_median",
             "studies.*.configs.*.mechanism.*.fraction_saturated",
-            *(f"studies.*.configs.*.nielsen.{k}" for k in ("file", "epochs", "seeds")),
+            *(f"studies.*.configs.*.nielsen.{k}" for k in ("file", "epochs", "seeds", "differs")),
             *(f"studies.*.configs.*.nielsen.{k}" for k in ("best", "final", "peak_epoch")),
         ],
     },
@@ -488,9 +488,10 @@ def costs_nielsen(s: dict) -> str:
         if not o:
             continue
         n = o["seeds"]
+        differs = f" (not his: {'; '.join(o['differs'])})" if o.get("differs") else ""
         rows.append(
             [
-                _study(s, study),
+                _study(s, study) + differs,
                 label.split("=")[1],
                 str(n),
                 f"{100 * o['best']['his']:.2f}",
@@ -502,7 +503,7 @@ def costs_nielsen(s: dict) -> str:
             ]
         )
     if not rows:
-        return "(no run in Nielsen's settings in this snapshot)"
+        return "(no run beside Nielsen's in this snapshot)"
     header = ["study", "λ", "seeds", "Nielsen best (%)", "ours best (%): mean (range)",
               "Nielsen final (%)", "ours final (%)", "Nielsen peak epoch",
               "ours peak epoch"]  # fmt: skip

@@ -22,6 +22,7 @@ def test_overlay_best_final_and_peak_epoch_on_a_synthetic_band():
     his = {"file": "fig/x.json", "test_accuracy": [0.40, 0.85, 0.80, 0.78]}
     o = R.overlay(ours, his)
     assert o["epochs"] == 4 and o["seeds"] == 3 and o["file"] == "fig/x.json"
+    assert o["differs"] == []
     assert o["his_curve"] == his["test_accuracy"]
     np.testing.assert_allclose(o["band"]["min"], [0.50, 0.65, 0.70, 0.72])
     np.testing.assert_allclose(o["band"]["max"], [0.60, 0.80, 0.90, 0.85])
@@ -43,34 +44,34 @@ def test_overlay_best_final_and_peak_epoch_on_a_synthetic_band():
     assert tie["epochs"] == 1 and tie["final"]["seeds_below"] == tie["final"]["seeds_above"] == 0
 
 
-def test_nielsen_runs_match_only_his_settings():
+def test_nielsen_runs_by_lambda_and_what_differs_from_his_setting():
     config = R.RegularizationConfig()
     chapter3 = published.nielsen()["chapter3"]
     for (study, label), key in R.NIELSEN_RUNS.items():
         lam = float(label.split("=")[1])
         his = R.nielsen_run(study, lam, config)
-        assert his["file"] == f"fig/{key}.json"
+        assert his["file"] == f"fig/{key}.json" and his["differs"] == []
         assert his["test_accuracy"] == [x / 100 for x in chapter3[key]["test_accuracy_pct"]]
         assert max(his["test_accuracy"]) == pytest.approx(chapter3[key]["best"]["value_pct"] / 100)
     assert len(R.nielsen_run("overfit", 0.0, config)["test_accuracy"]) == 400
-    # Another setting is not his: images, λ, width, η, mini-batch.
-    for change, study, lam in (
-        (dict(overfit_images=100), "overfit", 0.0),
-        (dict(), "overfit", 0.2),
-        (dict(hidden=8), "full", 5.0),
-        (dict(lr=0.1), "full", 0.0),
-        (dict(batch_size=20), "overfit", 0.1),
-    ):
-        assert R.nielsen_run(study, lam, dataclasses.replace(config, **change)) is None
-    # ... but fewer epochs are: the comparison is over the epochs both have.
+    assert R.nielsen_run("overfit", 0.2, config) is None  # no run of his with λ 0.2
+    other = dataclasses.replace(config, overfit_images=100, hidden=8, lr=0.1, batch_size=20)
+    assert R.nielsen_run("overfit", 0.1, other)["differs"] == [
+        "images 100 (his 1000)",
+        "hidden units 8 (his 30)",
+        "η 0.1 (his 0.5)",
+        "mini-batch 20 (his 10)",
+    ]
+    # Fewer epochs are his setting: the comparison is over the epochs both have.
     fewer = dataclasses.replace(config, overfit_epochs=2)
-    assert R.nielsen_run("overfit", 0.1, fewer) is not None
+    assert R.nielsen_run("overfit", 0.1, fewer)["differs"] == []
 
 
 def test_overlay_figure_one_panel_per_config():
     ours = np.linspace(0.5, 0.9, 12).reshape(2, 6)
     his = {"file": "fig/x.json", "test_accuracy": [0.5, 0.6, 0.7, 0.8, 0.85, 0.84]}
     o = R.overlay(ours, his)
-    fig = plots.plot_nielsen_overlay({"lambda=0": o, "lambda=5": o})
+    fig = plots.plot_nielsen_overlay({"lambda=0": o, "lambda=5": {**o, "differs": ["images 9"]}})
     assert len(fig.axes) == 2
     assert fig.axes[0].get_title() == "lambda=0"
+    assert fig.axes[1].get_title() == "lambda=5\nnot his setting: images 9"
