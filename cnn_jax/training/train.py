@@ -430,6 +430,15 @@ def train_and_evaluate(
                 start, history = found.step, list(found.history)
         if ckpt is not None and 0 in keep_epochs and start == 0 and 0 not in ckpt.all_steps():
             ckpt.save(0, _state_tree(state), history, saved_config)
+        if ckpt is not None and (
+            lost := [e for e in keep_epochs if e < start and e not in ckpt.all_steps()]
+        ):
+            which = (
+                f"epochs {', '.join(map(str, lost))} were"
+                if len(lost) > 1
+                else f"epoch {lost[0]} was"
+            )
+            log(f"{which} not kept by the run resumed here")
         run_epoch = make_epoch(cfg, mnist, state.apply_fn, mesh)
         state = devices.replicate(state, mesh)
         for epoch in range(start + 1, cfg.epochs + 1):

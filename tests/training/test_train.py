@@ -226,6 +226,11 @@ def test_keep_epochs_keeps_those_and_the_newest_and_resumes_exactly(tmp_path):
     _, split = train_and_evaluate(cfg, ds, tmp_path / "split", log=quiet, keep_epochs=(0, 1))
     with RunCheckpoints(tmp_path / "split", read_only=True) as ckpt:
         assert ckpt.all_steps() == [0, 1, 4, 5]
+    # A run resumed with epochs to keep that it has already passed says so.
+    said = []
+    more = dataclasses.replace(cfg, epochs=6)
+    train_and_evaluate(more, ds, tmp_path / "split", log=said.append, keep_epochs=(0, 2, 3))
+    assert "epochs 2, 3 were not kept by the run resumed here" in said
     drop_time = lambda h: [{k: v for k, v in r.items() if "second" not in k} for r in h]  # noqa: E731
     assert drop_time(split) == drop_time(whole)
     # Epoch 0 is the initialization; epoch 1 is not.
