@@ -3,6 +3,7 @@
 python experiments/mnist_cnn.py                 # the study's CNN, 10 epochs
 python experiments/mnist_cnn.py --arch deep --dropout 0.5
 python experiments/mnist_cnn.py --devices 1     # one device even when there are more
+python experiments/mnist_cnn.py --arch mlp --epochs 30 --keep-epochs 0,1,2,5,30
 
 Every visible device is used (each batch split over them); several processes (hosts) join
 with --coordinator/--num-processes/--process-id, see the README's "More devices, more hosts".
@@ -16,10 +17,10 @@ from pathlib import Path
 
 from cnn_jax import cli, flags
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import CheckpointError
+from cnn_jax.training.checkpoint import CheckpointError, step_list
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.run import default_out_dir, finished_results, run
-from cnn_jax.training.train import check_data, check_devices
+from cnn_jax.training.train import check_data, check_devices, check_keep_epochs
 
 
 def build_parser() -> cli.Parser:
@@ -31,6 +32,14 @@ def build_parser() -> cli.Parser:
     flags.add_flags(p, TrainConfig)
     cli.add_data_dir(p)
     p.add_argument("--out", help="Output folder (default: runs/mnist_cnn/<arch>[-<changes>]).")
+    p.add_argument(
+        "--keep-epochs",
+        type=step_list,
+        default=(),
+        metavar="E,E,...",
+        help="Also keep the checkpoints of these epochs for good (0: the initialization), "
+        "e.g. 0,1,2,5,30; the two newest are always kept.",
+    )
     p.add_argument("--no-progress", action="store_true", help="Show no progress bar.")
     devices.add_flags(p)
     return p
@@ -41,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     values = vars(build_parser().parse_args(argv))
     cfg = flags.from_flags(TrainConfig, values)
     out = Path(values["out"]) if values["out"] else default_out_dir(cfg)
+    check_keep_epochs(values["keep_epochs"], cfg.epochs)
     devices.start(values)  # joins the other processes, if any
     mesh = devices.data_mesh(values["devices"])
     check_devices(cfg, mesh)
@@ -59,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         where = f" on {mesh.size} devices" if mesh.size > 1 else ""
         say(f"training {cfg.arch} for {cfg.epochs} epochs{where} into {out}")
         try:
-            results = run(cfg, out, mnist, progress=cli.progress_bars(quiet), log=say, mesh=mesh)
+            results = run(
+                cfg,
+                out,
+                mnist,
+                progress=cli.progress_bars(quiet),
+                log=say,
+                mesh=mesh,
+                keep_epochs=values["keep_epochs"],
+            )
         except CheckpointError as e:
             raise CheckpointError(
                 f"cannot resume: {e}; delete {out / 'checkpoints'} or pass another --out"

@@ -3,6 +3,7 @@
 python experiments/probe_layers.py --checkpoint runs/mnist_cnn/seed --at-init seed
 python experiments/probe_layers.py --checkpoint RUN_A --checkpoint RUN_B --out runs/probe_ab
 python experiments/probe_layers.py --checkpoint RUN_A --at-init-of RUN_A --out runs/probe_a
+python experiments/probe_layers.py --checkpoint RUN_A --checkpoint RUN_B --epochs 0,1,2,5,30
 """
 
 from __future__ import annotations
@@ -41,10 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     # Every input is checked, and every checkpoint read, before anything is computed.
     first = probe_networks.first_network_name(args["networks"])
     config = flags.from_flags(probe_networks.ProbeConfig, args)
+    trained = [value for kind, value in args["networks"] if kind == probe_networks.TRAINED]
+    cli.check(not args["epochs"] or trained, "--epochs needs at least one --checkpoint RUN_DIR")
     out = Path(args["out"] or DEFAULT_ROOT / first)
     probe_page.check_out_dir(out)
     init_key, pca_key = jax.random.split(jax.random.key(config.seed))
-    nets = probe_networks.networks_to_probe(args["networks"], seed=config.seed, key=init_key)
+    nets = probe_networks.networks_to_probe(
+        args["networks"], seed=config.seed, key=init_key, epochs=args["epochs"]
+    )
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     config.check_data(mnist)
     train, test = config.data(mnist)

@@ -10,7 +10,10 @@
 2. The same network on the first 50,000 training images for 30 epochs, λ = 0 and 5.0.
 3. The mechanism: per layer, the kernel norm and the distribution of |z| and σ'(z) on
    the test images after training, with and without L2.
-4. Dropout in an MLP: [784, 100, 10], dropout 0 and 0.5 after the hidden layer, on the
+4. Nielsen's own runs (cnn_jax/reference/nielsen.json) beside our seeds where the setting
+   is his: best against best, final against final, the epoch of the peak
+   (<out>/<study>_nielsen.png).
+5. Dropout in an MLP: [784, 100, 10], dropout 0 and 0.5 after the hidden layer, on the
    same 1,000 images (no L2), 2 seeds each: the gap between train and test accuracy.
    (The study's deep CNN with dropout is run by experiments/mnist_cnn.py, not here.)
 
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(out.path / "results.json", {**results, "provenance": provenance(started)})
         R.write_figures(results["studies"], results["bins"], out.path)
     print(R.format_table(results["studies"]))
+    print(R.format_overlay(results["studies"]))
     print(f"\n{results['timings']['total_s']:.1f} s; results and figures in {args['out']}")
     return 0
 

@@ -69,11 +69,12 @@ def test_plan_orders_chapters_and_seeds(tmp_path):
     plan = runner.jobs(["probes", "cnn"], "smoke", 2, tmp_path)
     paths = [j.path for j in plan]
     assert paths == ["cnn/seed/s0", "cnn/seed/s1", "cnn/deep/s0", "cnn/deep/s1",
-                     "cnn/deep_dropout/s0", "cnn/deep_dropout/s1", "probes"]  # fmt: skip
+                     "cnn/deep_dropout/s0", "cnn/deep_dropout/s1", "probes",
+                     "probes_mlp"]  # fmt: skip
     seed1 = plan[1].argv
     assert seed1[seed1.index("--seed") + 1] == "1"
     assert seed1[-2:] == ("--out", str(tmp_path / "cnn/seed/s1"))
-    probes = plan[-1]
+    probes = plan[-2]
     assert f"{tmp_path}/cnn/seed/s0" in probes.argv  # {out} filled in
     text = plan_text(plan, tmp_path, "smoke")
     assert "cnn" in text and "probes" in text and "estimated total" in text

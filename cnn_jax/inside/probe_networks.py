@@ -17,6 +17,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 from cnn_jax.inside import probes
 from cnn_jax.inside.layers import output_activation
+from cnn_jax.training.checkpoint import step_list
 from cnn_jax.training.config import ARCHS, TrainConfig
 from cnn_jax.training.run import load_run
 from cnn_jax.training.train import build_model, create_train_state, initial_state
@@ -37,10 +38,16 @@ def first_network_name(requests: Sequence[tuple[str, str]]) -> str:
 
 
 def networks_to_probe(
-    requests: Sequence[tuple[str, str]], *, seed: int, key: jax.Array
+    requests: Sequence[tuple[str, str]],
+    *,
+    seed: int,
+    key: jax.Array,
+    epochs: Sequence[int] = (),
 ) -> list[dict]:
     """The networks ``requests`` names, in order: (TRAINED, RUN_DIR) the run's latest
-    checkpoint; (INIT_OF_RUN, RUN_DIR) the same run's network before its first step, built
+    checkpoint, or with ``epochs`` its checkpoint of each of those epochs (0: its
+    initialization; experiments/mnist_cnn.py --keep-epochs keeps them), one network per
+    epoch; (INIT_OF_RUN, RUN_DIR) the same run's network before its first step, built
     from its saved config and seed exactly as training built it; (INIT_OF_ARCH, ARCH) the
     default config of ARCH with ``seed``, initialized from ``key`` folded with the
     network's position in ``requests``.
@@ -55,28 +62,67 @@ def networks_to_probe(
             label, source = f"{value} at init", {"checkpoint": None, "seed": seed}
             init_key = jax.random.fold_in(key, i)
             params = lambda cfg=cfg, k=init_key: create_train_state(cfg, k).params  # noqa: E731
-        else:
-            saved = load_run(value)
-            cfg, name = saved.config, Path(value).resolve().name
-            if kind == TRAINED:
-                label = f"{name} (epoch {saved.epoch})"
+        elif kind == TRAINED:
+            for epoch in epochs or (None,):
+                saved = load_run(value, epoch)
                 source = {
                     "checkpoint": str(value),
                     "epoch": saved.epoch,
                     "test_accuracy": saved.test_accuracy,
                 }
+                label = f"{Path(value).resolve().name} (epoch {saved.epoch})"
                 params = lambda saved=saved: saved.params  # noqa: E731
-            else:
-                label = f"{name} at init"
-                source = {"checkpoint": None, "initialization_of": str(value), "seed": cfg.seed}
-                params = lambda cfg=cfg: initial_state(cfg).params  # noqa: E731
-        source.update(arch=cfg.arch, config=cfg.to_dict())
-        nets.append({"label": label, "cfg": cfg, "source": source, "params": params})
+                nets.append(_net(label, saved.config, source, params))
+            continue
+        else:
+            cfg = load_run(value).config
+            label = f"{Path(value).resolve().name} at init"
+            source = {"checkpoint": None, "initialization_of": str(value), "seed": cfg.seed}
+            params = lambda cfg=cfg: initial_state(cfg).params  # noqa: E731
+        nets.append(_net(label, cfg, source, params))
     labels = [net["label"] for net in nets]
     for i, net in enumerate(nets):
         if labels.count(net["label"]) > 1:
             net["label"] += f" #{i + 1}"
     return nets
+
+
+def _net(label: str, cfg: TrainConfig, source: dict, params) -> dict:
+    source = {**source, "arch": cfg.arch, "config": cfg.to_dict()}
+    return {"label": label, "cfg": cfg, "source": source, "params": params}
+
+
+def by_epoch(runs: Sequence[dict]) -> list[dict]:
+    """Each run folder probed at more than one epoch, its numbers as layer × epoch:
+    [{"checkpoint", "label", "activation", "epochs": [e], "test_accuracy": [per epoch],
+    "layers": [name], "probe_test_accuracy": {layer: [per epoch]},
+    "nearest_mean_accuracy": {layer: [per epoch]}}], in the order the folders first come.
+    ``runs``: the "runs" of :func:`probe_all`, whose ``source`` names checkpoint and epoch."""
+    folders: dict[str, list[dict]] = {}
+    for run in runs:
+        if run["source"].get("checkpoint"):
+            folders.setdefault(run["source"]["checkpoint"], []).append(run)
+    out = []
+    for folder, probed in folders.items():
+        probed = sorted(probed, key=lambda r: r["source"]["epoch"])
+        if len(probed) < 2:
+            continue
+        names = list(probed[0]["layers"])
+        out.append(
+            {
+                "checkpoint": folder,
+                "label": Path(folder).name,
+                "activation": probed[0]["source"]["config"].get("activation"),
+                "epochs": [r["source"]["epoch"] for r in probed],
+                "test_accuracy": [r["source"]["test_accuracy"] for r in probed],
+                "layers": names,
+                **{
+                    key: {n: [r["layers"][n][key] for r in probed] for n in names}
+                    for key in ("probe_test_accuracy", "nearest_mean_accuracy")
+                },
+            }
+        )
+    return out
 
 
 def cka_pairs(nets: Sequence[dict]) -> list[tuple[int, int]]:
@@ -113,7 +159,16 @@ def add_network_flags(parser: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         action=InOrder,
         dest=TRAINED,
-        help="a run folder of experiments/mnist_cnn.py (repeatable)",
+        help="a run folder of experiments/mnist_cnn.py, at its latest epoch or at each of "
+        "--epochs (repeatable)",
+    )
+    add(
+        "--epochs",
+        type=step_list,
+        default=(),
+        metavar="E,E,...",
+        help="probe every --checkpoint run at each of these epochs (0: its initialization), "
+        "from the checkpoints experiments/mnist_cnn.py --keep-epochs kept",
     )
     add(
         "--at-init-of",
@@ -205,4 +260,4 @@ def probe_all(nets, train, test, config: ProbeConfig, key, log=print) -> tuple[d
         }
         for i, j in cka_pairs(nets)
     ]
-    return {"runs": runs, "cross_cka": cross}, scatter
+    return {"runs": runs, "cross_cka": cross, "by_epoch": by_epoch(runs)}, scatter

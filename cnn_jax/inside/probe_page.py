@@ -49,6 +49,7 @@ def figure_paths(results: Mapping) -> dict:
         "cka": [f"cka_{i}.png" for i in range(len(results["runs"]))],
         "cross_cka": [f"cross_cka_{i}.png" for i in range(len(results["cross_cka"]))],
         "pca": [f"pca_{i}.png" for i in range(len(results["runs"]))],
+        "by_epoch": "probe_by_epoch.png" if results.get("by_epoch") else None,
     }
 
 
@@ -82,6 +83,11 @@ def render_page(results: Mapping) -> str:
         "<h2>Probe accuracy against depth</h2>",
         f'<img src="{e(figures["probe_accuracy"])}" alt="probe accuracy against depth">',
     ]
+    if figures.get("by_epoch"):
+        out += [
+            "<h2>Probe accuracy through training</h2>",
+            f'<img src="{e(figures["by_epoch"])}" alt="probe accuracy of every layer by epoch">',
+        ]
     for i, run in enumerate(results["runs"]):
         source = run["source"]
         if source.get("checkpoint"):
@@ -139,6 +145,11 @@ def write_study(
         probe_plots.plot_probe_accuracy(results["runs"], title="What a linear read-out finds"),
         out_dir / figures["probe_accuracy"],
     )
+    if figures["by_epoch"]:
+        fig = probe_plots.plot_by_epoch(
+            results["by_epoch"], title="What a linear read-out finds, by epoch"
+        )
+        save_figure(fig, out_dir / figures["by_epoch"])
     with np.load(out_dir / "pca.npz") as npz:
         saved = dict(npz)
     for i, run in enumerate(results["runs"]):

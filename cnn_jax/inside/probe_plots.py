@@ -61,6 +61,42 @@ def plot_probe_accuracy(runs: Sequence[Mapping], *, title: str = "") -> plt.Figu
     return fig
 
 
+def plot_by_epoch(by_epoch: Sequence[Mapping], *, title: str = "") -> plt.Figure:
+    """Layer × epoch: one column per run folder, linear-probe test accuracy (top) and
+    nearest-class-mean accuracy (bottom) against the epoch, one line per layer coloured
+    from the input (dark) to the output (light); the epochs evenly spaced.
+
+    ``by_epoch``: :func:`cnn_jax.inside.probe_networks.by_epoch`'s list.
+    """
+    columns = len(by_epoch)
+    fig, axes = plt.subplots(
+        2, columns, figsize=(4.2 * columns + 0.6, 6.5), sharey=True, squeeze=False
+    )
+    for j, run in enumerate(by_epoch):
+        x = np.arange(len(run["epochs"]))
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(run["layers"])))
+        for i, key in enumerate(("probe_test_accuracy", "nearest_mean_accuracy")):
+            ax = axes[i, j]
+            for name, colour in zip(run["layers"], colours, strict=True):
+                ax.plot(x, run[key][name], "o-", color=colour, ms=3, label=name)
+            ax.axhline(0.1, color="grey", lw=0.8, ls=":")
+            ax.set_xticks(x, [str(e) for e in run["epochs"]])
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(run["label"])
+                # Each network names its own layers (sigmoid1 or relu1, ...).
+                ax.legend(fontsize=6, loc="lower right", ncol=2)
+            else:
+                ax.set_xlabel("epoch (0: initialization)")
+            if j == 0:
+                ax.set_ylabel("linear probe" if i == 0 else "nearest class mean")
+    axes[0, 0].set_ylim(0, 1.02)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_cka(
     matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str], *, title: str = ""
 ) -> plt.Figure:

@@ -111,6 +111,8 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "studies.*.configs.*.mechanism.*.kernel_norm",
             "studies.*.configs.*.mechanism.*.abs_z_median",
             "studies.*.configs.*.mechanism.*.fraction_saturated",
+            *(f"studies.*.configs.*.nielsen.{k}" for k in ("file", "epochs", "seeds", "differs")),
+            *(f"studies.*.configs.*.nielsen.{k}" for k in ("best", "final", "peak_epoch")),
         ],
     },
     "initialization": {
@@ -144,7 +146,10 @@ KEEP: dict[str, dict[str, list[str]]] = {
         ],
     },
     "layers": {"layers": ["statistics.layers"]},
-    "probes": {run: ["runs.*.label", "runs.*.layers"] for run in ("probes", "probes_mlp")},
+    "probes": {
+        "probes": ["runs.*.label", "runs.*.layers"],
+        "probes_mlp": ["runs.*.label", "runs.*.layers", "by_epoch"],
+    },
 }
 # Runs that a default reproduction may not make (hours on a CPU, or another script): when the
 # reproduce output lacks one, the snapshot keeps its stored entry and that entry's provenance.
@@ -471,6 +476,46 @@ def costs_l2_seeds(s: dict) -> str:
     return md_table(header, rows)
 
 
+def _against_his(m: dict, seeds: int, scale: float = 100, digits: int = 2) -> str:
+    """Our seeds' mean (range) of one overlay measure, and how many seeds fall below and
+    above Nielsen's value."""
+    spread = f"{scale * m['mean']:.{digits}f}"
+    if seeds > 1:
+        spread += f" ({scale * m['min']:.{digits}f}–{scale * m['max']:.{digits}f})"
+    return f"{spread}; {m['seeds_below']} below, {m['seeds_above']} above"
+
+
+def costs_nielsen(s: dict) -> str:
+    """Nielsen's own run against our seeds: best, final, and the epoch of the best."""
+    rows = []
+    for study, label in _L2_IDS:
+        c = s["runs"]["costs/regularization"]["studies"].get(study, {}).get("configs", {})
+        o = c.get(label, {}).get("nielsen")
+        if not o:
+            continue
+        n = o["seeds"]
+        differs = f" (not his: {'; '.join(o['differs'])})" if o.get("differs") else ""
+        rows.append(
+            [
+                _study(s, study) + differs,
+                label.split("=")[1],
+                str(n),
+                f"{100 * o['best']['his']:.2f}",
+                _against_his(o["best"], n),
+                f"{100 * o['final']['his']:.2f}",
+                _against_his(o["final"], n),
+                str(o["peak_epoch"]["his"]),
+                _against_his(o["peak_epoch"], n, 1, 0),
+            ]
+        )
+    if not rows:
+        return "(no run beside Nielsen's in this snapshot)"
+    header = ["study", "λ", "seeds", "Nielsen best (%)", "ours best (%): mean (range)",
+              "Nielsen final (%)", "ours final (%)", "Nielsen peak epoch",
+              "ours peak epoch"]  # fmt: skip
+    return md_table(header, rows)
+
+
 def costs_dropout(s: dict) -> str:
     study = s["runs"]["costs/regularization"]["studies"]["dropout"]
     rows = []
@@ -654,6 +699,37 @@ def layers_stats(s: dict) -> str:
     return md_table(["layer", "mean", "std", "zero fraction", "dead ReLU fraction"], rows)
 
 
+def probes_by_epoch(s: dict) -> str:
+    """Linear-probe test accuracy (nearest-class-mean accuracy in brackets) of every hidden
+    layer's output and of the network's output, by epoch, from the "probes_mlp" run."""
+    found = s["runs"].get("probes_mlp", {}).get("by_epoch")
+    if not found:
+        return "(no run probed at several epochs in this snapshot)"
+    rows, hidden = [], 0
+    for run in found:
+        # The activations' outputs: the layers after each dense layer but the last.
+        names = [n for n in run["layers"][:-1] if n not in ("input", "flatten")]
+        names = [n for n in names if not n.startswith("dense")] + run["layers"][-1:]
+        hidden = max(hidden, len(names) - 1)
+        for i, epoch in enumerate(run["epochs"]):
+            accuracy = run["test_accuracy"][i]
+            cells = [
+                f"{run['probe_test_accuracy'][n][i]:.3f} ({run['nearest_mean_accuracy'][n][i]:.3f})"
+                for n in names
+            ]
+            rows.append(
+                [run["label"], str(epoch), "–" if accuracy is None else pct(accuracy), *cells]
+            )
+    header = [
+        "network",
+        "epoch",
+        "test acc. (%)",
+        *(f"hidden {k + 1}" for k in range(hidden)),
+        "output",
+    ]
+    return md_table(header, rows)
+
+
 def probes_table(s: dict, *, cnn: bool) -> str:
     """The CNNs' probes (cnn=True: networks with a conv layer) or the MLPs', side by side, from
     the "probes" run and, when there is one, the "probes_mlp" run."""
@@ -794,6 +870,7 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "l2": costs_l2,
         "mechanism": costs_mechanism,
         "dropout": costs_dropout,
+        "nielsen": costs_nielsen,
     },
     "initialization": {"jacobian": init_jacobian, "table1": init_table1},
     "pretraining": {
@@ -805,6 +882,7 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
     "probes": {
         "seed": lambda s: probes_table(s, cnn=True),
         "mlp": lambda s: probes_table(s, cnn=False),
+        "epochs": probes_by_epoch,
     },
 }
 

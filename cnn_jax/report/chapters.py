@@ -58,18 +58,25 @@ class Chapter:
 
 
 def _mlp(activation: str) -> Run:
+    # The checkpoints of the epochs kept are probed by the probes chapter (probes_mlp).
     flags = f"{NIELSEN_MLP} --activation {activation}"
     return Run(
         f"vanishing/mlp_{activation}",
         "mnist_cnn.py",
-        Setting(f"{flags} --limit 500 --test-limit 200 --epochs 1", 0.2),
+        Setting(f"{flags} --limit 500 --test-limit 200 --epochs 1 --keep-epochs 0,1", 0.2),
         Setting(
-            f"{flags} --limit 50000 --epochs 2",
-            1.1,
-            "2 of Nielsen's 30 epochs (10,000 of 150,000 updates): 30 take 6-8 minutes each",
+            f"{flags} --limit 50000 --epochs 2 --keep-epochs 0,1,2",
+            0.5,
+            "2 of Nielsen's 30 epochs (10,000 of 150,000 updates): 30 take about 3 minutes each",
         ),
-        Setting(f"{flags} --limit 50000 --epochs 30", 8.0),
+        Setting(f"{flags} --limit 50000 --epochs 30 --keep-epochs 0,1,2,5,30", 3.0),
     )
+
+
+def _probe_mlps(epochs: str) -> str:
+    """probe_layers.py flags for both MLPs of the vanishing chapter at ``epochs``."""
+    runs = "--checkpoint {out}/vanishing/mlp_sigmoid --checkpoint {out}/vanishing/mlp_relu"
+    return f"{runs} --epochs {epochs}"
 
 
 def _cnn(path: str, arch_flags: str, default_epochs: int) -> Run:
@@ -260,7 +267,9 @@ CHAPTERS: tuple[Chapter, ...] = (
         "Layer by layer: linear probes, separation, CKA",
         "Where in the network do the classes become linearly separable? Linear probes "
         "(Alain & Bengio 2016), class separation and linear CKA (Kornblith et al. 2019) "
-        "compare every layer of the trained seed CNN with the same network at its init.",
+        "compare every layer of the trained seed CNN with the same network at its init, "
+        "and follow Nielsen's sigmoid and ReLU 784-30-30-30-30-10 networks through training: "
+        "does the sigmoid network's first layer lag behind while its gradient vanishes?",
         (
             Run(
                 "probes",
@@ -277,12 +286,24 @@ CHAPTERS: tuple[Chapter, ...] = (
                     "100 of the 200 probe Adam steps: the two seed CNNs take about 2 minutes",
                 ),
                 Setting(
-                    "--checkpoint {out}/cnn/seed/s0 --at-init-of {out}/cnn/seed/s0 "
-                    "--checkpoint {out}/vanishing/mlp_sigmoid --at-init-of "
-                    "{out}/vanishing/mlp_sigmoid --checkpoint {out}/vanishing/mlp_relu "
-                    "--at-init-of {out}/vanishing/mlp_relu --no-progress",
-                    3.0,
+                    "--checkpoint {out}/cnn/seed/s0 --at-init-of {out}/cnn/seed/s0 --no-progress",
+                    2.0,
                 ),
+            ),
+            Run(
+                "probes_mlp",
+                "probe_layers.py",
+                Setting(
+                    f"{_probe_mlps('0,1')} --train-images 100 --test-images 50 --steps 20 "
+                    "--no-progress",
+                    0.3,
+                ),
+                Setting(
+                    f"{_probe_mlps('0,1,2')} --steps 100 --no-progress",
+                    0.6,
+                    "the 2-epoch MLPs at epochs 0, 1 and 2, with 100 of the 200 probe Adam steps",
+                ),
+                Setting(f"{_probe_mlps('0,1,2,5,30')} --no-progress", 1.5),
             ),
         ),
     ),

@@ -10,6 +10,7 @@ disk afterwards. Nothing is pickled.
 The API, for any training loop::
 
     ckpt = RunCheckpoints(out_dir)                     # max_to_keep >= 2: a fallback
+    ckpt = RunCheckpoints(out_dir, keep_steps=(0, 5))  # and steps 0 and 5 for good
     ckpt.save(step, state, history, config)            # refuses a non-finite state
     found = ckpt.restore_latest_intact(target, on_skip=log)
     if found is not None:
@@ -25,19 +26,21 @@ checkpoint folder and a plain reason, never a library's own text.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
 
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn.tree import path_name
@@ -73,15 +76,24 @@ def _plain_reason(error: Exception) -> str:
 
 
 def open_manager(
-    directory: str | Path, *, read_only: bool = False, max_to_keep: int = 2
+    directory: str | Path,
+    *,
+    read_only: bool = False,
+    max_to_keep: int = 2,
+    keep_steps: Sequence[int] = (),
 ) -> ocp.CheckpointManager:
-    """A synchronous Orbax manager over ``directory``. ``read_only=True`` is for readers
+    """A synchronous Orbax manager over ``directory`` that keeps the ``max_to_keep`` newest
+    checkpoints and, for good, those of ``keep_steps``. ``read_only=True`` is for readers
     (a viewer must never write into, or clean up, a run that may still be training)."""
     if read_only:
         options = ocp.CheckpointManagerOptions(read_only=True, create=False, save_interval_steps=0)
     else:
+        # Orbax's own preservation policies: the newest N, or one of the chosen steps.
+        keep = policies.AnyPreservationPolicy(
+            [policies.LatestN(n=max_to_keep), policies.CustomSteps(steps=list(keep_steps))]
+        )
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+            preservation_policy=keep, create=True, enable_async_checkpointing=False
         )
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
@@ -129,7 +141,8 @@ class RunCheckpoints:
     """The verified checkpoints of one run, in ``<out_dir>/<subdir>``.
 
     ``read_only=True`` is for readers: nothing is written, cleaned up or deleted.
-    ``max_to_keep`` (>= 2) newest checkpoints are kept, so one can stand in for another.
+    ``max_to_keep`` (>= 2) newest checkpoints are kept, so one can stand in for another;
+    the checkpoints of ``keep_steps`` are never deleted (epochs to look at later).
     """
 
     def __init__(
@@ -139,12 +152,15 @@ class RunCheckpoints:
         *,
         read_only: bool = False,
         subdir: str = "checkpoints",
+        keep_steps: Sequence[int] = (),
     ):
         if max_to_keep < 2:
             raise ValueError(f"max_to_keep must be >= 2 to fall back on, got {max_to_keep}")
         self.directory = Path(out_dir).absolute() / subdir
         self.read_only = read_only
-        self._manager = open_manager(self.directory, read_only=read_only, max_to_keep=max_to_keep)
+        self._manager = open_manager(
+            self.directory, read_only=read_only, max_to_keep=max_to_keep, keep_steps=keep_steps
+        )
 
     def where(self, step: int) -> Path:
         return self.directory / str(step)
@@ -285,6 +301,18 @@ class RunCheckpoints:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def step_list(text: str) -> tuple[int, ...]:
+    """ "0,1,2,5,30" -> (0, 1, 2, 5, 30): the epochs whose checkpoints to keep or read
+    (0 is the initialization); sorted, each once, every entry >= 0."""
+    try:
+        values = {int(v) for v in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated epochs, got {text!r}") from None
+    if min(values) < 0:
+        raise argparse.ArgumentTypeError(f"epochs must be >= 0, got {text!r}")
+    return tuple(sorted(values))
 
 
 def resume(

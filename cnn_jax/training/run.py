@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -90,14 +90,17 @@ def run(
     progress: cli.Progress = cli.silent,
     log: Callable[[str], None] = print,
     mesh: Mesh | None = None,
+    keep_epochs: Sequence[int] = (),
 ) -> dict:
     """Train ``cfg`` on ``mnist`` into ``out_dir`` (resuming there) over the devices of
     ``mesh`` (default: one) and write its results (process 0 only); return them. The
-    caller holds ``out_dir`` (``cli.RunFolder``); ``progress`` as in
+    caller holds ``out_dir`` (``cli.RunFolder``); ``progress`` and ``keep_epochs`` as in
     :func:`train_and_evaluate`."""
     out_dir = Path(out_dir)
     started, start = time.time(), time.perf_counter()
-    state, history = train_and_evaluate(cfg, mnist, out_dir, progress=progress, log=log, mesh=mesh)
+    state, history = train_and_evaluate(
+        cfg, mnist, out_dir, progress=progress, log=log, mesh=mesh, keep_epochs=keep_epochs
+    )
     columns = {key: [h[key] for h in history] for key in history[0]}
     n_train = cfg.limit or len(mnist.train_labels)
     n_test = cfg.test_limit or len(mnist.test_labels)
@@ -118,6 +121,7 @@ def run(
         "history": history,
         "config": cfg.to_dict(),
         "data_source": mnist.source,
+        "kept_epochs": list(keep_epochs),
         "provenance": provenance(started),
     }
     if not devices.is_writer():

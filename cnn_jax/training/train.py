@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -305,6 +305,15 @@ def check_same_run(
         )
 
 
+def check_keep_epochs(keep_epochs: Sequence[int], epochs: int) -> None:
+    """Every epoch to keep a checkpoint of is one the run reaches (0 to ``epochs``)."""
+    past = [e for e in keep_epochs if not 0 <= e <= epochs]
+    if past:
+        raise UsageError(
+            f"--keep-epochs {','.join(map(str, past))}: the run has epochs 0 to {epochs} only"
+        )
+
+
 def run_label(cfg: TrainConfig) -> str:
     """How a divergence message names the run: its model and learning rate."""
     return f"{cfg.arch}/lr={cfg.lr:g}"
@@ -387,22 +396,26 @@ def train_and_evaluate(
     progress: cli.Progress = cli.silent,
     log: Callable[[str], None] = print,
     mesh: Mesh | None = None,
+    keep_epochs: Sequence[int] = (),
 ) -> tuple[TrainState, list[dict]]:
     """Train ``cfg.epochs`` epochs, evaluating on the test set after each.
 
     With ``out_dir``, a checkpoint follows every epoch and a rerun resumes from the
-    last one. ``mesh``: the devices to split every batch over (default: one).
+    last one; the two newest are kept, and those of ``keep_epochs`` for good (epoch 0:
+    the initialization, saved before the first step). ``mesh``: the devices to split
+    every batch over (default: one).
     ``progress(desc, total)``: a bar per epoch (:mod:`cnn_jax.cli`'s convention). Returns
     the final state (replicated over the mesh) and one dict of metrics per epoch.
     """
     mesh = mesh or devices.data_mesh(1)
     check_devices(cfg, mesh)
     check_data(cfg, mnist)
+    check_keep_epochs(keep_epochs, cfg.epochs)
     mnist = data_lib.limit(mnist, cfg.limit, cfg.test_limit)
     state, start, history = initial_state(cfg), 0, []
     # The data source travels with the config: other data is another run.
     saved_config = {**cfg.to_dict(), "data_source": mnist.source} if mnist.source else cfg.to_dict()
-    ckpt = RunCheckpoints(out_dir) if out_dir is not None else None
+    ckpt = RunCheckpoints(out_dir, keep_steps=keep_epochs) if out_dir is not None else None
     try:
         if ckpt is not None:
             found = resume(
@@ -415,6 +428,17 @@ def train_and_evaluate(
             if found is not None:
                 state = state.replace(**found.state)  # numpy: replicated below
                 start, history = found.step, list(found.history)
+        if ckpt is not None and 0 in keep_epochs and start == 0 and 0 not in ckpt.all_steps():
+            ckpt.save(0, _state_tree(state), history, saved_config)
+        if ckpt is not None and (
+            lost := [e for e in keep_epochs if e < start and e not in ckpt.all_steps()]
+        ):
+            which = (
+                f"epochs {', '.join(map(str, lost))} were"
+                if len(lost) > 1
+                else f"epoch {lost[0]} was"
+            )
+            log(f"{which} not kept by the run resumed here")
         run_epoch = make_epoch(cfg, mnist, state.apply_fn, mesh)
         state = devices.replicate(state, mesh)
         for epoch in range(start + 1, cfg.epochs + 1):

@@ -105,6 +105,11 @@ def test_script_short_run_writes_json_and_checkpoints(tmp_path, mnist, script):
     assert len(c["curves"]["test_accuracy"]) == 2
     assert 0.0 < c["final_test_accuracy"] <= c["best_test_accuracy"] <= 1.0
     assert set(c["mechanism"]) == {"dense1", "dense2"}
+    # Beside Nielsen's run of λ 0.1, over our 2 epochs, with what differs from his.
+    assert c["nielsen"]["epochs"] == 2 and c["nielsen"]["file"] == "fig/regularized.json"
+    assert c["nielsen"]["differs"] == ["images 100 (his 1000)", "hidden units 8 (his 30)"]
+    assert c["nielsen"]["final"]["ours"] == [c["final_test_accuracy"]]
+    assert (out / "overfit_nielsen.png").is_file()
     dropout = first["studies"]["dropout"]["configs"]
     assert set(dropout) == {"dropout=0", "dropout=0.5"}
     assert len(dropout["dropout=0.5"]["curves"]["train_accuracy"]) == 1

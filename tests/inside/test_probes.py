@@ -184,7 +184,8 @@ TINY_MLP = TrainConfig.tiny(arch="mlp", mlp_widths=(16, 10), activation="sigmoid
 
 @pytest.fixture(scope="module")
 def tiny_run(mnist, tmp_path_factory):
-    """(run folder, the parameters its training started from) of a tiny sigmoid MLP."""
+    """(run folder, the parameters its training started from) of a tiny sigmoid MLP trained
+    one epoch, its initialization kept as the checkpoint of epoch 0."""
     started, create_train_state = [], train.create_train_state
 
     def recording(cfg, key):
@@ -195,7 +196,7 @@ def tiny_run(mnist, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tiny") / "run"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train, "create_train_state", recording)
-        run(TINY_MLP, run_dir, mnist, log=lambda _: None)
+        run(TINY_MLP, run_dir, mnist, log=lambda _: None, keep_epochs=(0,))
     return run_dir, started[0]
 
 
@@ -211,6 +212,38 @@ def test_at_init_of_rebuilds_the_runs_parameters_before_its_first_step(tiny_run)
     other = train.create_train_state(TINY_MLP, jax.random.key(0)).params
     assert not np.array_equal(other["dense1"]["kernel"], started["dense1"]["kernel"])
     assert at_init["source"]["seed"] == 7 and at_init["source"]["initialization_of"] == str(run_dir)
+
+
+def test_epochs_probe_each_kept_checkpoint_and_epoch_0_is_the_init(tiny_run):
+    run_dir, started = tiny_run
+    requests = [(probe_networks.TRAINED, str(run_dir))]
+    nets = probe_networks.networks_to_probe(requests, seed=0, key=jax.random.key(0), epochs=(0, 1))
+    assert [n["label"] for n in nets] == ["run (epoch 0)", "run (epoch 1)"]
+    assert [n["source"]["epoch"] for n in nets] == [0, 1]
+    jax.tree.map(np.testing.assert_array_equal, nets[0]["params"](), started)
+    latest = probe_networks.networks_to_probe(requests, seed=0, key=jax.random.key(0))[0]
+    jax.tree.map(np.testing.assert_array_equal, nets[1]["params"](), latest["params"]())
+    assert not np.array_equal(nets[1]["params"]()["dense1"]["kernel"], started["dense1"]["kernel"])
+
+
+def test_by_epoch_gathers_each_folder_as_layer_by_epoch():
+    def probed(folder, epoch, accuracy):
+        layers = {n: {"probe_test_accuracy": accuracy + i, "nearest_mean_accuracy": -accuracy}
+                  for i, n in enumerate(("input", "dense1"))}  # fmt: skip
+        source = {"checkpoint": folder, "epoch": epoch, "test_accuracy": accuracy,
+                  "config": {"activation": folder}}  # fmt: skip
+        return {"source": source, "layers": layers}
+
+    runs = [probed("sigmoid", 5, 0.5), probed("sigmoid", 0, 0.1), probed("relu", 0, 0.2),
+            probed("relu", 2, 0.3), probed("once", 3, 0.9),
+            {"source": {"checkpoint": None}, "layers": {}}]  # fmt: skip
+    found = probe_networks.by_epoch(runs)
+    assert [f["label"] for f in found] == ["sigmoid", "relu"]  # "once": one epoch only
+    sigmoid = found[0]
+    assert sigmoid["epochs"] == [0, 5] and sigmoid["test_accuracy"] == [0.1, 0.5]
+    assert sigmoid["layers"] == ["input", "dense1"]
+    assert sigmoid["probe_test_accuracy"] == {"input": [0.1, 0.5], "dense1": [1.1, 1.5]}
+    assert sigmoid["nearest_mean_accuracy"]["dense1"] == [-0.1, -0.5]
 
 
 def test_cka_pairs_first_against_all_and_each_run_against_its_init():
@@ -239,6 +272,27 @@ def test_script_keeps_the_order_of_the_command_line(load_script, mnist, tiny_run
         (labels[0], labels[1]), (labels[0], labels[2])
     ]  # fmt: skip
     assert "before its first step (seed 7)" in (out / "index.html").read_text()
+    assert results["by_epoch"] == [] and not (out / "probe_by_epoch.png").exists()
+
+
+def test_script_probes_chosen_epochs(load_script, mnist, tiny_run, tmp_path, monkeypatch):
+    import cnn_jax.cli
+
+    monkeypatch.setattr(cnn_jax.cli, "load_mnist", lambda *a, **k: mnist)
+    run_dir, _ = tiny_run
+    out = tmp_path / "probes"
+    argv = ["--checkpoint", str(run_dir), "--epochs", "1,0"]
+    assert load_script("probe_layers").main([*argv, *TINY[2:], "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["label"] for r in results["runs"]] == ["run (epoch 0)", "run (epoch 1)"]
+    (found,) = results["by_epoch"]
+    assert found["epochs"] == [0, 1] and found["activation"] == "sigmoid"
+    for probed in results["runs"]:
+        i = found["epochs"].index(probed["source"]["epoch"])
+        for layer, row in probed["layers"].items():
+            assert found["probe_test_accuracy"][layer][i] == row["probe_test_accuracy"]
+    assert (out / "probe_by_epoch.png").is_file()
+    assert "probe_by_epoch.png" in (out / "index.html").read_text()
 
 
 @pytest.mark.parametrize(
@@ -252,6 +306,8 @@ def test_script_keeps_the_order_of_the_command_line(load_script, mnist, tiny_run
         ["--at-init", "mlp", "--l2", "nan"],
         ["--at-init", "mlp", "--test-images", "5", "--components", "10"],
         ["--checkpoint", "/nonexistent/run"],
+        ["--at-init", "mlp", "--epochs", "0,1"],  # --epochs without a --checkpoint
+        ["--at-init", "mlp", "--epochs", "-1"],
     ],
 )
 def test_bad_flags_one_line_exit_2_nothing_written(load_script, tmp_path, capsys, argv):

@@ -9,6 +9,7 @@ from cnn_jax import data as data_lib
 from cnn_jax import flags
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.training import devices
+from cnn_jax.training.checkpoint import RunCheckpoints
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import (
     create_train_state,
@@ -208,3 +209,41 @@ def test_every_flag_help_is_a_sentence():
         for field in dataclasses.fields(cls):
             text = field.metadata["help"]
             assert text[0].isupper() and text.endswith("."), (cls.__name__, field.name, text)
+
+
+def test_keep_epochs_keeps_those_and_the_newest_and_resumes_exactly(tmp_path):
+    from cnn_jax.training.run import load_run
+    from cnn_jax.training.train import initial_state
+
+    ds, quiet = synthetic_mnist(), (lambda _: None)
+    cfg = TrainConfig.tiny(arch="mlp", epochs=5, limit=None, test_limit=None)
+    _, whole = train_and_evaluate(cfg, ds, tmp_path / "whole", log=quiet, keep_epochs=(0, 1))
+    with RunCheckpoints(tmp_path / "whole", read_only=True) as ckpt:
+        assert ckpt.all_steps() == [0, 1, 4, 5]  # the chosen epochs and the two newest
+    # Stopped after 2 epochs, then continued to 5 with the same epochs kept.
+    short = dataclasses.replace(cfg, epochs=2)
+    train_and_evaluate(short, ds, tmp_path / "split", log=quiet, keep_epochs=(0, 1))
+    _, split = train_and_evaluate(cfg, ds, tmp_path / "split", log=quiet, keep_epochs=(0, 1))
+    with RunCheckpoints(tmp_path / "split", read_only=True) as ckpt:
+        assert ckpt.all_steps() == [0, 1, 4, 5]
+    # A run resumed with epochs to keep that it has already passed says so.
+    said = []
+    more = dataclasses.replace(cfg, epochs=6)
+    train_and_evaluate(more, ds, tmp_path / "split", log=said.append, keep_epochs=(0, 2, 3))
+    assert "epochs 2, 3 were not kept by the run resumed here" in said
+    drop_time = lambda h: [{k: v for k, v in r.items() if "second" not in k} for r in h]  # noqa: E731
+    assert drop_time(split) == drop_time(whole)
+    # Epoch 0 is the initialization; epoch 1 is not.
+    init = jax.tree.leaves(initial_state(cfg).params)
+    at = {e: jax.tree.leaves(load_run(tmp_path / "whole", e).params) for e in (0, 1)}
+    assert load_run(tmp_path / "whole", 0).history == []
+    for a, b, c in zip(init, at[0], at[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+
+
+def test_keep_epochs_past_the_run_is_an_error(tmp_path):
+    cfg = TrainConfig.tiny(arch="mlp", epochs=2, limit=None, test_limit=None)
+    with pytest.raises(UsageError, match="--keep-epochs 3: the run has epochs 0 to 2 only"):
+        train_and_evaluate(cfg, synthetic_mnist(), tmp_path, keep_epochs=(0, 3))
+    assert not (tmp_path / "checkpoints").exists()

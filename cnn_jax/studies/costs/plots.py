@@ -75,6 +75,39 @@ def plot_config_curves(curves: Mapping[str, Mapping], metrics=("accuracy", "cost
     return fig
 
 
+def plot_nielsen_overlay(overlays: Mapping[str, Mapping]):
+    """Test accuracy per epoch, one panel per configuration: our seeds' mean (line) and
+    min–max (band), Nielsen's run (black), and each side's peak (markers).
+
+    ``overlays`` = {label: {"band": {"mean", "min", "max"}, "his_curve", "best",
+    "peak_epoch", "seeds", "file"}} as ``regularization.overlay`` writes them."""
+    fig, axes = plt.subplots(1, len(overlays), figsize=(5.5 * len(overlays), 4), squeeze=False)
+    for ax, (label, o) in zip(axes[0], overlays.items(), strict=True):
+        band = {k: 100 * np.asarray(v, np.float64) for k, v in o["band"].items()}
+        his = 100 * np.asarray(o["his_curve"], np.float64)
+        x = np.arange(1, len(his) + 1)
+        ours = f"ours, {o['seeds']} seed{'s' if o['seeds'] > 1 else ''}"
+        ax.fill_between(x, band["min"], band["max"], color="C0", alpha=0.3, lw=0)
+        ax.plot(x, band["mean"], color="C0", lw=1, label=f"{ours}: mean, min–max")
+        ax.plot(x, his, color="k", lw=0.8, label=f"Nielsen ({o['file']})")
+        ax.plot(o["peak_epoch"]["his"], 100 * o["best"]["his"], "kv", ms=7, label="his peak")
+        ax.plot(o["peak_epoch"]["ours"], 100 * np.asarray(o["best"]["ours"]), "^", color="C0",
+                ms=5, ls="none", label="our peaks")  # fmt: skip
+        # The last two thirds of the run: the first epochs climb far below the rest.
+        tail = slice(len(his) // 3, None)
+        low = min(band["min"][tail].min(), his[tail].min())
+        high = max(band["max"].max(), his.max())
+        ax.set_ylim(low - 0.2 * (high - low), high + 0.1 * (high - low))
+        differs = "; ".join(o.get("differs", []))
+        ax.set_title(label + (f"\nnot his setting: {differs}" if differs else ""), fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
 def plot_regression_fit(fit: Mapping[str, Sequence[float]]):
     """Left: training points, target and fitted curve ({"train_x", "train_y", "grid_x",
     "grid_target", "grid_prediction"}). Right: "train_loss" and "test_loss" per epoch."""

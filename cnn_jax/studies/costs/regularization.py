@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import cli, flags
+from cnn_jax import cli, flags, published
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
@@ -37,6 +37,15 @@ PUBLISHED = {
         "lambda=0": {"best": 95.33, "final": 95.31},
         "lambda=5": {"best": 96.49, "final": 95.61},
     },
+}
+
+
+# Nielsen's runs in cnn_jax/reference/nielsen.json ("chapter3"), by our (study, config).
+NIELSEN_RUNS = {
+    ("overfit", "lambda=0"): "overfitting",
+    ("overfit", "lambda=0.1"): "regularized",
+    ("full", "lambda=0"): "overfitting_full",
+    ("full", "lambda=5"): "regularized_full",
 }
 
 
@@ -162,16 +171,90 @@ def l2_study(
         desc=desc,
     )
     entry = {"images": images, "epochs": epochs, "seconds": time.perf_counter() - t0}
-    entry["configs"] = {
-        _label(v): {
+    entry["configs"] = {}
+    for i, v in enumerate(lams):
+        # Test accuracy per epoch of config i, one row per seed: [seeds, epochs].
+        per_seed = np.asarray(metrics["test_accuracy"], np.float64)[i :: len(lams)]
+        entry["configs"][_label(v)] = {
             "lambda": v,
             "l2_coeff": coeffs[i],
             "published_pct": PUBLISHED.get(name, {}).get(_label(v)),
             **_l2_entry(net, params, metrics, test[0], i, seeds, len(lams)),
         }
-        for i, v in enumerate(lams)
-    }
+        if (his := nielsen_run(name, v, config)) is not None:
+            entry["configs"][_label(v)]["nielsen"] = overlay(per_seed, his)
     return entry
+
+
+def nielsen_run(name: str, lam: float, config: RegularizationConfig) -> dict | None:
+    """Nielsen's run of study ``name`` with L2 ``lam`` from cnn_jax/reference/nielsen.json:
+    {"file", "test_accuracy": [per epoch, fraction], "differs": what of our setting is not
+    his (images, width, η, mini-batch; [] when none)}, or None when he has no run with
+    this λ. Epochs are left out: the comparison is over the epochs both have."""
+    key = NIELSEN_RUNS.get((name, _label(lam)))
+    if key is None:
+        return None
+    run = published.nielsen()["chapter3"][key]
+    ours = {
+        "images": getattr(config, f"{name}_images"),
+        "hidden units": config.hidden,
+        "η": config.lr,
+        "mini-batch": config.batch_size,
+    }
+    his = {
+        "images": run["training_images"],
+        "hidden units": int(run["network"].split(",")[1]),  # "[784, 30, 10] sigmoid, ..."
+        "η": run["eta"],
+        "mini-batch": run["mini_batch"],
+    }
+    return {
+        "file": f"fig/{key}.json",
+        "test_accuracy": [x / 100 for x in run["test_accuracy_pct"]],
+        "differs": [f"{k} {ours[k]:g} (his {his[k]:g})" for k in ours if ours[k] != his[k]],
+    }
+
+
+def _spread(values) -> dict:
+    values = np.asarray(values, np.float64)
+    return {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max())}
+
+
+def overlay(per_seed, his: dict) -> dict:
+    """Our seeds' test accuracy [seeds, epochs] beside Nielsen's curve ``his``
+    ({"file", "test_accuracy": [his epochs]}), over the epochs both have (the first E).
+
+    Returns {"file", "epochs", "seeds", "differs" (``his``'s: what of our setting is not
+    his), "band": {"mean", "min", "max"} per epoch, "his_curve",
+    and for "best", "final" and "peak_epoch" (1-based, the first epoch of the best):
+    {"his", "ours": [per seed], "mean", "min", "max", "seeds_below": how many of our
+    seeds are below his, "seeds_above"}}.
+    """
+    per_seed = np.asarray(per_seed, np.float64)
+    epochs = min(per_seed.shape[1], len(his["test_accuracy"]))
+    ours, theirs = per_seed[:, :epochs], np.asarray(his["test_accuracy"][:epochs], np.float64)
+    measures = {
+        "best": (ours.max(axis=1), theirs.max()),
+        "final": (ours[:, -1], theirs[-1]),
+        "peak_epoch": (ours.argmax(axis=1) + 1, theirs.argmax() + 1),
+    }
+    out = {"file": his["file"], "epochs": epochs, "seeds": int(ours.shape[0])}
+    out["differs"] = list(his.get("differs", []))
+    out["band"] = {
+        "mean": ours.mean(axis=0).tolist(),
+        "min": ours.min(axis=0).tolist(),
+        "max": ours.max(axis=0).tolist(),
+    }
+    out["his_curve"] = theirs.tolist()
+    for what, (mine, his_value) in measures.items():
+        cast = int if what == "peak_epoch" else float
+        out[what] = {
+            "his": cast(his_value),
+            "ours": [cast(x) for x in mine],
+            **_spread(mine),
+            "seeds_below": int((mine < his_value).sum()),
+            "seeds_above": int((mine > his_value).sum()),
+        }
+    return out
 
 
 def _l2_entry(net: MLPSpec, params, metrics, test_x, i: int, seeds: int, configs: int) -> dict:
@@ -272,11 +355,38 @@ def format_table(studies: dict) -> str:
     return "\n".join(lines)
 
 
+def format_overlay(studies: dict) -> str:
+    """Nielsen's best, final and peak epoch against our seeds' (mean, range)."""
+    lines = ["", "Nielsen's run against our seeds: his value; our mean (min–max)"]
+    for name, entry in studies.items():
+        for label, c in entry["configs"].items():
+            o = c.get("nielsen")
+            if not o:
+                continue
+            cells = []
+            for what, scale, fmt in (("best", 100, ".2f"), ("final", 100, ".2f")):
+                m = o[what]
+                cells.append(
+                    f"{what} {scale * m['his']:{fmt}}; {scale * m['mean']:{fmt}} "
+                    f"({scale * m['min']:{fmt}}–{scale * m['max']:{fmt}})"
+                )
+            p = o["peak_epoch"]
+            cells.append(f"peak epoch {p['his']}; {p['mean']:.0f} ({p['min']:.0f}–{p['max']:.0f})")
+            lines.append(f"  {name:<8}{label:<12} {o['seeds']} seeds  " + "   ".join(cells))
+    return "\n".join(lines)
+
+
 def write_figures(studies: dict, bins: dict, out: Path) -> None:
-    """<name>_curves.png per study and <name>_mechanism.png where there is a mechanism."""
+    """<name>_curves.png per study, <name>_mechanism.png where there is a mechanism and
+    <name>_nielsen.png where Nielsen has runs in the same setting."""
     for name, entry in studies.items():
         curves = {label: c["curves"] for label, c in entry["configs"].items()}
         save_figure(plots.plot_config_curves(curves), out / f"{name}_curves.png")
+        overlays = {
+            label: c["nielsen"] for label, c in entry["configs"].items() if c.get("nielsen")
+        }
+        if overlays:
+            save_figure(plots.plot_nielsen_overlay(overlays), out / f"{name}_nielsen.png")
         mech = {label: c["mechanism"] for label, c in entry["configs"].items() if "mechanism" in c}
         if mech:
             save_figure(plots.plot_saturation(mech, bins), out / f"{name}_mechanism.png")
