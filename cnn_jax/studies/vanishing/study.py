@@ -83,7 +83,7 @@ class Training:
         type=cli.non_negative_float,
     )
     train_seeds: int = flag(
-        8,
+        5,
         "with --train: seeds per network, vmapped; results keep their median and band "
         "(min, p10, p90, max) per epoch",
         type=cli.positive_int,
