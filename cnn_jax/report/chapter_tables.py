@@ -83,6 +83,19 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "comparison.*.network",
             "training.*.train_accuracy",
             "training.*.test_accuracy",
+            "nielsen_training.*.layers",
+            "nielsen_training.*.epoch",
+            "nielsen_training.*.published",
+            "nielsen_training.*.ours_min",
+            "nielsen_training.*.ours_median",
+            "nielsen_training.*.ours_max",
+            "nielsen_training.*.percentile",
+            "nielsen_training.*.inside_min_max",
+            "nielsen_training.*.inside_p10_p90",
+            "nielsen_training.*.ratio_epochs",
+            "nielsen_training.*.ratio_published",
+            "nielsen_training.*.ratio_ours",
+            "nielsen_training.*.seeds",
         ],
         "vanishing/mlp_sigmoid": ["test_accuracy", "test_accuracies", "epochs"],
     },
@@ -328,6 +341,73 @@ def vanishing_comparison(s: dict) -> str:
         "median ‖δˡ‖ at init, h1 … last hidden, output",
         "h1 / last hidden",
         "after training: train / test accuracy",
+    ]
+    return md_table(header, rows)
+
+
+_NIELSEN_EPOCHS = (0, 10, 100, 499)  # of his recorded epochs, the ones shown
+
+
+def _no_overlay(run: dict) -> str | None:
+    if run.get("nielsen_training"):
+        return None
+    return "*(not in the stored run: `vanishing_gradient.py --train` writes `nielsen_training`)*"
+
+
+def vanishing_nielsen_training(s: dict) -> str:
+    """Nielsen's ‖δˡ‖ at some of his recorded epochs beside our median (min–max) over
+    training seeds, and the percentage of our seeds below his value."""
+    run = s["runs"]["vanishing/gradients"]
+    if note := _no_overlay(run):
+        return note
+    shown = [
+        e for e in _NIELSEN_EPOCHS if any(e in o["epoch"] for o in run["nielsen_training"].values())
+    ]
+    rows = []
+    for name, o in run["nielsen_training"].items():
+        for i, layer in enumerate(o["layers"]):
+            cells = []
+            for epoch in shown:
+                if epoch not in o["epoch"]:
+                    cells.append("–")
+                    continue
+                k = o["epoch"].index(epoch)
+                cells.append(
+                    f"{o['published'][k][i]:.2g} · {o['ours_median'][k][i]:.2g} "
+                    f"({o['ours_min'][k][i]:.2g}–{o['ours_max'][k][i]:.2g}) · "
+                    f"{o['percentile'][k][i]:.0f}"
+                )
+            rows.append([name if i == 0 else "", layer, *cells])
+    header = ["network", "hidden layer", *(f"epoch {e}" for e in shown)]
+    return md_table(header, rows)
+
+
+def vanishing_nielsen_ratio(s: dict) -> str:
+    """‖δ_last hidden‖/‖δ_h1‖ during training, his against our seeds, and the share of
+    his recorded (epoch, layer) points inside our band."""
+    run = s["runs"]["vanishing/gradients"]
+    if note := _no_overlay(run):
+        return note
+    rows = []
+    for name, o in run["nielsen_training"].items():
+        his, ours = o["ratio_published"], o["ratio_ours"]
+        cells = [
+            f"{his[stat]:.3g} · {ours[stat]['median']:.3g} "
+            f"({ours[stat]['min']:.3g}–{ours[stat]['max']:.3g})"
+            for stat in ("at_init", "min", "median", "max", "final")
+        ]
+        inside = f"{100 * o['inside_min_max']:.0f} / {100 * o['inside_p10_p90']:.0f}"
+        rows.append([name, o["seeds"], *cells, inside])
+    first, last = next(iter(run["nielsen_training"].values()))["ratio_epochs"]
+    header = [
+        "network",
+        "our seeds",
+        "at init",
+        f"min over epochs {first}–{last}",
+        "median",
+        "max",
+        f"at epoch {last}",
+        "his points inside our min–max / p10–p90 (%)",
     ]
     return md_table(header, rows)
 
@@ -863,6 +943,8 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "mean_field": vanishing_mean_field,
         "comparison": vanishing_comparison,
         "depth_accuracy": vanishing_depth_accuracy,
+        "nielsen_training": vanishing_nielsen_training,
+        "nielsen_ratio": vanishing_nielsen_ratio,
     },
     "costs": {
         "neuron": costs_neuron,

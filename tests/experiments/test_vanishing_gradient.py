@@ -77,7 +77,7 @@ def test_tiny_run_writes_results_and_figures(script, fake_mnist, tmp_path, capsy
             "--seeds",
             "4",
             "--hidden",
-            "1",
+            "1,2",
             "--comparison-hidden",
             "1",
             "--train",
@@ -106,7 +106,26 @@ def test_tiny_run_writes_results_and_figures(script, fake_mnist, tmp_path, capsy
     t = results["training"]["ReLU + CE"]
     assert t["epoch"] == [0, 1, 2] and np.asarray(t["delta_norm"]).shape == (3, 2)
     assert len(t["test_accuracy"]) == 3
-    for name in ("delta_norms_by_depth.png", "comparison.png", "speed_of_learning.png"):
+    band = t["delta_norm_band"]
+    assert set(band) == {"min", "p10", "median", "p90", "max"} and t["train_seeds"] == 4
+    assert np.all(np.asarray(band["min"]) <= np.asarray(band["max"]))
+    # Nielsen recorded 2 and more hidden layers: his epochs 0, 1, 2 against our 4 seeds.
+    assert list(results["nielsen_training"]) == ["784-30-30-10"]
+    o = results["nielsen_training"]["784-30-30-10"]
+    assert o["epoch"] == [0, 1, 2] and o["layers"] == ["dense1", "dense2"] and o["seeds"] == 4
+    numbers = [o[k] for k in ("ours_min", "ours_median", "ours_max", "percentile")]
+    numbers += [
+        o["log10_published_over_median"],
+        [list(r.values()) for r in o["ratio_ours"].values()],
+    ]
+    assert np.isfinite(np.asarray([x for n in numbers for x in np.ravel(n)], float)).all()
+    assert 0 <= o["inside_min_max"] <= 1
+    for name in (
+        "delta_norms_by_depth.png",
+        "comparison.png",
+        "speed_of_learning.png",
+        "nielsen_training.png",
+    ):
         assert (out / name).stat().st_size > 0
     assert "784-30-10" in capsys.readouterr().out
 

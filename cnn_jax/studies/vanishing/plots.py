@@ -173,3 +173,53 @@ def plot_speed_of_learning_by_network(
     fig = axes[0].figure
     fig.tight_layout()
     return fig
+
+
+def plot_training_beside_nielsen(
+    training: Mapping[str, Mapping], nielsen: Mapping[str, Mapping], *, axes=None
+):
+    """Nielsen's recorded ‖δˡ‖ during training on our band over training seeds, one panel
+    per network in ``nielsen``.
+
+    ``training[name]``: ``epoch`` [E] and ``delta_norm_band`` with ``min``, ``p10``,
+    ``median``, ``p90``, ``max`` (each [E][L], the output layer last, not drawn);
+    ``nielsen[name]``: ``epoch`` [P], ``published`` [P][L hidden] and ``seeds``. Per hidden
+    layer (one colour each): p10–p90 shaded, min and max thin, our median solid, his points
+    as crosses joined by a dashed line.
+    """
+    names = list(nielsen)
+    if axes is None:
+        _, axes = plt.subplots(
+            1, len(names), figsize=(5 * len(names), 4.2), sharey=True, squeeze=False
+        )
+    axes = np.asarray(axes).ravel()
+    for ax, name in zip(axes, names, strict=True):
+        t, n = training[name], nielsen[name]
+        band = {k: np.asarray(v, float) for k, v in t["delta_norm_band"].items()}
+        theirs = np.asarray(n["published"], float)
+        for layer in range(theirs.shape[1]):
+            color = f"C{layer}"
+            ax.fill_between(
+                t["epoch"], band["p10"][:, layer], band["p90"][:, layer], color=color, alpha=0.25
+            )
+            for edge in ("min", "max"):
+                ax.plot(t["epoch"], band[edge][:, layer], color=color, lw=0.5)
+            ax.plot(t["epoch"], band["median"][:, layer], color=color, lw=1.2)
+            ax.plot(
+                n["epoch"],
+                theirs[:, layer],
+                ls="--",
+                marker="x",
+                ms=4,
+                color=color,
+                label=f"hidden layer {layer + 1}",
+            )
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch (full-batch steps)")
+        ax.set_title(f"{name}: ours, {n['seeds']} seeds; ×: Nielsen", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("‖δˡ‖ (band: p10–p90, lines: min, median, max)")
+    fig = axes[0].figure
+    fig.tight_layout()
+    return fig

@@ -24,7 +24,7 @@ from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec, param_shapes
 from cnn_jax.nn.tree import layer_names
 from cnn_jax.results import save_figure
-from cnn_jax.studies.vanishing import mean_field, plots
+from cnn_jax.studies.vanishing import mean_field, nielsen_training, plots
 from cnn_jax.training import gradients as G
 
 SHRINK_TOLERANCE = 0.20  # the target: median shrink within 20 % of 1/√χ1
@@ -83,8 +83,9 @@ class Training:
         type=cli.non_negative_float,
     )
     train_seeds: int = flag(
-        1,
-        "with --train: seeds per network, vmapped; the curves show their median",
+        5,
+        "with --train: seeds per network, vmapped; results keep their median and band "
+        "(min, p10, p90, max) per epoch",
         type=cli.positive_int,
     )
     eval_every: int = flags.count(
@@ -178,7 +179,8 @@ def nielsen_entry(
 
 
 def training_entry(history: G.TrainHistory, net: MLPSpec, training: Training, summary) -> dict:
-    """Median over training seeds of each curve."""
+    """Median over training seeds of each curve; for ‖δˡ‖ also the band over seeds
+    (``delta_norm_band``: min, p10, median, p90, max, each [E+1][L])."""
 
     def med(x):
         return np.median(np.asarray(x, np.float64), axis=0).tolist()
@@ -188,6 +190,8 @@ def training_entry(history: G.TrainHistory, net: MLPSpec, training: Training, su
         "layers": summary["layers"],
         "epoch": list(range(training.epochs + 1)),
         "delta_norm": med(history.delta_norm),
+        "delta_norm_band": nielsen_training.seed_band(history.delta_norm),
+        "train_seeds": int(np.shape(history.cost)[0]),
         "cost_value": med(history.cost),
         "train_accuracy": med(history.train_accuracy),
         "test_epoch": list(range(0, training.epochs + 1, training.eval_every)),
@@ -266,10 +270,11 @@ def measure(
         for name, net in nielsen.items()
     }
     trained: dict[str, dict] = {}
+    beside_nielsen: dict[str, dict] = {}
     if training is not None:
         test = (jnp.asarray(data_lib.scale(mnist.test_images)), jnp.asarray(mnist.test_labels))
         t0 = time.perf_counter()
-        entries = train_sweeps(
+        entries, curves = train_sweeps(
             cli.tracked(unique, progress, f"train, {training.epochs} epochs"),
             (x, targets),
             test,
@@ -279,6 +284,11 @@ def measure(
         )
         timings["training_s"] = time.perf_counter() - t0
         trained = {name: entries[net] for name, net in networks.items()}
+        for h in sweep.hidden:
+            net = nielsen_network(h)
+            entry = nielsen_overlay(h, curves[net], summaries[net]["layers"])
+            if entry is not None:
+                beside_nielsen[net.name] = entry
     timings["total_s"] = time.perf_counter() - start
     training_config = None if training is None else dataclasses.asdict(training)
     return {
@@ -290,6 +300,7 @@ def measure(
         "input_moments": {"q_x": moments[0], "mean_cosine": moments[1]},
         "comparison": {label: summaries[net] for label, net in comparison_nets.items()},
         "training": trained,
+        "nielsen_training": beside_nielsen,
         "timings": timings,
     }
 
@@ -319,11 +330,13 @@ def init_sweeps(nets, train, init_key, sweep: Sweep, moments) -> tuple[dict, dic
     return summaries, seed_values
 
 
-def train_sweeps(nets, train, test, train_key, training: Training, summaries) -> dict:
+def train_sweeps(nets, train, test, train_key, training: Training, summaries) -> tuple:
     """Per network, its :func:`training_entry` after full-batch gradient descent on
-    ``train`` = (x, targets); raises :class:`Diverged` on a non-finite cost or ‖δ‖."""
+    ``train`` = (x, targets), and its seeds' ‖δˡ‖ curves [S, E+1, L]; raises
+    :class:`Diverged` on a non-finite cost or ‖δ‖."""
     train_keys = jax.random.split(train_key, training.train_seeds)
     entries: dict[MLPSpec, dict] = {}
+    curves: dict[MLPSpec, np.ndarray] = {}
     for net in nets:
         history = G.train_sweep(
             net,
@@ -338,7 +351,22 @@ def train_sweeps(nets, train, test, train_key, training: Training, summaries) ->
         history = jax.device_get(history)
         check_finite(history, net, training.lr)
         entries[net] = training_entry(history, net, training, summaries[net])
-    return entries
+        curves[net] = np.asarray(history.delta_norm)
+    return entries, curves
+
+
+def nielsen_overlay(hidden: int, curves, layers: list[str]) -> dict | None:
+    """Nielsen's recorded ‖δˡ‖ of the ``hidden``-layer network against our seeds' curves
+    [S, E+1, L] (:func:`nielsen_training.overlay`, hidden layers only), or None when
+    his extract has no run of that depth."""
+    theirs = nielsen_training.reference(hidden)
+    if theirs is None:
+        return None
+    hidden_curves = np.asarray(curves)[..., :-1]  # he records the hidden layers only
+    entry = nielsen_training.overlay(
+        theirs["epoch"], theirs["delta_norm"], hidden_curves, theirs["ratio"]
+    )
+    return {"layers": layers[:-1], **entry}
 
 
 def format_tables(results: dict) -> str:
@@ -392,11 +420,46 @@ def format_tables(results: dict) -> str:
                 f"{name:<20}{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}"
                 f"   first/last hidden {d[0] / d[-2]:.3g}"
             )
+    lines += format_nielsen_training(results.get("nielsen_training", {}))
     return "\n".join(lines)
 
 
+def format_nielsen_training(overlays: dict) -> list[str]:
+    """Nielsen's training curves against our seeds: the share of his recorded points
+    inside our band, his value over our median per layer, and the last/first ratio."""
+    if not overlays:
+        return []
+    lines = [
+        "",
+        "Nielsen's ‖δˡ‖ during training against our seeds (his recorded epochs):",
+        f"{'network':<20}{'seeds':>6}{'in min-max':>11}{'in p10-p90':>11}"
+        "  log10(his/our median) per hidden layer",
+    ]
+    for name, o in overlays.items():
+        logs = " ".join(f"{x:+.2f}" for x in o["log10_published_over_median"])
+        lines.append(
+            f"{name:<20}{o['seeds']:>6}{o['inside_min_max']:>11.0%}{o['inside_p10_p90']:>11.0%}"
+            f"  {logs}"
+        )
+    first, last = o["ratio_epochs"]
+    lines += [
+        "",
+        f"‖δ_last hidden‖/‖δ_h1‖ over epochs {first}-{last}: his; ours p10 / median / p90",
+    ]
+    for name, o in overlays.items():
+        his, ours = o["ratio_published"], o["ratio_ours"]
+        cells = "  ".join(
+            f"{stat} {his[stat]:.3g}; {ours[stat]['p10']:.3g}/{ours[stat]['median']:.3g}"
+            f"/{ours[stat]['p90']:.3g}"
+            for stat in nielsen_training.RATIO_STATS
+        )
+        lines.append(f"{name:<20}{cells}")
+    return lines
+
+
 def write_figures(results: dict, out: str | Path) -> None:
-    """delta_norms_by_depth.png, comparison.png and (after training) speed_of_learning.png."""
+    """delta_norms_by_depth.png, comparison.png and (after training) speed_of_learning.png
+    and nielsen_training.png."""
     out = Path(out)
     delta_norms, comparison, training = (
         results["delta_norms"],
@@ -419,3 +482,6 @@ def write_figures(results: dict, out: str | Path) -> None:
             {name: training[name] for name in delta_norms}, hidden_only=True
         )
         save_figure(fig, out / "speed_of_learning.png")
+    if results.get("nielsen_training"):
+        fig = plots.plot_training_beside_nielsen(training, results["nielsen_training"])
+        save_figure(fig, out / "nielsen_training.png")
