@@ -3,7 +3,8 @@
     python experiments/pretraining.py                 # 3 × 500 sigmoid, first 10,000 images
     python experiments/pretraining.py --full          # 3 × 1,000 on all 50,000 images
     python experiments/pretraining.py --converged     # 3 × 500 on 50,000, until validation stalls
-    python experiments/pretraining.py --depths 1,2,3 --hidden 200 --rows "random init,RBM,denoising autoencoder"
+    python experiments/pretraining.py --depths 1,2,3 --hidden 200 \
+        --rows "random init,RBM,denoising autoencoder"   # Erhan et al.'s depth question
 
 Rows: random init (Nielsen's), normalized init (Glorot), RBM, autoencoder, denoising
 autoencoder and supervised greedy pretraining, and ReLU + He init; every row fine-tuned by the

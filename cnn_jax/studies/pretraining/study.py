@@ -121,8 +121,8 @@ class PretrainConfig:
     )
     probe_images: int = flag(
         1000,
-        "Fit the linear probes on the first N training images and score them on N "
-        "validation images (0: no probes).",
+        "Fit the linear probes on the first N training images and score them on as many "
+        "validation images (fewer when there are fewer; 0: no probes).",
         type=cli.non_negative_int,
     )
     batch_size: int = flags.batch_size(20, "Mini-batch size of fine-tuning and pretraining.")
@@ -153,10 +153,6 @@ class PretrainConfig:
             f"--images {images}: at most {TRAIN_IMAGES:,} (the last 10,000 validate)",
         )
         check(self.validation <= 10_000, f"--validation {self.validation}: at most 10,000")
-        check(
-            self.probe_images <= min(images, self.validation),
-            f"--probe-images {self.probe_images} is more than the training or validation images",
-        )
         unknown = [name for name in self.rows if name not in ROWS]
         check(not unknown, f"--rows: unknown {', '.join(unknown)}; choose from {', '.join(ROWS)}")
         check(
@@ -667,7 +663,7 @@ def split_data(mnist: data_lib.Mnist, config: PretrainConfig, keys: jax.Array) -
     rest, (val_images, val_labels) = data_lib.nielsen_split(mnist)
     train, test = sgd.device_data(rest, config.images)
     validation = sgd.to_device(val_images[: config.validation], val_labels[: config.validation])
-    n = config.probe_images
+    n = min(config.probe_images, len(train[0]), len(validation[0]))
     return Data(
         jax.vmap(lambda k: jax.random.fold_in(k, 200))(keys),
         train,
