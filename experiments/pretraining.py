@@ -2,7 +2,7 @@
 
     python experiments/pretraining.py                 # 3 × 500 sigmoid, first 10,000 images
     python experiments/pretraining.py --full          # 3 × 1,000 on all 50,000 images
-    python experiments/pretraining.py --converged     # 3 × 500 on 50,000, until validation stalls
+    python experiments/pretraining.py --converged --rows "random init,RBM"   # until validation stalls
     python experiments/pretraining.py --depths 1,2,3 --hidden 200 \
         --rows "random init,RBM,denoising autoencoder"   # Erhan et al.'s depth question
 
@@ -44,9 +44,9 @@ def build_parser() -> cli.Parser:
     p.add_argument(
         "--converged",
         action="store_true",
-        help="Run until validation stalls: 3 × 500 on all 50,000 training images, the rows "
-        "random init, RBM, denoising autoencoder and ReLU + He, up to 40 epochs with "
-        "--patience 4 (overrides --hidden, --images, --epochs, --patience and --rows).",
+        help="Run until validation stalls: 3 × 500 on all 50,000 training images, each row "
+        "up to 30 epochs with --patience 3 (overrides --hidden, --images, --epochs and "
+        "--patience); choose the rows with --rows.",
     )
     p.add_argument(
         "--untied",

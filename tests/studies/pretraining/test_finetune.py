@@ -46,9 +46,12 @@ def test_choose_takes_the_rate_with_the_best_validation_error_and_each_seeds_bes
         ],
         float,
     )
-    test = validation + 1.0
-    test[2] = [21, 6.5, 9, 11]
-    choice = F.choose({"validation": validation, "test": test}, np.zeros(6, bool), lrs)
+    curves = {
+        "validation": validation,
+        "test_at_best": np.array([21, 26, 6.5, 8, 7, 8], float),
+        "test_final": np.array([21, 26, 11, 9, 7, 8], float),
+    }
+    choice = F.choose(curves, np.zeros(6, bool), lrs)
     assert choice["chosen_lr"] == 0.1 and choice["chosen"] == 1
     assert choice["best_epoch"] == [2, 3]
     assert choice["early_stopping_test_error"] == [6.5, 8.0]
@@ -56,7 +59,7 @@ def test_choose_takes_the_rate_with_the_best_validation_error_and_each_seeds_bes
     assert choice["validation_score"] == pytest.approx([22.5, 6.0, 6.5])
     # A rate with a diverged seed is out, however good its other seed looks.
     diverged = np.array([0, 0, 0, 1, 0, 0], bool)
-    choice = F.choose({"validation": validation, "test": test}, diverged, lrs)
+    choice = F.choose(curves, diverged, lrs)
     assert choice["chosen_lr"] == 1.0 and choice["validation_score"][1] is None
 
 
@@ -73,18 +76,22 @@ def test_the_grid_picks_a_learning_rate_that_learns_and_early_stopping_reads_its
     splits,
 ):
     params, keys = _start(NET)
-    lrs = (1e-6, 0.5)
-    _, curves, diverged = F.finetune(NET, lrs, params, keys, splits, epochs=3, batch_size=20)
-    assert {k: v.shape for k, v in curves.items()} == {k: (4, 3) for k in F.SPLITS}
+    lrs = (1e-6, 2.0)
+    _, curves, diverged = F.finetune(NET, lrs, params, keys, splits, epochs=4, batch_size=20)
+    shapes = {"train": (4, 4), "validation": (4, 4), "test_final": (4,), "test_at_best": (4,)}
+    assert {k: v.shape for k, v in curves.items()} == shapes
     assert not diverged.any()
     choice = F.choose(curves, diverged, lrs)
-    assert choice["chosen_lr"] == 0.5  # 1e-6 cannot move from chance in 3 epochs
+    assert choice["chosen_lr"] == 2.0  # 1e-6 cannot move from chance in 4 epochs
+    assert choice["final_test_error"] == curves["test_final"][2:].tolist()
     for s in range(2):
-        v, t = curves["validation"][2 + s], curves["test"][2 + s]
+        v = curves["validation"][2 + s]
         epoch = choice["best_epoch"][s]
         assert v[epoch - 1] == v.min() and choice["best_validation_error"][s] == v.min()
-        assert choice["early_stopping_test_error"][s] == pytest.approx(t[epoch - 1])
-        assert choice["final_test_error"][s] == pytest.approx(t[-1])
+        assert v[: epoch - 1].min(initial=np.inf) > v.min()  # the first of equal minima
+        # The test error at the best epoch is that of the same run stopped there.
+        _, stopped, _ = F.finetune(NET, lrs, params, keys, splits, epochs=epoch, batch_size=20)
+        assert choice["early_stopping_test_error"][s] == stopped["test_final"][2 + s]
 
 
 def test_a_diverging_rate_is_left_out_and_the_others_train_on(splits):
@@ -110,8 +117,8 @@ def test_patience_stops_a_row_and_a_checkpointed_run_continues_to_the_same_numbe
     _, resumed, _ = F.finetune(
         NET, lrs, params, keys, splits, epochs=3, checkpoint=tmp_path / "c", **kwargs
     )
-    for name in F.SPLITS:
-        np.testing.assert_allclose(resumed[name], whole[name], rtol=1e-6)
+    for name, value in whole.items():
+        np.testing.assert_allclose(resumed[name], value, rtol=1e-6)
     # A tiny rate never improves on chance by much; with patience 1 it stops as soon as a
     # best epoch is followed by one that is not better, at most the 3 epochs asked for.
     _, curves, _ = F.finetune(NET, (1e-9,), params, keys, splits, epochs=3, patience=1, **kwargs)

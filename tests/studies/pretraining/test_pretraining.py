@@ -121,16 +121,20 @@ def test_script_writes_results(load_script, mnist, tmp_path, capsys):
     for row in results["rows"].values():
         assert np.isfinite(row["test_error_mean"]) and 0 <= row["test_error_mean"] <= 100
         assert np.all(np.isfinite(row["delta_norm"]))
-        assert np.shape(row["test_error_by_epoch"]) == (2, 1)
-        assert row["chosen_lr"] in row["lrs"] and np.shape(row["validation_error_by_lr"]) == (3, 1)
+        assert np.shape(row["validation_error_by_epoch"]) == (2, 1)
+        assert row["chosen_lr"] in row["lrs"] and np.shape(row["validation_error_by_lr"]) == (4, 1)
         assert row["best_epoch"] == [1, 1]  # one epoch: the best is the last
         assert row["early_stopping_test_error"] == row["final_test_error"]
+        base = results["rows"]["random init"]["early_stopping_test_error_mean"]
+        assert row["gap_to_random_init"] == pytest.approx(
+            row["early_stopping_test_error_mean"] - base
+        )
         for when in ("before", "after"):
             layers = row["readout"][when]
             assert list(layers) == [f"{row['activation']}1"]
             assert 0 <= layers[f"{row['activation']}1"]["probe_accuracy"] <= 1
     assert np.shape(results["filters"]["RBM"]) == (4, 784)
-    for name in ("filters.png", "test_error.png", "delta_norms.png"):
+    for name in ("filters.png", "validation_error.png", "delta_norms.png"):
         assert (out / name).stat().st_size > 0
     assert "supervised greedy" in capsys.readouterr().out
 
