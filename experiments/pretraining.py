@@ -2,7 +2,7 @@
 
     python experiments/pretraining.py                 # 3 × 500 sigmoid, first 10,000 images
     python experiments/pretraining.py --full          # 3 × 1,000 on all 50,000 images
-    python experiments/pretraining.py --converged --rows "random init,RBM"   # until validation stalls
+    python experiments/pretraining.py --converged --rows "random init,RBM"  # until it stalls
     python experiments/pretraining.py --depths 1,2,3 --hidden 200 \
         --rows "random init,RBM,denoising autoencoder"   # Erhan et al.'s depth question
 
