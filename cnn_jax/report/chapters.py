@@ -250,10 +250,10 @@ CHAPTERS: tuple[Chapter, ...] = (
                     "docs) takes about 40 minutes on a shared 2-core CPU",
                 ),
                 Setting(
-                    "--hidden 100,100,100 --images 50000 --validation 10000 --epochs 30 "
-                    "--patience 3 --rows random\\ init,RBM --seeds 2 --lrs 0.3,1 --filters 64 "
-                    "--no-progress",
-                    40.0,
+                    "--hidden 100,100,100 --images 50000 --validation 10000 --epochs 40 "
+                    "--patience 5 --rows random\\ init,RBM,denoising\\ autoencoder,ReLU\\ +\\ He "
+                    "--seeds 2 --lrs 0.3,1 --no-progress",
+                    45.0,
                 ),
             ),
             Run(
