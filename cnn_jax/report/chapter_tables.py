@@ -42,6 +42,11 @@ def _published() -> dict:
             "normalized": v["glorot_jacobian_norm"],
         },  # fmt: skip
         # Bengio et al. 2007, Table 2 (MNIST test error), in the order compared
+        # Erhan et al. 2010, Table 1: denoising-autoencoder pretraining minus none, 1 and 2 layers
+        "erhan2010_gaps": (
+            round(v["erhan2010_1layer_pretrained"] - v["erhan2010_1layer_uniform"], 2),
+            round(v["erhan2010_pretrained"] - v["erhan2010_uniform"], 2),
+        ),
         "bengio2007_table2": dict(
             zip(
                 ("RBM", "autoencoder", "supervised greedy", "none"),
@@ -54,6 +59,26 @@ def _published() -> dict:
 
 PUBLISHED = _published()
 FULL = "@full"  # the suffix of a run taken from a reproduction at --scale full
+# The pretraining chapter's recorded long runs (the full-scale settings of its
+# pretraining_converged and pretraining_depth runs, run once in the background): their stored
+# entries are kept; a reproduction at a smaller scale does not replace them.
+PRETRAINING_CONVERGED, PRETRAINING_DEPTH = "pretraining_converged_long", "pretraining_depth_long"
+PRETRAINING_KEYS = [
+    "network",
+    "rows.*.test_error_mean",
+    "rows.*.test_error_sd",
+    "rows.*.early_stopping_test_error_mean",
+    "rows.*.early_stopping_test_error_sd",
+    "rows.*.gap_to_random_init",
+    "rows.*.chosen_lr",
+    "rows.*.lrs",
+    "rows.*.best_epoch",
+    "rows.*.epochs_run",
+    "rows.*.delta_norm_median",
+    "rows.*.first_over_last_hidden_median",
+    "rows.*.readout",
+    "input_readout",
+]
 
 # Each chapter's runs, by their folder under the reproduce output (experiments/reproduce.py:
 # runs/reproduce/<run>/results.json, or <run>/s0, s1, ... for seeded runs), and the keys of
@@ -137,14 +162,13 @@ KEEP: dict[str, dict[str, list[str]]] = {
         ],
     },
     "pretraining": {
-        run: [
+        **{run: PRETRAINING_KEYS for run in ("pretraining", "pretraining_full")},
+        PRETRAINING_CONVERGED: [*PRETRAINING_KEYS, "rows.*.validation_error_by_epoch"],
+        PRETRAINING_DEPTH: [
             "network",
-            "rows.*.test_error_mean",
-            "rows.*.test_error_sd",
-            "rows.*.delta_norm_median",
-            "rows.*.first_over_last_hidden_median",
-        ]
-        for run in ("pretraining", "pretraining_full")
+            *(f"depths.*.{k}" for k in PRETRAINING_KEYS),
+            "depths.*.rows.*.early_stopping_test_error",
+        ],
     },
     "cnn": {
         **{
@@ -168,9 +192,13 @@ KEEP: dict[str, dict[str, list[str]]] = {
 # reproduce output lacks one, the snapshot keeps its stored entry and that entry's provenance.
 # A run named "<path>@full" is <path> of a reproduction at --scale full (its own folder:
 # ``python -m cnn_jax.report --docs --from-full-runs DIR``).
-OPTIONAL = {"pretraining_full", "cnn/benchmark", "probes_mlp"} | {
-    name for runs in KEEP.values() for name in runs if name.endswith(FULL)
-}
+OPTIONAL = {
+    "pretraining_full",
+    PRETRAINING_CONVERGED,
+    PRETRAINING_DEPTH,
+    "cnn/benchmark",
+    "probes_mlp",
+} | {name for runs in KEEP.values() for name in runs if name.endswith(FULL)}
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -645,15 +673,26 @@ def init_table1(s: dict) -> str:
 # ----------------------------------------------------------------------------- pretraining
 
 
+def _mean_sd(r: dict, key: str) -> str:
+    """``key``_mean ± ``key``_sd of a row, or "–" when the run did not record it."""
+    mean = r.get(f"{key}_mean")
+    return "–" if mean is None else f"{mean:.2f} ± {r[f'{key}_sd']:.2f}"
+
+
+def _signed(x: float | None) -> str:
+    return "–" if x is None else f"{x:+.2f}"
+
+
 def _pretraining_rows(run: dict) -> list[list]:
     rows = []
     for label, r in run["rows"].items():
-        d = r.get("delta_norm_median") or [None] * 3
         rows.append(
             [
                 label,
-                f"{r['test_error_mean']:.2f} ± {r['test_error_sd']:.2f}",
-                *("–" if x is None else f"{x:.2e}" for x in d[:3]),
+                "–" if r.get("chosen_lr") is None else f"{r['chosen_lr']:g}",
+                _mean_sd(r, "test_error"),
+                _mean_sd(r, "early_stopping_test_error"),
+                _signed(r.get("gap_to_random_init")),
                 f"{r['first_over_last_hidden_median']:.3f}",
             ]
         )
@@ -661,10 +700,177 @@ def _pretraining_rows(run: dict) -> list[list]:
 
 
 def pretraining_rows(s: dict, run: str = "pretraining") -> str:
-    header = ["start", "test error (%), mean ± sd over seeds", "‖δ¹‖", "‖δ²‖", "‖δ³‖", "‖δ¹‖/‖δ³‖"]
+    header = [
+        "start",
+        "η (picked on validation)",
+        "test error (%), last epoch",
+        "test error (%), best validation epoch",
+        "gap to random init (points)",
+        "‖δ¹‖/‖δ³‖",
+    ]
     if run not in s["runs"]:
         return f"({run} is not in these results)"
     return md_table(header, _pretraining_rows(s["runs"][run]))
+
+
+def _readout(r: dict, layer: int, probe: str = "probe_accuracy") -> str:
+    """Probe accuracy (%) of hidden layer ``layer`` (0-based) before → after fine-tuning."""
+    ro = r.get("readout") or {}
+    if not ro:
+        return "–"
+    before, after = (list(ro[when].values())[layer][probe] for when in ("before", "after"))
+    return f"{100 * before:.1f} → {100 * after:.1f}"
+
+
+def pretraining_readout(s: dict, run: str = "pretraining") -> str:
+    """Per row: ‖δˡ‖ at the start and the probes of the first and last hidden layer."""
+    if run not in s["runs"]:
+        return f"({run} is not in these results)"
+    data = s["runs"][run]
+    rows = []
+    for label, r in data["rows"].items():
+        d = r.get("delta_norm_median") or [None] * 3
+        rows.append(
+            [
+                label,
+                *("–" if x is None else f"{x:.2e}" for x in (d[0], d[-2])),
+                f"{r['first_over_last_hidden_median']:.3f}",
+                _readout(r, 0),
+                _readout(r, -1),
+                _readout(r, -1, "nearest_mean_accuracy"),
+            ]
+        )
+    header = [
+        "start",
+        "‖δ¹‖",
+        "‖δ³‖",
+        "‖δ¹‖/‖δ³‖",
+        "linear probe h1 (%), before → after",
+        "linear probe h3 (%), before → after",
+        "nearest class mean h3 (%), before → after",
+    ]
+    pixels = data.get("input_readout") or {}
+    table = md_table(header, rows)
+    if pixels:
+        table += (
+            f"\n\nOn the pixels themselves: linear probe {100 * pixels['probe_accuracy']:.1f} %, "
+            f"nearest class mean {100 * pixels['nearest_mean_accuracy']:.1f} %."
+        )
+    return table
+
+
+def pretraining_converged(s: dict) -> str:
+    run = s["runs"].get(PRETRAINING_CONVERGED)
+    if run is None:
+        return "(the converged run is not in these results)"
+    rows = []
+    for label, r in run["rows"].items():
+        rows.append(
+            [
+                label,
+                f"{r['chosen_lr']:g}",
+                r["epochs_run"],
+                ", ".join(map(str, r["best_epoch"])),
+                _mean_sd(r, "early_stopping_test_error"),
+                _mean_sd(r, "test_error"),
+                _signed(r.get("gap_to_random_init")),
+                f"{r['first_over_last_hidden_median']:.3f}",
+            ]
+        )
+    header = [
+        "start",
+        "η",
+        "epochs run",
+        "best validation epoch per seed",
+        "test error (%), best validation epoch",
+        "test error (%), last epoch",
+        "gap to random init (points)",
+        "‖δ¹‖/‖δ³‖",
+    ]
+    return md_table(header, rows)
+
+
+def pretraining_depth(s: dict) -> str:
+    run = s["runs"].get(PRETRAINING_DEPTH)
+    if run is None:
+        return "(the depth sweep is not in these results)"
+    rows = []
+    for depth, d in run["depths"].items():
+        base = d["rows"].get("random init", {}).get("early_stopping_test_error_sd")
+        for label, r in d["rows"].items():
+            e = r["early_stopping_test_error"]
+            sd = r["early_stopping_test_error_sd"]
+            rows.append(
+                [
+                    depth,
+                    label,
+                    f"{r['chosen_lr']:g}",
+                    _mean_sd(r, "early_stopping_test_error"),
+                    f"{min(e):.2f}–{max(e):.2f}",
+                    _signed(r.get("gap_to_random_init")),
+                    "–" if not base else f"{sd / base:.2f}",
+                ]
+            )
+    header = [
+        "hidden layers",
+        "start",
+        "η",
+        "test error (%), best validation epoch, mean ± sd",
+        "min–max over seeds",
+        "gap to random init (points)",
+        "sd / random init's sd",
+    ]
+    return md_table(header, rows)
+
+
+def pretraining_gaps(s: dict) -> str:
+    """Each row's gap to random init here, beside the published gaps."""
+    runs = s["runs"]
+    bengio, erhan = PUBLISHED["bengio2007_table2"], PUBLISHED["erhan2010_gaps"]
+    published = {
+        "RBM": (bengio["RBM"] - bengio["none"], None),
+        "autoencoder": (bengio["autoencoder"] - bengio["none"], None),
+        "denoising autoencoder": (None, erhan),
+        "supervised greedy": (bengio["supervised greedy"] - bengio["none"], None),
+    }
+
+    def gap(run: str, label: str):
+        r = (runs.get(run) or {}).get("rows", {}).get(label) or {}
+        return _signed(r.get("gap_to_random_init"))
+
+    def depth_gap(label: str) -> str:
+        d = (runs.get(PRETRAINING_DEPTH) or {}).get("depths", {})
+        gaps = [
+            f"{k}: {_signed(v['rows'][label].get('gap_to_random_init'))}"
+            for k, v in d.items()
+            if label in v["rows"]
+        ]
+        return ", ".join(gaps) or "–"
+
+    rows = []
+    for label in runs["pretraining"]["rows"]:
+        if label == "random init":
+            continue
+        b, e = published.get(label, (None, None))
+        rows.append(
+            [
+                label,
+                gap("pretraining", label),
+                gap(PRETRAINING_CONVERGED, label),
+                depth_gap(label),
+                _signed(b),
+                "–" if e is None else f"1 layer {e[0]:+.2f}, 2 layers {e[1]:+.2f}",
+            ]
+        )
+    header = [
+        "start",
+        "ours, default run",
+        "ours, converged run",
+        "ours, depth sweep (hidden layers: gap)",
+        "Bengio et al. 2007, Table 2",
+        "Erhan et al. 2010, Table 1",
+    ]
+    return md_table(header, rows)
 
 
 # ----------------------------------------------------------------------------- cnn
@@ -886,9 +1092,10 @@ def _initialization_headline(runs: dict) -> tuple[str, str, str]:
 
 def _pretraining_headline(runs: dict) -> tuple[str, str, str]:
     r, b = runs["pretraining"]["rows"], PUBLISHED["bengio2007_table2"]
+    key = "early_stopping_test_error_mean"
+    key = key if key in r["RBM"] else "test_error_mean"
     return (
-        f"RBM {r['RBM']['test_error_mean']:.2f} %, "
-        f"random init {r['random init']['test_error_mean']:.2f} % error",
+        f"RBM {r['RBM'][key]:.2f} %, random init {r['random init'][key]:.2f} % error",
         f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
         ("same order" if _bengio_order(r) else "another order")
         + ", higher errors at a far smaller budget",
@@ -957,6 +1164,10 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
     "initialization": {"jacobian": init_jacobian, "table1": init_table1},
     "pretraining": {
         "default": pretraining_rows,
+        "readout": pretraining_readout,
+        "gaps": pretraining_gaps,
+        "converged": pretraining_converged,
+        "depth": pretraining_depth,
         "full": lambda s: pretraining_rows(s, "pretraining_full"),
     },
     "cnn": {"results": cnn_results, "spread": cnn_spread, "benchmark": cnn_benchmark},

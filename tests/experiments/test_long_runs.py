@@ -122,7 +122,7 @@ def test_a_rerun_reads_the_rows_back(load_script, uninterrupted, tmp_path, name,
 
 @pytest.mark.parametrize(
     "name,argv",
-    [("initialization", [*INIT, "--epochs", "3"]), ("pretraining", [*PRETRAIN, "--lr", "0.2"])],
+    [("initialization", [*INIT, "--epochs", "3"]), ("pretraining", [*PRETRAIN, "--lrs", "0.2"])],
 )
 def test_another_config_in_the_same_out_is_refused(load_script, uninterrupted, capsys, name, argv):
     out = uninterrupted[name]

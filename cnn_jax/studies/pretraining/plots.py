@@ -33,17 +33,43 @@ def plot_filters(filters: Mapping[str, Sequence[Sequence[float]]]):
     return fig
 
 
-def plot_test_error(curves: Mapping[str, Sequence[Sequence[float]]]):
-    """Test error (%) per fine-tuning epoch, one line per starting point: the mean over
-    seeds, with a band from the lowest to the highest seed. curves[name] is [seeds, epochs]."""
+def plot_test_error(curves: Mapping[str, Sequence[Sequence[float]]], split: str = "test"):
+    """Error (%) on ``split`` per fine-tuning epoch, one line per starting point: the mean
+    over seeds, with a band from the lowest to the highest seed. curves[name] is [seeds,
+    epochs] (rows may have run different numbers of epochs)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, errors) in enumerate(curves.items()):
         e = np.asarray(errors, float)
         epochs = np.arange(1, e.shape[1] + 1)
         ax.plot(epochs, e.mean(0), marker="o", ms=3, color=f"C{i}", label=name)
         ax.fill_between(epochs, e.min(0), e.max(0), color=f"C{i}", alpha=0.15)
-    ax.set(xlabel="fine-tuning epoch", ylabel="test error (%)", yscale="log")
-    return _finish(fig, ax, "Test error while fine-tuning (mean, band: min-max over seeds)")
+    ax.set(xlabel="fine-tuning epoch", ylabel=f"{split} error (%)", yscale="log")
+    title = f"{split.capitalize()} error while fine-tuning at each row's chosen rate"
+    return _finish(fig, ax, f"{title}\n(mean, band: min-max over seeds)")
+
+
+def plot_depth_spread(errors: Mapping[str, Mapping[str, Sequence[float]]]):
+    """Test error (%) of every seed, per depth and row: errors[depth][row] is [seeds].
+    One panel per depth; each row a box with its seeds as dots (Erhan et al. 2010, Fig. 4's
+    question: does the benefit of pretraining, and its spread, change with depth?)."""
+    depths = list(errors)
+    fig, axes = plt.subplots(
+        1, len(depths), figsize=(4 * len(depths), 4.5), sharey=True, squeeze=False
+    )
+    for ax, depth in zip(axes[0], depths, strict=True):
+        names = list(errors[depth])
+        values = [np.asarray(errors[depth][n], float) for n in names]
+        ax.boxplot(values, widths=0.5, showfliers=False)
+        for i, v in enumerate(values, start=1):
+            jitter = np.linspace(-0.12, 0.12, len(v))
+            ax.plot(i + jitter, v, ls="none", marker="o", ms=4, color=f"C{i - 1}", alpha=0.7)
+        ax.set_xticks(range(1, len(names) + 1), [n.replace(" ", "\n") for n in names], fontsize=8)
+        ax.set_title(f"{depth} hidden layer{'s' if depth != '1' else ''}")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("test error (%) at the best validation epoch")
+    fig.suptitle("Test error over seeds, with and without pretraining, per depth")
+    fig.tight_layout()
+    return fig
 
 
 def plot_delta_norms(deltas: Mapping[str, Sequence[Sequence[float]]], layers, n_hidden: int):

@@ -6,9 +6,14 @@ from the unsupervised criterion. Here every starting point — Nielsen's random 
 normalized init, an RBM stack, an autoencoder stack, a denoising autoencoder stack, a
 supervised greedy stack, and ReLU with He init as the modern reference — becomes the
 parameters of the same :class:`~cnn_jax.nn.mlp.MLPSpec` network and is fine-tuned by the
-same engine (:func:`cnn_jax.training.sgd.run_sweep`) with the same learning rate, batch size
-and epochs. Per row: test error over seeds, and Nielsen's speed of learning ‖δˡ‖ per hidden
-layer at the start of fine-tuning (:func:`cnn_jax.training.gradients.grad_stats`).
+same engine (:mod:`cnn_jax.studies.pretraining.finetune`) with the same batch size and
+epochs; each row's learning rate is picked from a grid on a validation split (the last
+10,000 training images). Per row: test error over seeds at the last epoch and at each seed's
+best validation epoch (early stopping), Nielsen's speed of learning ‖δˡ‖ per hidden layer at
+the start of fine-tuning (:func:`cnn_jax.training.gradients.grad_stats`), and the linear
+probe and nearest class mean of every hidden layer before and after fine-tuning
+(:mod:`cnn_jax.studies.pretraining.readout`). :func:`measure_depths` repeats a few rows at
+several depths (Erhan et al. 2010's question: does the benefit grow with depth?).
 
 :func:`measure` computes ``results.json``'s content, :func:`format_table` prints it, and
 :func:`write_figures` draws it with :mod:`cnn_jax.studies.pretraining.plots`.
@@ -33,10 +38,12 @@ from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged
 from cnn_jax.flags import flag
+from cnn_jax.inside import probes
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.nn.tree import layer_names
 from cnn_jax.results import save_figure
-from cnn_jax.studies.pretraining import plots
+from cnn_jax.studies.pretraining import finetune as finetune_lib
+from cnn_jax.studies.pretraining import plots, readout
 from cnn_jax.studies.pretraining import rbm as rbm_lib
 from cnn_jax.training import gradients as G
 from cnn_jax.training import sgd
@@ -53,26 +60,65 @@ ROWS = (
     "ReLU + He",
 )
 PRETRAINED = ("RBM", "autoencoder", "denoising autoencoder", "supervised greedy")
-# The published size: 3 × 1,000 hidden units on all 60,000 training images.
+# The published size: 3 × 1,000 hidden units on all 50,000 training images before the
+# validation split.
 FULL_SIZE = {"hidden": (1000, 1000, 1000), "images": None}
+TRAIN_IMAGES = 50_000  # the last 10,000 training images validate (Nielsen's split)
+# The converged mode: 3 × 500 on all 50,000 images, each row fine-tuned until its best
+# validation error has not improved for 3 epochs (at most 30).
+CONVERGED = {"hidden": (500, 500, 500), "images": None, "epochs": 30, "patience": 3}
+
+
+def row_names(text: str) -> tuple[str, ...]:
+    """ "random init,RBM" -> ("random init", "RBM"): a flag's comma-separated row names."""
+    return tuple(name.strip() for name in text.split(","))
 
 
 @dataclasses.dataclass(frozen=True)
 class PretrainConfig:
     """The whole study. ``hidden`` sigmoid layers on the first ``images`` training images;
-    every row is fine-tuned for ``epochs`` epochs of SGD (lr, batch_size) with softmax
-    cross-entropy; pretraining runs ``pretrain_epochs`` epochs per layer. Each field with a
-    help text is one flag of experiments/pretraining.py."""
+    every row is fine-tuned for ``epochs`` epochs of SGD (each rate in ``lrs``, batch_size)
+    with softmax cross-entropy and keeps the rate best on ``validation`` images; pretraining
+    runs ``pretrain_epochs`` epochs per layer. Each field with a help text is one flag of
+    experiments/pretraining.py."""
 
     hidden: tuple[int, ...] = flag(
         (500, 500, 500), "Hidden layer widths, comma-separated.", type=cli.int_list
     )
     images: int | None = flags.count(
-        10_000, "Train on the first N training images."
-    )  # None: all 60,000
-    seeds: int = flags.count(3, "Seeds per row, vmapped; at least 2.")
-    epochs: int = flags.count(5, "Fine-tuning epochs of every row.")
-    lr: float = flags.learning_rate(0.1, "Fine-tuning learning rate η.")
+        10_000, "Train on the first N training images (of the 50,000 before validation)."
+    )  # None: all 50,000
+    validation: int = flags.count(
+        10_000, "Pick learning rates and epochs on the first N of the last 10,000 training images."
+    )
+    seeds: int = flags.count(5, "Seeds per row, vmapped; at least 2.")
+    epochs: int = flags.count(5, "Fine-tuning epochs of every row (at most, with --patience).")
+    patience: int = flag(
+        0,
+        "Stop a row's fine-tuning once its validation error has not improved for N epochs "
+        "(0: run every epoch).",
+        type=cli.non_negative_int,
+    )
+    lrs: tuple[float, ...] = flag(
+        (0.1, 0.3, 1.0, 3.0),
+        "Fine-tuning learning rates η, comma-separated; each row keeps the best on validation.",
+        type=cli.float_list,
+    )
+    rows: tuple[str, ...] = flag(
+        ROWS, "Rows to run, comma-separated, of: " + ", ".join(ROWS) + ".", type=row_names
+    )
+    depths: tuple[int, ...] = flag(
+        (),
+        "Depth sweep: run the rows with each of these numbers of hidden layers, all as wide "
+        "as the first of --hidden, comma-separated.",
+        type=cli.int_list,
+    )
+    probe_images: int = flag(
+        1000,
+        "Fit the linear probes on the first N training images and score them on as many "
+        "validation images (fewer when there are fewer; 0: no probes).",
+        type=cli.non_negative_int,
+    )
     batch_size: int = flags.batch_size(20, "Mini-batch size of fine-tuning and pretraining.")
     pretrain_epochs: int = flags.count(3, "Pretraining epochs per layer.")
     rbm_lr: float = flags.learning_rate(0.05, "Learning rate of the RBMs' CD-k.")
@@ -92,9 +138,21 @@ class PretrainConfig:
     seed: int = flags.seed()
 
     def __post_init__(self):
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        images = self.images or 60_000
+        for name in ("hidden", "lrs", "rows", "depths"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        images = self.images or TRAIN_IMAGES
         check = cli.check
+        check(
+            images <= TRAIN_IMAGES,
+            f"--images {images}: at most {TRAIN_IMAGES:,} (the last 10,000 validate)",
+        )
+        check(self.validation <= 10_000, f"--validation {self.validation}: at most 10,000")
+        unknown = [name for name in self.rows if name not in ROWS]
+        check(not unknown, f"--rows: unknown {', '.join(unknown)}; choose from {', '.join(ROWS)}")
+        check(
+            len(self.rows) > 0 and len(set(self.rows)) == len(self.rows),
+            "--rows: name each row once",
+        )
         check(
             0.0 <= self.corruption < 1.0, f"--corruption must be in [0, 1), got {self.corruption}"
         )
@@ -123,13 +181,21 @@ class PretrainConfig:
         base = dict(
             hidden=(16, 16),
             images=200,
+            validation=200,
             seeds=2,
             epochs=2,
+            lrs=(0.1, 1.0),
             pretrain_epochs=2,
             grad_images=100,
+            probe_images=100,
             filters=4,
         )
         return cls(**{**base, **overrides})
+
+    @property
+    def pretrained(self) -> tuple[str, ...]:
+        """The pretraining methods the rows need, in :data:`PRETRAINED` order."""
+        return tuple(name for name in PRETRAINED if name in self.rows)
 
     @property
     def net(self) -> MLPSpec:
@@ -468,6 +534,8 @@ def pretrain(config: PretrainConfig, x, targets, keys, store, progress=None) -> 
     and read back from ``store`` (a :class:`~cnn_jax.training.rows.RowStore`)."""
     out = {}
     for index, (name, method) in enumerate(methods(config, targets).items()):
+        if name not in config.pretrained:
+            continue
         method_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
         desc = f"[{index + 1}/{len(PRETRAINED)}] pretrain {name}, layers"
         bar = (progress or cli.silent)(desc, len(config.hidden))
@@ -506,12 +574,12 @@ def starting_points(
         "normalized init": Start(net, glorot.init_params(init_keys), 0.0),
     }
     pretrained = pretrain(config, x, targets, keys, store, progress)
-    for name in PRETRAINED:
+    for name in config.pretrained:
         # The fresh output layer is the random-init row's: only the hidden layers differ.
         params = to_mlp_params(pretrained[name]["stack"], _output_layer(random_params))
         starts[name] = Start(net, params, pretrained[name]["seconds"])
     starts["ReLU + He"] = Start(relu, relu.init_params(init_keys), 0.0)
-    return {name: starts[name] for name in ROWS}, pretrained
+    return {name: starts[name] for name in ROWS if name in config.rows}, pretrained
 
 
 def _filters(weights, count: int) -> list[list[float]]:
@@ -524,42 +592,91 @@ def _filters(weights, count: int) -> list[list[float]]:
 def open_rows(out: str | Path, config: PretrainConfig) -> RowStore:
     """The finished layers and rows of ``config``'s run in ``out`` (another config's rows
     there are refused: UsageError)."""
-    total = len(PRETRAINED) * len(config.hidden) + len(ROWS)
+    total = len(config.pretrained) * len(config.hidden) + len(config.rows)
     return RowStore(out, dataclasses.asdict(config), total)
 
 
-def finetune(name: str, start: Start, config: PretrainConfig, data, store, progress, desc):
-    """Fine-tune one row's start for every seed (``data``: keys, train keys, train, test,
-    probe) with a checkpoint per epoch under ``<out>/checkpoints``; save the row.
-    ``desc`` names its progress bar."""
-    keys, train_keys, train, test, probe = data
+class Data(NamedTuple):
+    """What fine-tuning reads: seed keys [S], the splits (images, one-hot targets) on the
+    device, the ‖δˡ‖ probe batch, and the readout probes' (images, int labels) fit/score."""
+
+    keys: jax.Array
+    train: tuple
+    validation: tuple
+    test: tuple
+    grad_probe: tuple
+    probe_fit: tuple
+    probe_score: tuple
+
+
+def finetune(name: str, start: Start, config: PretrainConfig, data: Data, store, progress, desc):
+    """Fine-tune one row's start for every seed and learning rate (a checkpoint per epoch
+    under ``<out>/checkpoints``), pick the rate on validation, probe its hidden layers before
+    and after (seed 0), and save the row. ``desc`` names its progress bar."""
     checkpoint = store.out / "checkpoints" / slug(name)
-    stats = jax.device_get(start_stats(start.params, *probe, net=start.net))
+    stats = jax.device_get(start_stats(start.params, *data.grad_probe, net=start.net))
     t0 = time.perf_counter()
     try:
-        _, metrics = sgd.run_sweep(
+        params, curves, diverged = finetune_lib.finetune(
             start.net,
-            sgd.hypers([config.lr] * config.seeds, 0.0, config.net.cost),
-            keys,
-            train_keys,
-            train,
-            test,
+            config.lrs,
+            start.params,
+            data.keys,
+            (data.train, data.validation, data.test),
             epochs=config.epochs,
             batch_size=config.batch_size,
-            block=1,
+            patience=config.patience,
             checkpoint=checkpoint,
-            params=start.params,
             progress=progress,
             desc=desc,
         )
     except Diverged as e:
-        raise Diverged(f"fine-tuning {name}: {e} (--lr {config.lr:g})") from None
-    row = _row(name, start, stats, metrics, time.perf_counter() - t0)
+        raise Diverged(f"fine-tuning {name}: {e}; lower --lrs") from None
+    seconds = time.perf_counter() - t0
+    choice = finetune_lib.choose(curves, diverged, config.lrs)
+    readouts = {}
+    if config.probe_images:
+        first = jax.tree.map(lambda x: x[0], start.params)
+        tuned = jax.tree.map(lambda x: x[choice["chosen"] * config.seeds], params)
+        readouts = {
+            when: readout.probe_layers(start.net, p, data.probe_fit, data.probe_score)
+            for when, p in (("before", first), ("after", tuned))
+        }
+    row = _row(name, start, stats, curves, diverged, choice, config, seconds)
+    row["readout"] = readouts
     if (where := non_finite(row)) is not None:
-        raise Diverged(f"fine-tuning {name}: {where} is not finite; lower --lr {config.lr:g}")
+        raise Diverged(f"fine-tuning {name}: {where} is not finite; lower --lrs")
     store.put(name, row)
     shutil.rmtree(checkpoint, ignore_errors=True)
     return row
+
+
+def split_data(mnist: data_lib.Mnist, config: PretrainConfig, keys: jax.Array) -> Data:
+    """The training images (the first ``images`` of the first 50,000), the validation images
+    (the first ``validation`` of the last 10,000) and the 10,000 test images, on the device."""
+    rest, (val_images, val_labels) = data_lib.nielsen_split(mnist)
+    train, test = sgd.device_data(rest, config.images)
+    validation = sgd.to_device(val_images[: config.validation], val_labels[: config.validation])
+    n = min(config.probe_images, len(train[0]), len(validation[0]))
+    return Data(
+        jax.vmap(lambda k: jax.random.fold_in(k, 200))(keys),
+        train,
+        validation,
+        test,
+        (train[0][: config.grad_images], train[1][: config.grad_images]),
+        (train[0][:n], readout.labels(train[1][:n])),
+        (validation[0][:n], readout.labels(validation[1][:n])),
+    )
+
+
+def input_readout(data: Data) -> dict:
+    """The probes on the pixels themselves: what any layer is measured against."""
+    x, xs = probes.flatten(data.probe_fit[0]), probes.flatten(data.probe_score[0])
+    y, ys = jnp.asarray(data.probe_fit[1]), jnp.asarray(data.probe_score[1])
+    return {
+        "probe_accuracy": float(probes.fit_linear_probe(x, y, xs, ys)["test_accuracy"]),
+        "nearest_mean_accuracy": float(probes.nearest_mean_accuracy(x, y, xs, ys)),
+    }
 
 
 def measure(mnist: data_lib.Mnist, config: PretrainConfig, store: RowStore, *, progress=None):
@@ -567,33 +684,84 @@ def measure(mnist: data_lib.Mnist, config: PretrainConfig, store: RowStore, *, p
     saved in ``store`` as they finish and read back on a rerun. ``progress(desc, total)``:
     a tqdm-like bar factory (default silent)."""
     start = time.perf_counter()
-    train, test = sgd.device_data(mnist, config.images)
-    x = train[0].reshape(train[0].shape[0], -1)  # [N, 784]
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
-    starts, pretrained = starting_points(config, x, train[1], keys, store, progress)
-    train_keys = jax.vmap(lambda k: jax.random.fold_in(k, 200))(keys)
-    probe = (train[0][: config.grad_images], train[1][: config.grad_images])
-    data = (keys, train_keys, train, test, probe)
+    data = split_data(mnist, config, keys)
+    x = data.train[0].reshape(data.train[0].shape[0], -1)  # [N, 784]
+    starts, pretrained = starting_points(config, x, data.train[1], keys, store, progress)
     rows = {}
     for i, (name, s) in enumerate(starts.items(), start=1):
         desc = f"[{i}/{len(starts)}] fine-tune {name}, epochs"
         rows[name] = store.get(name) or finetune(name, s, config, data, store, progress, desc)
     shutil.rmtree(store.out / "checkpoints", ignore_errors=True)
+    _add_gaps(rows)
+    lrs = ", ".join(f"{lr:g}" for lr in config.lrs)
+    budget = f"{config.epochs} epochs"
+    if config.patience:
+        budget = (
+            f"up to {config.epochs} epochs (stopped once {config.patience} passed without a "
+            "better validation error)"
+        )
     return {
         "description": f"{config.net.name} (sigmoid hidden layers; ReLU for its row) on the "
-        f"first {len(x):,} MNIST training images, fine-tuned {config.epochs} epochs of SGD "
-        f"(lr {config.lr}, batch {config.batch_size}, softmax cross-entropy); test error on the "
-        f"{len(test[0]):,} test images over {config.seeds} seeds; ‖δˡ‖ = ‖∂C/∂bˡ‖ on the first "
-        f"{config.grad_images} training images at the start of fine-tuning",
+        f"first {len(x):,} MNIST training images, fine-tuned "
+        f"{budget} of SGD (batch "
+        f"{config.batch_size}, softmax cross-entropy), each row at the learning rate of "
+        f"{{{lrs}}} with the lowest validation error on {len(data.validation[0]):,} of the last "
+        f"10,000 training images; test error on the {len(data.test[0]):,} test images over "
+        f"{config.seeds} seeds, at the last epoch and at each seed's best validation epoch; "
+        f"‖δˡ‖ = ‖∂C/∂bˡ‖ on the first {config.grad_images} training images at the start of "
+        "fine-tuning",
         "config": dataclasses.asdict(config),
         "network": config.net.name,
         "layers": [f"dense{i}" for i in range(1, len(config.hidden) + 2)],
         "rows": rows,
+        "input_readout": input_readout(data) if config.probe_images else {},
         "pretraining": _pretraining_summary(pretrained),
         "filters": {
             name: _filters(pretrained[name]["stack"][0].weights, config.filters)
             for name in ("RBM", "autoencoder", "denoising autoencoder")
+            if name in pretrained
         },
+        "timings": {"total_s": time.perf_counter() - start},
+    }
+
+
+def _add_gaps(rows: dict) -> None:
+    """Each row's test-error gap to random init (points; negative: lower error), at the
+    best validation epoch and at the last: the number Bengio et al. 2007 and Erhan et al.
+    2010 report as the benefit of pretraining."""
+    if "random init" not in rows:
+        return
+    base = rows["random init"]
+    for r in rows.values():
+        r["gap_to_random_init"] = (
+            r["early_stopping_test_error_mean"] - base["early_stopping_test_error_mean"]
+        )
+        r["gap_to_random_init_last_epoch"] = r["test_error_mean"] - base["test_error_mean"]
+
+
+def depth_config(config: PretrainConfig, depth: int) -> PretrainConfig:
+    """``config`` with ``depth`` hidden layers as wide as its first."""
+    return dataclasses.replace(config, hidden=(config.hidden[0],) * depth, depths=())
+
+
+def measure_depths(mnist: data_lib.Mnist, config: PretrainConfig, out, *, progress=None):
+    """:func:`measure` at each of ``config.depths``, each resumable in ``<out>/depth<d>``:
+    {"description", "config", "depths": {"1": results, ...}, "timings"}."""
+    start = time.perf_counter()
+    results = {}
+    for depth in config.depths:
+        sub = depth_config(config, depth)
+        store = open_rows(Path(out) / f"depth{depth}", sub)
+        results[str(depth)] = measure(mnist, sub, store, progress=progress)
+        store.finish()
+    first = next(iter(results.values()))
+    return {
+        "description": f"the rows {', '.join(config.rows)} with "
+        f"{', '.join(map(str, config.depths))} hidden layers of {config.hidden[0]}; "
+        + first["description"].split(" on the ", 1)[1],
+        "config": dataclasses.asdict(config),
+        "depths": results,
         "timings": {"total_s": time.perf_counter() - start},
     }
 
@@ -617,22 +785,49 @@ def _pretraining_summary(pretrained: dict) -> dict:
     }
 
 
-def _row(name: str, start: Start, stats: G.GradStats, metrics: dict, seconds: float) -> dict:
-    """One table row: test error (%) over seeds, ‖δˡ‖ at the start, and the times."""
-    test_error = 100.0 * (1.0 - np.asarray(metrics["test_accuracy"], np.float64))  # [S, E]
-    train_error = 100.0 * (1.0 - np.asarray(metrics["train_accuracy"], np.float64))
+def _mean_sd(values) -> tuple[float, float]:
+    v = np.asarray(values, np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def _row(name, start: Start, stats: G.GradStats, curves, diverged, choice, config, seconds):
+    """One table row: test error (%) over seeds at the chosen rate, at the last epoch and
+    at the best validation epoch; the validation curves of every rate; ‖δˡ‖ at the start."""
+    n = len(config.lrs)
+    per_rate = {
+        k: np.asarray(curves[k], np.float64).reshape(n, config.seeds, -1)
+        for k in finetune_lib.CURVES
+    }
+    c = choice["chosen"]
     delta = np.asarray(stats.delta_norm, np.float64)  # [S, L]
     hidden = delta[:, :-1]
     with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 is caught as non-finite
         ratio = hidden[:, 0] / hidden[:, -1]
+    final_mean, final_sd = _mean_sd(choice["final_test_error"])
+    early_mean, early_sd = _mean_sd(choice["early_stopping_test_error"])
     return {
         "network": start.net.name,
         "activation": start.net.activation,
-        "final_test_error": test_error[:, -1].tolist(),
-        "test_error_mean": float(test_error[:, -1].mean()),
-        "test_error_sd": float(test_error[:, -1].std(ddof=1)) if len(delta) > 1 else 0.0,
-        "test_error_by_epoch": test_error.tolist(),
-        "train_error_by_epoch": train_error.tolist(),
+        "lrs": list(config.lrs),
+        "chosen_lr": choice["chosen_lr"],
+        "validation_score": choice["validation_score"],
+        "diverged_lrs": [
+            float(lr)
+            for lr, d in zip(config.lrs, np.asarray(diverged).reshape(n, -1).any(1), strict=True)
+            if d
+        ],
+        "epochs_run": int(per_rate["validation"].shape[2]),
+        "final_test_error": choice["final_test_error"],
+        "test_error_mean": final_mean,
+        "test_error_sd": final_sd,
+        "early_stopping_test_error": choice["early_stopping_test_error"],
+        "early_stopping_test_error_mean": early_mean,
+        "early_stopping_test_error_sd": early_sd,
+        "best_epoch": choice["best_epoch"],
+        "best_validation_error": choice["best_validation_error"],
+        "train_error_by_epoch": per_rate["train"][c].tolist(),
+        "validation_error_by_epoch": per_rate["validation"][c].tolist(),
+        "validation_error_by_lr": per_rate["validation"].mean(1).tolist(),
         "delta_norm": delta.tolist(),
         "delta_norm_median": np.median(delta, axis=0).tolist(),
         "first_over_last_hidden": ratio.tolist(),
@@ -643,34 +838,67 @@ def _row(name: str, start: Start, stats: G.GradStats, metrics: dict, seconds: fl
 
 
 def format_table(results: dict) -> str:
-    """The study's table as text."""
+    """The study's table as text (a depth sweep: one table per depth)."""
+    if "depths" in results:
+        return "\n".join(
+            f"\n{depth} hidden layer(s):" + format_table(r)
+            for depth, r in results["depths"].items()
+        )
     n_hidden = len(results["layers"]) - 1
     head = "".join(f"{f'‖δ{i + 1}‖':>10}" for i in range(n_hidden))
     lines = [
         "",
         results["description"],
         "",
-        f"{'start':<24}{'test error %':>16}{head}{'δ1/δL':>9}{'pretrain s':>12}{'fine-tune s':>13}",
+        f"{'start':<24}{'lr':>6}{'last epoch %':>16}{'early stop %':>16}{head}{'δ1/δL':>9}"
+        f"{'pretrain s':>12}{'fine-tune s':>13}",
     ]
     for name, r in results["rows"].items():
         deltas = "".join(f"{d:10.2e}" for d in r["delta_norm_median"][:n_hidden])
         error = f"{r['test_error_mean']:.2f} ± {r['test_error_sd']:.2f}"
+        early = (
+            f"{r['early_stopping_test_error_mean']:.2f} ± {r['early_stopping_test_error_sd']:.2f}"
+        )
         lines.append(
-            f"{name:<24}{error:>16}{deltas}{r['first_over_last_hidden_median']:9.3f}"
-            f"{r['pretrain_s']:12.1f}{r['finetune_s']:13.1f}"
+            f"{name:<24}{r['chosen_lr']:>6g}{error:>16}{early:>16}{deltas}"
+            f"{r['first_over_last_hidden_median']:9.3f}{r['pretrain_s']:12.1f}{r['finetune_s']:13.1f}"
         )
     lines.append(
-        "(‖δˡ‖: median over seeds; fine-tune s of a network's first row includes compiling)"
+        "(lr: picked on validation; ‖δˡ‖: median over seeds; fine-tune s of a network's first "
+        "row includes compiling)"
     )
+    readouts = {name: r["readout"] for name, r in results["rows"].items() if r.get("readout")}
+    if readouts:
+        lines += [
+            "",
+            "linear probe accuracy per hidden layer (seed 0), before → after fine-tuning:",
+        ]
+        for name, ro in readouts.items():
+            before, after = ro["before"], ro["after"]
+            cells = "  ".join(
+                f"{layer} {before[layer]['probe_accuracy']:.3f}"
+                f"→{after[layer]['probe_accuracy']:.3f}"
+                for layer in before
+            )
+            lines.append(f"{name:<24}{cells}")
     return "\n".join(lines)
 
 
 def write_figures(results: dict, out: str | Path) -> None:
-    """filters.png, test_error.png and delta_norms.png in ``out``."""
+    """filters.png, validation_error.png and delta_norms.png in ``out``; a depth sweep:
+    depth_spread.png."""
     out = Path(out)
-    save_figure(plots.plot_filters(results["filters"]), out / "filters.png")
-    curves = {name: r["test_error_by_epoch"] for name, r in results["rows"].items()}
-    save_figure(plots.plot_test_error(curves), out / "test_error.png")
+    if "depths" in results:
+        errors = {
+            depth: {name: r["early_stopping_test_error"] for name, r in d["rows"].items()}
+            for depth, d in results["depths"].items()
+        }
+        save_figure(plots.plot_depth_spread(errors), out / "depth_spread.png")
+        return
+    if results["filters"]:
+        save_figure(plots.plot_filters(results["filters"]), out / "filters.png")
+    curves = {name: r["validation_error_by_epoch"] for name, r in results["rows"].items()}
+    save_figure(plots.plot_test_error(curves, "validation"), out / "validation_error.png")
     n_hidden = len(results["layers"]) - 1
     deltas = {name: r["delta_norm"] for name, r in results["rows"].items()}
     save_figure(

@@ -121,16 +121,53 @@ def test_script_writes_results(load_script, mnist, tmp_path, capsys):
     for row in results["rows"].values():
         assert np.isfinite(row["test_error_mean"]) and 0 <= row["test_error_mean"] <= 100
         assert np.all(np.isfinite(row["delta_norm"]))
-        assert np.shape(row["test_error_by_epoch"]) == (2, 1)
+        assert np.shape(row["validation_error_by_epoch"]) == (2, 1)
+        assert row["chosen_lr"] in row["lrs"] and np.shape(row["validation_error_by_lr"]) == (4, 1)
+        assert row["best_epoch"] == [1, 1]  # one epoch: the best is the last
+        assert row["early_stopping_test_error"] == row["final_test_error"]
+        base = results["rows"]["random init"]["early_stopping_test_error_mean"]
+        assert row["gap_to_random_init"] == pytest.approx(
+            row["early_stopping_test_error_mean"] - base
+        )
+        for when in ("before", "after"):
+            layers = row["readout"][when]
+            assert list(layers) == [f"{row['activation']}1"]
+            assert 0 <= layers[f"{row['activation']}1"]["probe_accuracy"] <= 1
     assert np.shape(results["filters"]["RBM"]) == (4, 784)
-    for name in ("filters.png", "test_error.png", "delta_norms.png"):
+    for name in ("filters.png", "validation_error.png", "delta_norms.png"):
         assert (out / name).stat().st_size > 0
     assert "supervised greedy" in capsys.readouterr().out
 
 
+def test_depth_sweep_runs_the_rows_at_each_depth(load_script, mnist, tmp_path):
+    out = tmp_path / "run"
+    rows = ["--rows", "random init,denoising autoencoder", "--depths", "1,2"]
+    code = load_script("pretraining").main(
+        [*TINY, *rows, "--data-dir", DATA_DIR, "--out", str(out)]
+    )
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["depths"]) == ["1", "2"]
+    for depth, r in results["depths"].items():
+        assert list(r["rows"]) == ["random init", "denoising autoencoder"]
+        assert len(r["layers"]) == int(depth) + 1
+        assert list(r["pretraining"]) == ["denoising autoencoder"]
+    assert (out / "depth_spread.png").stat().st_size > 0
+    assert (out / "depth2" / "progress.json").exists()
+
+
 @pytest.mark.parametrize(
     "flags",
-    [["--corruption", "1.5"], ["--filters", "9"], ["--seeds", "1"], ["--images", "70000"]],
+    [
+        ["--corruption", "1.5"],
+        ["--filters", "9"],
+        ["--seeds", "1"],
+        ["--images", "70000"],
+        ["--images", "55000"],
+        ["--validation", "20000"],
+        ["--rows", "random init,DBN"],
+        ["--full", "--converged"],
+    ],
 )
 def test_bad_flags_exit_2_before_writing(load_script, mnist, tmp_path, capsys, flags):
     out = tmp_path / "run"
@@ -147,7 +184,7 @@ def test_every_config_flag_helps_in_a_sentence():
     import dataclasses
 
     helps = [f.metadata["help"] for f in dataclasses.fields(P.PretrainConfig) if f.metadata]
-    assert len(helps) == 15
+    assert len(helps) == 20
     for text in helps:
         assert text[0].isupper() and text.endswith("."), text
 
@@ -161,3 +198,6 @@ def test_full_and_untied_flags_set_the_config(load_script):
     assert config == P.PretrainConfig.full(seeds=4, tied=False)
     assert config.hidden == (1000, 1000, 1000) and config.images is None
     assert flags.from_flags(P.PretrainConfig, vars(parser.parse_args([]))) == P.PretrainConfig()
+    args = vars(parser.parse_args(["--converged"]))
+    config = flags.from_flags(P.PretrainConfig, args, **P.CONVERGED)
+    assert config.patience > 0 and "random init" in config.rows and config.images is None

@@ -1,0 +1,240 @@
+"""Fine-tuning on a learning-rate grid, read with a validation split and early stopping.
+
+Every (learning rate, seed) pair is one configuration of one vmapped, jitted epoch
+(:func:`cnn_jax.training.sgd.train_epoch`, the engine every MLP study trains with); after
+each epoch the validation error (and a training error) is recorded for every configuration,
+and each configuration keeps its parameters at its best validation epoch so far, so the test
+images are read only at the end, with those and with the last parameters. :func:`choose` then
+picks the row's learning rate on validation alone (the lowest mean over seeds of each seed's
+best validation error) and gives each seed's test error at the last epoch and at its best
+validation epoch (early stopping).
+
+:func:`finetune` saves a verified checkpoint after every epoch and resumes from the newest
+intact one; with ``patience`` it stops once the row's best validation curve has not improved
+for that many epochs, which is how the converged mode runs "until validation stops improving".
+A configuration whose weights overflow (ReLU at a large rate) is marked diverged, frozen at its
+best parameters, and left out of the choice; the row fails only when every rate diverges.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_jax.cli import Progress, silent
+from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.training import sgd
+from cnn_jax.training.checkpoint import RunCheckpoints, resume, state_digest
+
+CURVES = ("train", "validation")  # error after every epoch; the test error only at two
+
+
+@functools.partial(jax.jit, static_argnames=("net", "batch_size"))
+def _epoch(params, hyper, keys, train, watched, validation, epoch, *, net, batch_size):
+    """One epoch of every configuration (leaves [C, ...]): (params, error % [C, 2] on the
+    ``watched`` training images and on validation, finite [C])."""
+    model = net.model()
+
+    def one(p, h, k):
+        p = sgd.train_epoch(model, p, h, train, k, epoch, batch_size=batch_size)
+        errors = [
+            1.0 - sgd.cost_and_accuracy(model, p, *d, h.cost)[1] for d in (watched, validation)
+        ]
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(w)) for w in jax.tree.leaves(p)]))
+        return p, 100.0 * jnp.stack(errors), finite
+
+    return jax.vmap(one)(params, hyper, keys)
+
+
+@functools.partial(jax.jit, static_argnames=("net",))
+def test_error(params, images, targets, *, net):
+    """Error % [C] of every configuration (leaves [C, ...]) on images [N, ...]."""
+    model = net.model()
+    accuracy = jax.vmap(lambda p: sgd.cost_and_accuracy(model, p, images, targets, 0)[1])(params)
+    return 100.0 * (1.0 - accuracy)
+
+
+def grid(lrs, params, keys):
+    """Every (learning rate, seed) pair, learning-rate major: configuration c = l·S + s.
+    params leaves [S, ...] and keys [S] are repeated once per rate."""
+    n = len(lrs)
+    return (
+        np.repeat(np.asarray(lrs, np.float32), keys.shape[0]),
+        jax.tree.map(lambda x: jnp.concatenate([x] * n), params),
+        jnp.concatenate([keys] * n),
+    )
+
+
+def stalled(validation: np.ndarray, diverged: np.ndarray, n_lrs: int, patience: int) -> bool:
+    """True once the row's best curve (the lowest, over rates, of the seed-mean validation
+    error [C, E]) has not improved in the last ``patience`` epochs (never when 0)."""
+    if not patience or validation.shape[1] == 0:
+        return False
+    v = np.where(diverged[:, None], np.inf, validation).reshape(n_lrs, -1, validation.shape[1])
+    best = v.mean(1).min(0)  # [E]
+    return validation.shape[1] - 1 - int(np.argmin(best)) >= patience
+
+
+def finetune(
+    net: MLPSpec,
+    lrs,
+    params,
+    keys: jax.Array,
+    data: tuple,
+    *,
+    epochs: int,
+    batch_size: int,
+    patience: int = 0,
+    checkpoint: str | Path | None = None,
+    progress: Progress | None = None,
+    desc: str = "fine-tune",
+    log: Callable[[str], None] = lambda line: None,
+):
+    """Fine-tune params (leaves [S, ...], one start per seed; keys [S]) at every rate in
+    ``lrs``; data = (train, validation, test), each (images, one-hot targets) on the device.
+
+    After every epoch the error on validation and on as many training images as there are
+    validation images is recorded, and each configuration's parameters at its best
+    validation epoch so far are kept (the first of equal minima). Returns (final params
+    [C, ...], {"train", "validation": error % [C, E], "test_final", "test_at_best": error %
+    [C]}, diverged [C] bool); E ≤ ``epochs`` (fewer when ``patience`` stopped it)."""
+    lr, params, keys = grid(lrs, params, keys)
+    hyper = sgd.hypers(lr, 0.0, net.cost)
+    train, validation, test = data
+    watched = tuple(d[: len(validation[0])] for d in train)
+    c = len(lr)
+    state = {
+        "params": params,
+        "best_params": params,
+        "errors": np.zeros((c, 0, 2), np.float32),
+        "best_validation": np.full((c,), np.inf, np.float32),
+        "diverged": np.zeros((c,), np.int32),
+    }
+    ckpt, run = None, None
+    if checkpoint is not None:
+        ckpt = RunCheckpoints(Path(checkpoint), subdir=".")
+        run = {"lrs": [float(x) for x in lrs], "params_sha256": state_digest(params)}
+        found = resume(ckpt, check_config=_same_run(ckpt, run), log=log, epochs=epochs)
+        if found is not None:
+            saved = found.state
+            state = {
+                "params": jax.tree.map(jnp.asarray, saved["params"]),
+                "best_params": jax.tree.map(jnp.asarray, saved["best_params"]),
+                "errors": np.asarray(saved["errors"], np.float32).reshape(c, -1, 2),
+                "best_validation": np.asarray(saved["best_validation"], np.float32),
+                "diverged": np.asarray(saved["diverged"], np.int32),
+            }
+    bar = (progress or silent)(desc, epochs)
+    bar.update(state["errors"].shape[1])
+    try:
+        while state["errors"].shape[1] < epochs and not stalled(
+            state["errors"][:, :, 1], state["diverged"].astype(bool), len(lrs), patience
+        ):
+            state = _one_epoch(state, hyper, keys, (train, watched, validation), net, batch_size)
+            if ckpt is not None:
+                done = state["errors"].shape[1]
+                ckpt.save(done, _finite(state), {"epochs": done}, run)
+            bar.update(1)
+    finally:
+        bar.close()
+        if ckpt is not None:
+            ckpt.close()
+    errors, diverged = state["errors"], state["diverged"].astype(bool)
+    curves = {name: errors[:, :, i] for i, name in enumerate(CURVES)}
+    for name, p in (("test_final", state["params"]), ("test_at_best", state["best_params"])):
+        curves[name] = np.where(diverged, 100.0, np.asarray(test_error(p, *test, net=net)))
+    return state["params"], curves, diverged
+
+
+def _one_epoch(state: dict, hyper, keys, data, net, batch_size) -> dict:
+    """The state after one more epoch: diverged configurations frozen at their start."""
+    train, watched, validation = data
+    done = state["errors"].shape[1]
+    diverged = state["diverged"].astype(bool)
+    step = hyper._replace(lr=jnp.where(jnp.asarray(diverged), 0.0, hyper.lr))
+    params, new, finite = _epoch(
+        state["params"],
+        step,
+        keys,
+        train,
+        watched,
+        validation,
+        done,
+        net=net,
+        batch_size=batch_size,
+    )
+    new, finite = np.asarray(new), np.asarray(finite) & np.isfinite(new).all(1)
+    diverged = diverged | ~finite
+    if diverged.all():
+        raise Diverged(f"every learning rate diverged by epoch {done + 1}")
+    # A diverged configuration goes back to its best parameters (finite: it can be saved).
+    params = _where(jnp.asarray(diverged), state["best_params"], params)
+    new = np.where(diverged[:, None], 100.0, new)
+    improved = (new[:, 1] < state["best_validation"]) & ~diverged
+    return {
+        "params": params,
+        "best_params": _where(jnp.asarray(improved), params, state["best_params"]),
+        "errors": np.concatenate([state["errors"], new[:, None, :]], axis=1),
+        "best_validation": np.where(improved, new[:, 1], state["best_validation"]),
+        "diverged": diverged.astype(np.int32),
+    }
+
+
+def _finite(state: dict) -> dict:
+    """The state as saved: the best validation error of a configuration not yet measured
+    (inf) is saved as 100 %, so every saved number is finite."""
+    return {**state, "best_validation": np.minimum(state["best_validation"], 1e3)}
+
+
+def _where(pick: jax.Array, a, b):
+    """a where pick [C] is true, else b (parameter trees with leaves [C, ...])."""
+    return jax.tree.map(
+        lambda x, y: jnp.where(pick.reshape((-1,) + (1,) * (x.ndim - 1)), x, y), a, b
+    )
+
+
+def _same_run(ckpt: RunCheckpoints, run: dict):
+    def check(saved: dict) -> None:
+        if saved != run:
+            raise UsageError(
+                f"{ckpt.directory} holds checkpoints of another run; use another --out"
+            )
+
+    return check
+
+
+def choose(curves: dict, diverged: np.ndarray, lrs) -> dict:
+    """The row's learning rate and its seeds' errors. curves (from :func:`finetune`):
+    "validation" error % [C, E], "test_at_best" and "test_final" [C], configurations
+    learning-rate major (:func:`grid`).
+
+    The rate: the lowest mean over seeds of each seed's best validation error (rates with a
+    diverged seed are out). Per seed of that rate: the best validation epoch (1-based, the
+    first of equal minima), the test error there (early stopping) and at the last epoch."""
+    n = len(lrs)
+    v = np.asarray(curves["validation"], np.float64)
+    v = v.reshape(n, -1, v.shape[1])  # [L, S, E]
+    best_epoch = np.argmin(v, axis=2)  # [L, S]
+    best_validation = v.min(axis=2)
+    out = np.asarray(diverged).reshape(n, -1).any(1)
+    score = np.where(out, np.inf, best_validation.mean(1))  # [L]
+    chosen = int(np.argmin(score))
+
+    def of_chosen(name: str) -> list[float]:
+        return np.asarray(curves[name], np.float64).reshape(n, -1)[chosen].tolist()
+
+    return {
+        "chosen": chosen,
+        "chosen_lr": float(lrs[chosen]),
+        "validation_score": [None if not np.isfinite(s) else float(s) for s in score],
+        "best_epoch": (best_epoch[chosen] + 1).tolist(),
+        "best_validation_error": best_validation[chosen].tolist(),
+        "early_stopping_test_error": of_chosen("test_at_best"),
+        "final_test_error": of_chosen("test_final"),
+    }

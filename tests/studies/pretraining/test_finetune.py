@@ -1,0 +1,139 @@
+"""Fine-tuning on a learning-rate grid: the rate is the one best on validation, early stopping
+reads each seed's best validation epoch, a diverged rate is left out, patience stops a stalled
+row, a checkpointed run continues to the numbers of an uninterrupted one, and the readout
+probes score every hidden layer."""
+
+import jax
+import numpy as np
+import pytest
+
+from cnn_jax.errors import Diverged
+from cnn_jax.nn.mlp import MLPSpec
+from cnn_jax.studies.pretraining import finetune as F
+from cnn_jax.studies.pretraining import readout
+from cnn_jax.training import sgd
+
+NET = MLPSpec((784, 12, 10), "sigmoid", "nielsen", cost="softmax_ce")
+RELU = MLPSpec((784, 12, 12, 10), "relu", "he", cost="softmax_ce")
+
+
+@pytest.fixture(scope="module")
+def splits(mnist):
+    """200 training, 200 validation (the last 10,000 training images) and 200 test images."""
+    train = sgd.to_device(mnist.train_images[:200], mnist.train_labels[:200])
+    validation = sgd.to_device(mnist.train_images[50_000:50_200], mnist.train_labels[50_000:50_200])
+    test = sgd.to_device(mnist.test_images[:200], mnist.test_labels[:200])
+    return train, validation, test
+
+
+def _start(net, seeds=2):
+    keys = jax.random.split(jax.random.key(0), seeds)
+    return net.init_params(keys), keys
+
+
+def test_choose_takes_the_rate_with_the_best_validation_error_and_each_seeds_best_epoch():
+    lrs = (0.01, 0.1, 1.0)
+    # [C = 3 rates × 2 seeds, E = 4]: rate 0.1's seeds reach 5 and 7 (mean 6); rate 1.0 is
+    # better at the last epoch but worse at its best (mean 6.5); rate 0.01 never gets close.
+    validation = np.array(
+        [
+            [50, 40, 30, 20],
+            [50, 45, 35, 25],
+            [20, 5, 9, 12],
+            [20, 10, 7, 8],
+            [30, 20, 10, 6],
+            [30, 20, 10, 7],
+        ],
+        float,
+    )
+    curves = {
+        "validation": validation,
+        "test_at_best": np.array([21, 26, 6.5, 8, 7, 8], float),
+        "test_final": np.array([21, 26, 11, 9, 7, 8], float),
+    }
+    choice = F.choose(curves, np.zeros(6, bool), lrs)
+    assert choice["chosen_lr"] == 0.1 and choice["chosen"] == 1
+    assert choice["best_epoch"] == [2, 3]
+    assert choice["early_stopping_test_error"] == [6.5, 8.0]
+    assert choice["final_test_error"] == [11.0, 9.0]
+    assert choice["validation_score"] == pytest.approx([22.5, 6.0, 6.5])
+    # A rate with a diverged seed is out, however good its other seed looks.
+    diverged = np.array([0, 0, 0, 1, 0, 0], bool)
+    choice = F.choose(curves, diverged, lrs)
+    assert choice["chosen_lr"] == 1.0 and choice["validation_score"][1] is None
+
+
+def test_stalled_counts_epochs_since_the_best_of_any_rate():
+    v = np.array([[10, 8, 9, 9], [12, 11, 7, 7.5]], float)  # 2 rates × 1 seed
+    none = np.zeros(2, bool)
+    assert not F.stalled(v, none, 2, 2)  # best (7) at epoch 3, one epoch ago
+    assert F.stalled(v, none, 2, 1)
+    assert not F.stalled(v, none, 2, 0)  # 0: never stop
+    assert F.stalled(v, np.array([0, 1], bool), 2, 2)  # without rate 2 the best is epoch 2
+
+
+def test_the_grid_picks_a_learning_rate_that_learns_and_early_stopping_reads_its_best_epoch(
+    splits,
+):
+    params, keys = _start(NET)
+    lrs = (1e-6, 2.0)
+    _, curves, diverged = F.finetune(NET, lrs, params, keys, splits, epochs=4, batch_size=20)
+    shapes = {"train": (4, 4), "validation": (4, 4), "test_final": (4,), "test_at_best": (4,)}
+    assert {k: v.shape for k, v in curves.items()} == shapes
+    assert not diverged.any()
+    choice = F.choose(curves, diverged, lrs)
+    assert choice["chosen_lr"] == 2.0  # 1e-6 cannot move from chance in 4 epochs
+    assert choice["final_test_error"] == curves["test_final"][2:].tolist()
+    for s in range(2):
+        v = curves["validation"][2 + s]
+        epoch = choice["best_epoch"][s]
+        assert v[epoch - 1] == v.min() and choice["best_validation_error"][s] == v.min()
+        assert v[: epoch - 1].min(initial=np.inf) > v.min()  # the first of equal minima
+        # The test error at the best epoch is that of the same run stopped there.
+        _, stopped, _ = F.finetune(NET, lrs, params, keys, splits, epochs=epoch, batch_size=20)
+        assert choice["early_stopping_test_error"][s] == stopped["test_final"][2 + s]
+
+
+def test_a_diverging_rate_is_left_out_and_the_others_train_on(splits):
+    params, keys = _start(RELU)
+    lrs = (0.1, 1e9)
+    out, curves, diverged = F.finetune(RELU, lrs, params, keys, splits, epochs=2, batch_size=20)
+    assert diverged.tolist() == [False, False, True, True]
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(out))
+    assert (curves["validation"][2:, -1] == 100.0).all()
+    assert F.choose(curves, diverged, lrs)["chosen_lr"] == 0.1
+    with pytest.raises(Diverged, match="every learning rate"):
+        F.finetune(RELU, (1e9,), params, keys, splits, epochs=1, batch_size=20)
+
+
+def test_patience_stops_a_row_and_a_checkpointed_run_continues_to_the_same_numbers(
+    splits, tmp_path
+):
+    params, keys = _start(NET)
+    lrs = (0.5,)
+    kwargs = dict(batch_size=20)
+    _, whole, _ = F.finetune(NET, lrs, params, keys, splits, epochs=3, **kwargs)
+    F.finetune(NET, lrs, params, keys, splits, epochs=1, checkpoint=tmp_path / "c", **kwargs)
+    _, resumed, _ = F.finetune(
+        NET, lrs, params, keys, splits, epochs=3, checkpoint=tmp_path / "c", **kwargs
+    )
+    for name, value in whole.items():
+        np.testing.assert_allclose(resumed[name], value, rtol=1e-6)
+    # A tiny rate never improves on chance by much; with patience 1 it stops as soon as a
+    # best epoch is followed by one that is not better, at most the 3 epochs asked for.
+    _, curves, _ = F.finetune(NET, (1e-9,), params, keys, splits, epochs=3, patience=1, **kwargs)
+    v = curves["validation"].mean(0)
+    stop = curves["validation"].shape[1]
+    assert stop == 3 or (stop >= 2 and v[-1] >= v[:-1].min())
+
+
+def test_readout_probes_every_hidden_layer(splits, mnist):
+    net = MLPSpec((784, 12, 8, 10), "sigmoid", "nielsen", cost="softmax_ce")
+    params = jax.tree.map(lambda x: x[0], net.init_params(jax.random.split(jax.random.key(1), 1)))
+    train, validation, _ = splits
+    fit = (train[0], readout.labels(train[1]))
+    score = (validation[0], readout.labels(validation[1]))
+    rows = readout.probe_layers(net, params, fit, score, steps=50)
+    assert list(rows) == ["sigmoid1", "sigmoid2"]
+    for r in rows.values():
+        assert 0.1 < r["probe_accuracy"] <= 1 and 0 <= r["nearest_mean_accuracy"] <= 1
