@@ -80,6 +80,23 @@ PRETRAINING_KEYS = [
     "input_readout",
 ]
 
+# The keys of the regularization runs a snapshot keeps (Nielsen chapter 3 and his curves).
+REGULARIZATION_KEYS = [
+    "studies.*.configs.*.final_test_accuracy",
+    "studies.*.configs.*.best_test_accuracy",
+    "studies.*.configs.*.best_epoch",
+    "studies.*.configs.*.final_train_accuracy",
+    "studies.*.images",
+    "studies.*.epochs",
+    "studies.*.configs.*.seeds",
+    "studies.*.configs.*.per_seed",
+    "studies.*.configs.*.mechanism.*.kernel_norm",
+    "studies.*.configs.*.mechanism.*.abs_z_median",
+    "studies.*.configs.*.mechanism.*.fraction_saturated",
+    *(f"studies.*.configs.*.nielsen.{k}" for k in ("file", "epochs", "seeds", "differs")),
+    *(f"studies.*.configs.*.nielsen.{k}" for k in ("best", "final", "peak_epoch")),
+]
+
 # Each chapter's runs, by their folder under the reproduce output (experiments/reproduce.py:
 # runs/reproduce/<run>/results.json, or <run>/s0, s1, ... for seeded runs), and the keys of
 # results.json a snapshot keeps ("*" = every key at that level).
@@ -137,21 +154,10 @@ KEEP: dict[str, dict[str, list[str]]] = {
             "neuron.runs.*.cost_drop_first_10_epochs",
             "neuron.runs.*.epochs_to_halve_cost",
         ],
-        "costs/regularization": [
-            "studies.*.configs.*.final_test_accuracy",
-            "studies.*.configs.*.best_test_accuracy",
-            "studies.*.configs.*.best_epoch",
-            "studies.*.configs.*.final_train_accuracy",
-            "studies.*.images",
-            "studies.*.epochs",
-            "studies.*.configs.*.seeds",
-            "studies.*.configs.*.per_seed",
-            "studies.*.configs.*.mechanism.*.kernel_norm",
-            "studies.*.configs.*.mechanism.*.abs_z_median",
-            "studies.*.configs.*.mechanism.*.fraction_saturated",
-            *(f"studies.*.configs.*.nielsen.{k}" for k in ("file", "epochs", "seeds", "differs")),
-            *(f"studies.*.configs.*.nielsen.{k}" for k in ("best", "final", "peak_epoch")),
-        ],
+        **{
+            run: REGULARIZATION_KEYS
+            for run in ("costs/regularization", f"costs/regularization{FULL}")
+        },
     },
     "initialization": {
         "initialization": [
@@ -185,7 +191,10 @@ KEEP: dict[str, dict[str, list[str]]] = {
     "layers": {"layers": ["statistics.layers"]},
     "probes": {
         "probes": ["runs.*.label", "runs.*.layers"],
-        "probes_mlp": ["runs.*.label", "runs.*.layers", "by_epoch"],
+        **{
+            run: ["runs.*.label", "runs.*.layers", "by_epoch"]
+            for run in ("probes_mlp", f"probes_mlp{FULL}")
+        },
     },
 }
 # Runs that a default reproduction may not make (hours on a CPU, or another script): when the
@@ -593,11 +602,11 @@ def _against_his(m: dict, seeds: int, scale: float = 100, digits: int = 2) -> st
     return f"{spread}; {m['seeds_below']} below, {m['seeds_above']} above"
 
 
-def costs_nielsen(s: dict) -> str:
+def costs_nielsen(s: dict, run: str = "costs/regularization") -> str:
     """Nielsen's own run against our seeds: best, final, and the epoch of the best."""
     rows = []
     for study, label in _L2_IDS:
-        c = s["runs"]["costs/regularization"]["studies"].get(study, {}).get("configs", {})
+        c = s["runs"].get(run, {}).get("studies", {}).get(study, {}).get("configs", {})
         o = c.get(label, {}).get("nielsen")
         if not o:
             continue
@@ -985,10 +994,10 @@ def layers_stats(s: dict) -> str:
     return md_table(["layer", "mean", "std", "zero fraction", "dead ReLU fraction"], rows)
 
 
-def probes_by_epoch(s: dict) -> str:
+def probes_by_epoch(s: dict, run: str = "probes_mlp") -> str:
     """Linear-probe test accuracy (nearest-class-mean accuracy in brackets) of every hidden
     layer's output and of the network's output, by epoch, from the "probes_mlp" run."""
-    found = s["runs"].get("probes_mlp", {}).get("by_epoch")
+    found = s["runs"].get(run, {}).get("by_epoch")
     if not found:
         return "(no run probed at several epochs in this snapshot)"
     rows, hidden = [], 0
@@ -1160,6 +1169,7 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "mechanism": costs_mechanism,
         "dropout": costs_dropout,
         "nielsen": costs_nielsen,
+        "nielsen_full": lambda s: costs_nielsen(s, f"costs/regularization{FULL}"),
     },
     "initialization": {"jacobian": init_jacobian, "table1": init_table1},
     "pretraining": {
@@ -1176,6 +1186,7 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "seed": lambda s: probes_table(s, cnn=True),
         "mlp": lambda s: probes_table(s, cnn=False),
         "epochs": probes_by_epoch,
+        "epochs_full": lambda s: probes_by_epoch(s, f"probes_mlp{FULL}"),
     },
 }
 
