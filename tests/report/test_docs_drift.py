@@ -59,17 +59,19 @@ def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
     for chapter in docs.CHAPTERS:
         snap = json.loads(docs.snapshot_path(docs.ROOT, chapter).read_text())
         for run, results in snap["runs"].items():
-            folder = tmp_path / run / ("s0" if run == "cnn/seed" else "")
+            path = run.removesuffix(chapter_tables.FULL)  # <run>@full: a full-scale folder
+            where = tmp_path / ("full" if run != path else "default")
+            folder = where / path / ("s0" if path == "cnn/seed" else "")
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "results.json").write_text(json.dumps({**results, "extra": [0] * 10}))
-        rebuilt = docs.snapshot_from_runs(tmp_path, chapter)
+        rebuilt = docs.snapshot_from_runs(tmp_path / "default", chapter, full_dir=tmp_path / "full")
         for name, render in chapter_tables.TABLES[chapter].items():
             assert render(rebuilt) == render(snap), f"{chapter}/{name}"
     seed = json.loads(docs.snapshot_path(docs.ROOT, "cnn").read_text())["runs"]["cnn/seed"]
-    (tmp_path / "cnn/seed/s1").mkdir()
+    (tmp_path / "default/cnn/seed/s1").mkdir()
     other = {**seed, "test_accuracy": 0.5, "test_accuracies": [0.5]}
-    (tmp_path / "cnn/seed/s1/results.json").write_text(json.dumps(other))
-    rebuilt = docs.snapshot_from_runs(tmp_path, "cnn")
+    (tmp_path / "default/cnn/seed/s1/results.json").write_text(json.dumps(other))
+    rebuilt = docs.snapshot_from_runs(tmp_path / "default", "cnn")
     assert len(rebuilt["runs"]["cnn/seed"]["seeds"]) == 2
     row = chapter_tables.cnn_results(rebuilt).splitlines()[2]
     mean = 100 * (seed["test_accuracy"] + 0.5) / 2
