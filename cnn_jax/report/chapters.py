@@ -230,9 +230,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             Run(
                 "initialization_budget",
                 "initialization_budget.py",
-                Setting(
-                    "--width 8 --hidden 2 --epochs 1 --train-images 1000 --no-progress", 0.2
-                ),
+                Setting("--width 8 --hidden 2 --epochs 1 --train-images 1000 --no-progress", 0.2),
                 Setting(
                     "--width 100 --epochs 1 --no-progress",
                     0.3,

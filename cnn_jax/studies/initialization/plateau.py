@@ -32,6 +32,8 @@ from cnn_jax.training import sgd
 from cnn_jax.training.rows import RowStore, non_finite
 
 CHANCE_ERROR = 90.0  # % error of a guess among 10 balanced classes
+# A top layer whose mean sigmoid output falls below this has most units near 0: saturated.
+SATURATED_MEAN = 0.1
 
 
 def plateau_exit(values, level: float, tolerance: float, *, start: int = 0, hold: int = 1):
@@ -203,6 +205,31 @@ def depth_row(depth: int, config: Plateau, key, train, probe) -> dict:
     }
 
 
+def summary(row: dict) -> dict:
+    """Counts over the seeds of one depth: how many top layers saturated (floor below
+    :data:`SATURATED_MEAN`), how many of those left the floor within the run, and how many
+    errors left chance; and the latest update among the seeds at which each left (None when
+    one did not)."""
+    saturated = [f < SATURATED_MEAN for f in row["top_floor"]]
+    escaped = [s and u is not None for s, u in zip(saturated, row["top_exit_update"], strict=True)]
+    left = [u is not None for u in row["error_exit_update"]]
+
+    def latest(updates):
+        return None if not updates or any(u is None for u in updates) else max(updates)
+
+    saturated_exits = [u for u, s in zip(row["top_exit_update"], saturated, strict=True) if s]
+    return {
+        "seeds": len(saturated),
+        "top_saturated": sum(saturated),
+        "top_escaped": sum(escaped),
+        "top_escaped_fraction": sum(escaped) / len(escaped),
+        "error_left_chance": sum(left),
+        "error_left_chance_fraction": sum(left) / len(left),
+        "error_exit_latest": latest(row["error_exit_update"]),
+        "top_exit_latest": latest(saturated_exits),
+    }
+
+
 def open_rows(out, config: Plateau, *, seed: int) -> RowStore:
     return RowStore(out, {"plateau": dataclasses.asdict(config), "seed": seed}, len(config.depths))
 
@@ -249,6 +276,7 @@ def measure(
         "seed": seed,
         "updates_per_epoch": config.updates_per_epoch,
         "depths": rows,
+        "summary": {key: summary(row) for key, row in rows.items()},
         "timings": {
             **{f"{k.replace(' ', '_')}_s": v for k, v in seconds.items()},
             "total_s": time.perf_counter() - started,
