@@ -74,6 +74,22 @@ def test_a_top_layer_that_only_falls_never_leaves():
     assert P.top_layer_plateau(falling, tolerance=0.05, hold=1)["exit"] is None
 
 
+def test_summary_counts_saturated_escaped_and_left_chance():
+    row = {
+        "top_floor": [0.01, 0.02, 0.3],  # the third seed never saturated
+        "top_exit_update": [1500, None, None],
+        "error_exit_update": [2000, None, 500],
+    }
+    summary = P.summary(row)
+    assert summary["seeds"] == 3 and summary["top_saturated"] == 2
+    assert summary["top_escaped"] == 1 and summary["top_escaped_fraction"] == pytest.approx(1 / 3)
+    assert summary["error_left_chance"] == 2
+    assert summary["error_exit_latest"] is None  # one seed never left
+    assert summary["top_exit_latest"] is None
+    done = P.summary({**row, "top_exit_update": [1500, 2500, None]})
+    assert done["top_exit_latest"] == 2500  # the unsaturated seed does not count
+
+
 # ----------------------------------------------------------------------------- Section 4.3
 
 
