@@ -215,7 +215,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                 "initialization_plateau",
                 "initialization_plateau.py",
                 Setting(
-                    "--depths 1,2 --width 16 --epochs 1 --train-images 1000 --record-every 20 "
+                    "--depths 1,4,5 --width 16 --epochs 1 --train-images 1000 --record-every 20 "
                     "--probe-images 100 --no-progress",
                     0.2,
                 ),
