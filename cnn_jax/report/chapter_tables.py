@@ -667,12 +667,17 @@ def init_plateau(s: dict, run: str) -> str:
     if r is None:
         return f"({run} is not in this snapshot)"
     rows = []
-    for e in r["depths"].values():
+    for key, e in r["depths"].items():
+        saturated = r["summary"][key]["top_saturated_per_seed"]
+        exits = [
+            _updates(u) if s else "not saturated"
+            for u, s in zip(e["top_exit_update"], saturated, strict=True)
+        ]
         rows.append(
             [
                 e["depth"],
                 " / ".join(f"{v:.3f}" for v in e["top_floor"]),
-                " / ".join(_updates(u) for u in e["top_exit_update"]),
+                " / ".join(exits),
                 " / ".join(_updates(u) for u in e["error_exit_update"]),
                 " / ".join(f"{v:.1f}" for v in e["final_error"]),
             ]
@@ -680,7 +685,7 @@ def init_plateau(s: dict, run: str) -> str:
     header = [
         "hidden layers",
         "top layer's floor (mean activation), per seed",
-        "top layer leaves its floor at update",
+        "top layer (saturated: floor < 0.1) leaves its floor at update",
         "error leaves chance at update",
         "final error (%)",
     ]

@@ -220,6 +220,7 @@ def summary(row: dict) -> dict:
     saturated_exits = [u for u, s in zip(row["top_exit_update"], saturated, strict=True) if s]
     return {
         "seeds": len(saturated),
+        "top_saturated_per_seed": saturated,
         "top_saturated": sum(saturated),
         "top_escaped": sum(escaped),
         "top_escaped_fraction": sum(escaped) / len(escaped),
