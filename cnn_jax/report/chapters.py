@@ -207,7 +207,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                     3.0,
                     "1 of the default 5 Table-1 epochs (5,000 updates), and 3 of the 4 learning "
                     "rates (0.01 was never picked on validation), so that the 3 seeds of each "
-                    "row fit: 230 CPU-seconds; the defaults train 6.7 times as many updates",
+                    "row fit: 230 CPU-seconds; the default Table 1 trains 6.7 times as much",
                 ),
                 Setting("--width 1000 --init-width 1000 --curve-width 1000 --no-progress", 45.0),
             ),
