@@ -138,7 +138,7 @@ KEEP: dict[str, dict[str, list[str]]] = {
                 "networks.*.test_error_by_epoch",
                 "networks.*.published_test_error",
             ]
-            for run in ("initialization_budget", "initialization_budget_long")
+            for run in ("initialization_budget", "initialization_budget" + FULL)
         },
         **{
             run: [
@@ -151,7 +151,7 @@ KEEP: dict[str, dict[str, list[str]]] = {
                 "depths.*.final_error",
                 "summary",
             ]
-            for run in ("initialization_plateau", "initialization_plateau_long")
+            for run in ("initialization_plateau", "initialization_plateau" + FULL)
         },
     },
     "pretraining": {
@@ -193,10 +193,7 @@ OPTIONAL = {
     # The chapter's plateau and budget runs are new: snapshots made before them lack them.
     "initialization_budget",
     "initialization_plateau",
-    "initialization_budget_long",
-    "initialization_plateau_long",
 } | {name for runs in KEEP.values() for name in runs if name.endswith(FULL)}
-}
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -644,11 +641,20 @@ def init_section43(s: dict) -> str:
     return md_table(header, rows)
 
 
+def _not_in_snapshot(run: str) -> str:
+    how = (
+        "`python -m cnn_jax.report --docs --from-full-runs DIR --only initialization`"
+        if run.endswith(FULL)
+        else "a reproduction of the chapter"
+    )
+    return f"({run} is not in docs/results yet: {how} adds it.)"
+
+
 def init_budget(s: dict, run: str) -> str:
     """Test error after each epoch of the budget run ``run``, mean over its seeds."""
     r = s["runs"].get(run)
     if r is None:
-        return f"({run} is not in this snapshot)"
+        return _not_in_snapshot(run)
     networks = r["networks"]
     updates = next(iter(networks.values()))["updates"]
     rows = []
@@ -665,7 +671,7 @@ def init_plateau(s: dict, run: str) -> str:
     """Per depth: the top layer's floor and when it and the error leave their plateaus."""
     r = s["runs"].get(run)
     if r is None:
-        return f"({run} is not in this snapshot)"
+        return _not_in_snapshot(run)
     rows = []
     for key, e in r["depths"].items():
         saturated = r["summary"][key]["top_saturated_per_seed"]
@@ -1007,9 +1013,9 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "table1": init_table1,
         "section43": init_section43,
         "budget": lambda s: init_budget(s, "initialization_budget"),
-        "budget_long": lambda s: init_budget(s, "initialization_budget_long"),
+        "budget_full": lambda s: init_budget(s, "initialization_budget" + FULL),
         "plateau": lambda s: init_plateau(s, "initialization_plateau"),
-        "plateau_long": lambda s: init_plateau(s, "initialization_plateau_long"),
+        "plateau_full": lambda s: init_plateau(s, "initialization_plateau" + FULL),
     },
     "pretraining": {
         "default": pretraining_rows,
