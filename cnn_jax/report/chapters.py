@@ -204,7 +204,7 @@ CHAPTERS: tuple[Chapter, ...] = (
                 ),
                 Setting(
                     "--epochs 1 --lrs 0.03,0.1,0.3 --no-progress",
-                    2.3,
+                    2.5,
                     "1 of the default 5 Table-1 epochs (5,000 updates), and 3 of the 4 learning "
                     "rates (0.01 was never picked on validation), so that the 3 seeds of each "
                     "row fit: Table 1 is then a fifth of the run; the default one trains 6.7 "
