@@ -162,10 +162,41 @@ KEEP: dict[str, dict[str, list[str]]] = {
     "initialization": {
         "initialization": [
             "table.*.test_error",
+            "table.*.test_error_sd",
+            "table.*.test_errors",
             "table.*.chosen_lr",
             "table.*.published_test_error",
+            "table.*.updates",
             "init.*.jacobian_mean_hidden_to_hidden",
+            "curves.*.updates",
+            "curves.*.backprop_ratio_first_to_last",
+            "curves.*.weight_grad_ratio_first_to_last",
+            "curves.*.weight_grad_spread",
+            "curves.*.backprop_reversed_at",
         ],
+        **{
+            run: [
+                "budget",
+                "networks.*.lr",
+                "networks.*.updates",
+                "networks.*.test_error_by_epoch",
+                "networks.*.published_test_error",
+            ]
+            for run in ("initialization_budget", "initialization_budget" + FULL)
+        },
+        **{
+            run: [
+                "plateau",
+                "depths.*.depth",
+                "depths.*.top_floor",
+                "depths.*.top_floor_update",
+                "depths.*.top_exit_update",
+                "depths.*.error_exit_update",
+                "depths.*.final_error",
+                "summary",
+            ]
+            for run in ("initialization_plateau", "initialization_plateau" + FULL)
+        },
     },
     "pretraining": {
         **{run: PRETRAINING_KEYS for run in ("pretraining", "pretraining_full")},
@@ -207,6 +238,9 @@ OPTIONAL = {
     PRETRAINING_DEPTH,
     "cnn/benchmark",
     "probes_mlp",
+    # The chapter's plateau and budget runs are new: snapshots made before them lack them.
+    "initialization_budget",
+    "initialization_plateau",
 } | {name for runs in KEEP.values() for name in runs if name.endswith(FULL)}
 
 
@@ -672,10 +706,110 @@ def init_table1(s: dict) -> str:
     rows = []
     for label, e in s["runs"]["initialization"]["table"].items():
         pub = e.get("published_test_error")
+        seeds = len(e.get("test_errors", [e["test_error"]]))
+        ours = f"{e['test_error']:.2f}"
+        if seeds > 1:
+            ours += f" ± {e['test_error_sd']:.2f}"
+        rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, e["chosen_lr"]])
+    header = [
+        "network",
+        "paper, Table 1 (%)",
+        "ours (%), mean ± sd",
+        "seeds",
+        "learning rate picked on validation",
+    ]
+    return md_table(header, rows)
+
+
+def _updates(u) -> str:
+    return "not within the run" if u is None else f"{u:,}"
+
+
+def init_section43(s: dict) -> str:
+    """Section 4.3: the gradient-variance ratios at init and at the end of the curves."""
+    rows = []
+    for label, e in s["runs"]["initialization"].get("curves", {}).items():
+        if not label.startswith("tanh") or "backprop_ratio_first_to_last" not in e:
+            continue
+        back, weight = e["backprop_ratio_first_to_last"], e["weight_grad_ratio_first_to_last"]
+        spread = e["weight_grad_spread"]
         rows.append(
-            [label, "–" if pub is None else f"{pub:.2f}", f"{e['test_error']:.2f}", e["chosen_lr"]]
+            [
+                label,
+                f"{_g(back[0])} → {_g(back[-1])}",
+                _updates(e["backprop_reversed_at"]),
+                f"{_g(weight[0])} → {_g(weight[-1])}",
+                f"{_g(spread[0])} → {_g(spread[-1])}",
+                f"{e['updates'][-1]:,}",
+            ]
         )
-    header = ["network", "paper, Table 1 (%)", "ours (%)", "learning rate picked on validation"]
+    if not rows:
+        return "(no Section 4.3 curves in this snapshot: rerun the chapter)"
+    header = [
+        "network",
+        "Var(∂C/∂s) layer 1 / top layer, init → end",
+        "ratio first ≥ 1 at update",
+        "Var(∂C/∂W) layer 1 / top hidden layer, init → end",
+        "largest / smallest over hidden layers, init → end",
+        "updates",
+    ]
+    return md_table(header, rows)
+
+
+def _not_in_snapshot(run: str) -> str:
+    how = (
+        "`python -m cnn_jax.report --docs --from-full-runs DIR --only initialization`"
+        if run.endswith(FULL)
+        else "a reproduction of the chapter"
+    )
+    return f"({run} is not in docs/results yet: {how} adds it.)"
+
+
+def init_budget(s: dict, run: str) -> str:
+    """Test error after each epoch of the budget run ``run``, mean over its seeds."""
+    r = s["runs"].get(run)
+    if r is None:
+        return _not_in_snapshot(run)
+    networks = r["networks"]
+    updates = next(iter(networks.values()))["updates"]
+    rows = []
+    for label, e in networks.items():
+        per_epoch = [sum(col) / len(col) for col in zip(*e["test_error_by_epoch"], strict=True)]
+        pub = e.get("published_test_error")
+        rows.append([label, e["lr"], *[f"{v:.2f}" for v in per_epoch], "–" if pub is None else pub])
+    width = f"{r['budget']['hidden']} × {r['budget']['width']:,}"
+    header = [f"network ({width})", "lr", *[f"{u:,} updates" for u in updates], "paper, Table 1"]
+    return md_table(header, rows)
+
+
+def init_plateau(s: dict, run: str) -> str:
+    """Per depth: the top layer's floor and when it and the error leave their plateaus."""
+    r = s["runs"].get(run)
+    if r is None:
+        return _not_in_snapshot(run)
+    rows = []
+    for key, e in r["depths"].items():
+        saturated = r["summary"][key]["top_saturated_per_seed"]
+        exits = [
+            _updates(u) if s else "not saturated"
+            for u, s in zip(e["top_exit_update"], saturated, strict=True)
+        ]
+        rows.append(
+            [
+                e["depth"],
+                " / ".join(f"{v:.3f}" for v in e["top_floor"]),
+                " / ".join(exits),
+                " / ".join(_updates(u) for u in e["error_exit_update"]),
+                " / ".join(f"{v:.1f}" for v in e["final_error"]),
+            ]
+        )
+    header = [
+        "hidden layers",
+        "top layer's floor (mean activation), per seed",
+        "top layer (saturated: floor < 0.1) leaves its floor at update",
+        "error leaves chance at update",
+        "final error (%)",
+    ]
     return md_table(header, rows)
 
 
@@ -1171,7 +1305,15 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "nielsen": costs_nielsen,
         "nielsen_full": lambda s: costs_nielsen(s, f"costs/regularization{FULL}"),
     },
-    "initialization": {"jacobian": init_jacobian, "table1": init_table1},
+    "initialization": {
+        "jacobian": init_jacobian,
+        "table1": init_table1,
+        "section43": init_section43,
+        "budget": lambda s: init_budget(s, "initialization_budget"),
+        "budget_full": lambda s: init_budget(s, "initialization_budget" + FULL),
+        "plateau": lambda s: init_plateau(s, "initialization_plateau"),
+        "plateau_full": lambda s: init_plateau(s, "initialization_plateau" + FULL),
+    },
     "pretraining": {
         "default": pretraining_rows,
         "readout": pretraining_readout,

@@ -102,6 +102,47 @@ def plot_test_errors(table: Mapping[str, Mapping]):
     return fig
 
 
+def plot_budget_curves(results: Mapping):
+    """Figure 12 style: test error against updates for each network of the budget run (mean
+    over seeds), log-scaled error, the paper's Table 1 value as a dotted line of the same
+    colour."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, row in results["networks"].items():
+        error = np.asarray(row["test_error_by_epoch"]).mean(0)
+        (line,) = ax.plot(row["updates"], error, marker="o", label=f"{label} (lr {row['lr']:g})")
+        if row["published_test_error"] is not None:
+            ax.axhline(row["published_test_error"], color=line.get_color(), ls=":", lw=1)
+    config = results["budget"]
+    ax.set_yscale("log")
+    ax.set_xlabel("updates (mini-batches of 10)")
+    ax.set_ylabel("MNIST test error (%); dotted: Table 1")
+    ax.set_title(f"{config['hidden']} × {config['width']:,} units")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_plateau_curves(results: Mapping):
+    """Per depth: the top hidden layer's mean activation (left) and the probe error (right)
+    against updates, one line per seed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, row in enumerate(results["depths"].values()):
+        color = colors[i % len(colors)]
+        for s, (mean, error) in enumerate(zip(row["mean"], row["error"], strict=True)):
+            label = f"{row['depth']} hidden" if s == 0 else None
+            axes[0].plot(row["updates"], np.asarray(mean)[:, -1], color=color, label=label)
+            axes[1].plot(row["updates"], error, color=color, label=label)
+    axes[0].set_ylabel("top hidden layer: mean sigmoid output")
+    axes[1].set_ylabel("test error (%) on the probe images")
+    axes[1].axhline(90.0, color="grey", ls="--", lw=1)
+    for ax in axes:
+        ax.set_xlabel("updates (mini-batches of 10)")
+        ax.legend(fontsize=8)
+    width = results["plateau"]["width"]
+    fig.suptitle(f"sigmoid, standard init, {width} units per layer")
+    return fig
+
+
 def figures(results: Mapping, published_jacobian: Mapping[str, float]) -> dict:
     """{file stem: figure} of a run's results.json: the at-init, curve and (when trained)
     Table 1 figures."""

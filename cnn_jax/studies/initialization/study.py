@@ -12,8 +12,9 @@ and "normalized" W ~ U[±√6/√(n_in + n_out)]. Three measurements:
 2. During plain mini-batch SGD: the same activation statistics on 300 fixed test images
    every ``record_every`` updates (the paper's Figures 2–4), and the gradient variances.
 3. The paper's Table 1: test error of 5-hidden-layer networks after SGD with mini-batch 10,
-   the learning rate picked on the 10,000 validation images; every learning rate of one
-   network trains in one vmapped sweep (:func:`cnn_jax.training.sgd.run_sweep`).
+   the learning rate picked on the 10,000 validation images (mean over seeds); every
+   (learning rate, seed) pair of one network trains in one vmapped sweep
+   (:func:`cnn_jax.training.sgd.run_sweep`), and the row is the mean ± sd over seeds.
 
 Layer i maps z^{i-1} to z^i = f(s^i), s^i = z^{i-1}·W^i + b^i, with z^0 the image.
 """
@@ -69,7 +70,8 @@ NETWORKS = {
     "softsign N": ("softsign", "normalized"),
     "relu He": ("relu", "he"),  # not in the paper: the later fix, as an extra row
 }
-CURVE_NETWORKS = ("sigmoid", "tanh", "softsign")  # Figures 2–3: standard init
+# Figures 2–3 (standard init), and "tanh N" beside "tanh" for Section 4.3's gradient trends.
+CURVE_NETWORKS = ("sigmoid", "tanh", "tanh N", "softsign")
 SATURATION_Z = {
     "sigmoid": SIGMOID_SATURATION_Z,
     "tanh": TANH_SATURATION_Z,
@@ -99,6 +101,9 @@ class Study:
         (0.01, 0.03, 0.1, 0.3),
         "Table 1: learning rates, comma-separated; each row keeps the best on validation.",
         type=cli.float_list,
+    )
+    seeds: int = flags.count(
+        3, "Table 1: seeds per network, vmapped with the learning rates; mean ± sd over them."
     )
     batch_size: int = flags.batch_size(10, "SGD mini-batch size.")
     train_images: int = flags.count(50_000, "Train on the first N of the 50,000 training images.")
@@ -159,6 +164,7 @@ class Study:
             hidden=2,
             epochs=1,
             lrs=(0.05, 0.1),
+            seeds=2,
             train_images=200,
             networks=("tanh", "tanh N"),
             init_width=32,
@@ -337,12 +343,25 @@ def sgd_step(net: MLPSpec, params, images, targets, lr):
     return jax.tree.map(lambda w, g: w - lr * g, params, grads)
 
 
-def train_recorded(net: MLPSpec, params, key, lr, train, probe, *, epochs, batch_size, every):
+def train_recorded(
+    net: MLPSpec,
+    params,
+    key,
+    lr,
+    train,
+    probe,
+    *,
+    epochs,
+    batch_size,
+    every,
+    record: Callable = layer_stats,
+):
     """Mini-batch SGD for ``epochs`` shuffled epochs (last partial batch dropped), recording
-    :func:`layer_stats` on ``probe`` (images, one-hot targets) at init and after every
-    ``every`` updates, which must divide the updates per epoch.
+    ``record(net, params, *probe)`` (default :func:`layer_stats`) on ``probe`` (images,
+    one-hot targets) at init and after every ``every`` updates, which must divide the
+    updates per epoch. Pure: vmaps over (params, key) for seeds.
 
-    Returns (final params, {stat: [R, H]}) with R = 1 + epochs·(updates per epoch)/every."""
+    Returns (final params, {stat: [R, ...]}) with R = 1 + epochs·(updates per epoch)/every."""
     images, targets = train
     steps = images.shape[0] // batch_size
     if steps % every:
@@ -353,14 +372,14 @@ def train_recorded(net: MLPSpec, params, key, lr, train, probe, *, epochs, batch
 
     def chunk(p, idx):  # idx [every, B]
         p, _ = jax.lax.scan(step, p, idx)
-        return p, layer_stats(net, p, *probe)
+        return p, record(net, p, *probe)
 
     def epoch(p, e):
         batches = epoch_batches(key, e, images.shape[0], batch_size)
         batches = batches.reshape(steps // every, every, batch_size)
         return jax.lax.scan(chunk, p, batches)
 
-    first = layer_stats(net, params, *probe)
+    first = record(net, params, *probe)
     params, records = jax.lax.scan(epoch, params, jnp.arange(epochs))
     records = jax.tree.map(
         lambda r, f: jnp.concatenate([f[None], r.reshape(-1, *r.shape[2:])]), records, first
@@ -415,13 +434,15 @@ def table_row(
     label,
     checkpoint=None,
 ):
-    """Train the network at every learning rate in one vmapped sweep on ``train`` (with a
-    checkpoint per epoch in the folder ``checkpoint``, when given); pick the rate with the
-    lowest final validation error; report its test error."""
-    c = len(study.lrs)
-    hyper = sgd.hypers(list(study.lrs), 0.0, net.cost)
-    init_keys = jnp.stack([init_key] * c)  # the same start for every rate
-    train_keys = jnp.stack([train_key] * c)
+    """Train the network at every (learning rate, seed) pair in one vmapped sweep on
+    ``train`` (with a checkpoint per epoch in the folder ``checkpoint``, when given); pick the
+    rate with the lowest final validation error averaged over seeds; report the test error
+    of each seed at that rate, and their mean and sd (ddof 1)."""
+    n_lrs, n_seeds = len(study.lrs), study.seeds
+    # Configuration c = lr_index · seeds + seed: every rate starts from the same S inits.
+    hyper = sgd.hypers(np.repeat(study.lrs, n_seeds).tolist(), 0.0, net.cost)
+    init_keys = jnp.tile(jax.random.split(init_key, n_seeds), n_lrs)
+    train_keys = jnp.tile(jax.random.split(train_key, n_seeds), n_lrs)
     params, metrics = sgd.run_sweep(
         net,
         hyper,
@@ -436,19 +457,27 @@ def table_row(
         progress=progress,
         desc=f"Table 1 {label}, epochs",
     )
-    validation_error = 100.0 * (1.0 - np.asarray(metrics["test_accuracy"], np.float64))  # [C, E]
-    best = int(np.argmin(validation_error[:, -1]))
-    chosen = jax.tree.map(lambda x: x[best], params)
+    shape = (n_lrs, n_seeds, -1)
+    validation_error = 100.0 * (1.0 - np.asarray(metrics["test_accuracy"], np.float64))
+    validation_error = validation_error.reshape(shape)  # [L, S, E]
+    best = int(np.argmin(validation_error[:, :, -1].mean(1)))
+    errors = [
+        test_error(net, jax.tree.map(lambda x, c=best * n_seeds + s: x[c], params), *test)
+        for s in range(n_seeds)
+    ]
     return {
         "network": net.name,
         "activation": net.activation,
         "init": net.init,
         "lrs": list(study.lrs),
+        "seeds": n_seeds,
         "validation_error_by_epoch": validation_error.tolist(),
-        "train_accuracy_by_epoch": np.asarray(metrics["train_accuracy"]).tolist(),
+        "train_accuracy_by_epoch": np.asarray(metrics["train_accuracy"]).reshape(shape).tolist(),
         "chosen_lr": study.lrs[best],
-        "validation_error": float(validation_error[best, -1]),
-        "test_error": test_error(net, chosen, *test),
+        "validation_error": float(validation_error[best, :, -1].mean()),
+        "test_errors": errors,
+        "test_error": float(np.mean(errors)),
+        "test_error_sd": float(np.std(errors, ddof=1)) if n_seeds > 1 else 0.0,
         "updates": study.epochs * study.updates_per_epoch,
         "published_test_error": PUBLISHED_TEST_ERROR.get(label),
     }
@@ -520,6 +549,26 @@ def curve_row(label: str, study: Study, key, train, probe) -> dict:
         "init": net.init,
         "updates": [i * study.record_every for i in range(len(records["mean"]))],
         **{k: np.asarray(v, np.float64).tolist() for k, v in records.items()},
+        **gradient_trends(records, study.record_every),
+    }
+
+
+def gradient_trends(records: dict, every: int) -> dict:
+    """Section 4.3's quantities from a curve's records (``backprop_var`` [R, H],
+    ``weight_grad_var`` [R, H + 1]), per record [R]: Var(∂C/∂s) of the first hidden layer
+    over the last's (< 1: shrinking toward the input), Var(∂C/∂W) of the first hidden layer
+    over the last hidden one's, and the largest over the smallest weight-gradient variance of
+    the hidden layers; plus the first update at which the back-propagated ratio reaches 1
+    (None when it never does)."""
+    back = np.asarray(records["backprop_var"], np.float64)
+    weight = np.asarray(records["weight_grad_var"], np.float64)[:, :-1]  # hidden layers
+    ratio = back[:, 0] / back[:, -1]
+    reached = np.nonzero(ratio >= 1.0)[0]
+    return {
+        "backprop_ratio_first_to_last": ratio.tolist(),
+        "weight_grad_ratio_first_to_last": (weight[:, 0] / weight[:, -1]).tolist(),
+        "weight_grad_spread": (weight.max(1) / weight.min(1)).tolist(),
+        "backprop_reversed_at": int(reached[0]) * every if len(reached) else None,
     }
 
 

@@ -161,6 +161,12 @@ def test_tiny_run_writes_results_without_nan(script, mnist, tmp_path, capsys):
     results = json.loads(text)
     row = results["table"]["tanh N"]
     assert row["chosen_lr"] in (0.05, 0.1) and 0 <= row["test_error"] <= 100
+    # Three seeds (the default) at each rate; the rate is picked on their mean.
+    assert len(row["test_errors"]) == 3 and row["seeds"] == 3
+    assert row["test_error"] == pytest.approx(np.mean(row["test_errors"]))
+    assert row["test_error_sd"] == pytest.approx(np.std(row["test_errors"], ddof=1))
+    final = np.asarray(row["validation_error_by_epoch"])[:, :, -1].mean(1)  # [L]
+    assert row["chosen_lr"] == (0.05, 0.1)[int(np.argmin(final))]
     assert len(results["curves"]["sigmoid"]["updates"]) == 1 + 200 // 50
     for name in ("jacobian_singular_values", "gradients_at_init", "saturation_curves"):
         assert (out / f"{name}.png").stat().st_size > 0
