@@ -40,4 +40,5 @@ def test_vanishing_init_seeds_do_not_set_training_seeds(load_script):
     args = vars(script.build_parser().parse_args(["--train", "--seeds", "300"]))
     study = script.vanishing
     assert flags.from_flags(study.Sweep, args).seeds == 300
-    assert flags.from_flags(study.Training, args).train_seeds == 1
+    training = flags.from_flags(study.Training, args)
+    assert training.train_seeds == study.Training().train_seeds != 300  # its own default
