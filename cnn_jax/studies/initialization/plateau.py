@@ -100,16 +100,7 @@ class Plateau:
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(self.depths))
         cli.check(all(d >= 1 for d in self.depths), "--depths must be >= 1 each")
-        steps = self.train_images // self.batch_size
-        cli.check(
-            steps >= 1,
-            f"--batch-size {self.batch_size} is more than --train-images {self.train_images}",
-        )
-        cli.check(
-            steps % self.record_every == 0,
-            f"--record-every {self.record_every} must divide the {steps} updates per epoch "
-            f"(--train-images / --batch-size)",
-        )
+        study_lib.check_records(self.train_images, self.batch_size, self.record_every)
         cli.check(0 < self.chance_margin < CHANCE_ERROR, "--chance-margin must be in (0, 90)")
         cli.check(self.tolerance > 0, "--tolerance must be > 0")
 

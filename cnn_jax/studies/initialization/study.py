@@ -90,6 +90,18 @@ def network_names(text: str) -> tuple[str, ...]:
     return tuple(text.split(","))
 
 
+def check_records(train_images: int, batch_size: int, record_every: int) -> None:
+    """An epoch has at least one update, and a record falls every ``record_every`` of them
+    (UsageError naming the flags otherwise)."""
+    steps = train_images // batch_size
+    cli.check(steps >= 1, f"--batch-size {batch_size} is more than --train-images {train_images}")
+    cli.check(
+        steps % record_every == 0,
+        f"--record-every {record_every} must divide the {steps} updates per epoch "
+        f"(--train-images / --batch-size)",
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Study:
     """Every knob of the study; each field is one flag of experiments/initialization.py."""
@@ -140,16 +152,7 @@ class Study:
         unknown = [n for n in (*self.networks, *self.curve_networks) if n not in NETWORKS]
         if unknown:
             raise UsageError(f"unknown network {unknown[0]!r}; choose from {', '.join(NETWORKS)}")
-        steps = self.train_images // self.batch_size
-        cli.check(
-            steps >= 1,
-            f"--batch-size {self.batch_size} is more than --train-images {self.train_images}",
-        )
-        cli.check(
-            steps % self.record_every == 0,
-            f"--record-every {self.record_every} must divide the {steps} updates per epoch "
-            f"(--train-images / --batch-size)",
-        )
+        check_records(self.train_images, self.batch_size, self.record_every)
         cli.check(
             self.jacobian_examples <= self.init_images,
             f"--jacobian-examples {self.jacobian_examples} is more than --init-images "
