@@ -61,9 +61,11 @@ def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
         for run, results in snap["runs"].items():
             path = run.removesuffix(chapter_tables.FULL)  # <run>@full: a full-scale folder
             where = tmp_path / ("full" if run != path else "default")
-            folder = where / path / ("s0" if path == "cnn/seed" else "")
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "results.json").write_text(json.dumps({**results, "extra": [0] * 10}))
+            seeded = path.startswith("cnn/")  # <run>/s0, s1, ... as experiments/reproduce.py
+            for k, r in enumerate(results.get("seeds", [results]) if seeded else [results]):
+                folder = where / path / (f"s{k}" if seeded else "")
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / "results.json").write_text(json.dumps({**r, "extra": [0] * 10}))
         rebuilt = docs.snapshot_from_runs(tmp_path / "default", chapter, full_dir=tmp_path / "full")
         for name, render in chapter_tables.TABLES[chapter].items():
             assert render(rebuilt) == render(snap), f"{chapter}/{name}"
