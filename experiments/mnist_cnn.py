@@ -17,9 +17,8 @@ from pathlib import Path
 
 from cnn_jax import cli, flags
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import CheckpointError, step_list
 from cnn_jax.training.config import TrainConfig
-from cnn_jax.training.run import default_out_dir, finished_results, run
+from cnn_jax.training.run import add_keep_epochs_flag, default_out_dir, run_or_resume
 from cnn_jax.training.train import check_data, check_devices, check_keep_epochs
 
 
@@ -32,14 +31,7 @@ def build_parser() -> cli.Parser:
     flags.add_flags(p, TrainConfig)
     cli.add_data_dir(p)
     p.add_argument("--out", help="Output folder (default: runs/mnist_cnn/<arch>[-<changes>]).")
-    p.add_argument(
-        "--keep-epochs",
-        type=step_list,
-        default=(),
-        metavar="E,E,...",
-        help="Also keep the checkpoints of these epochs for good (0: the initialization), "
-        "e.g. 0,1,2,5,30; the two newest are always kept.",
-    )
+    add_keep_epochs_flag(p)
     p.add_argument("--no-progress", action="store_true", help="Show no progress bar.")
     devices.add_flags(p)
     return p
@@ -60,32 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     mnist = cli.load_mnist(values["data_dir"], progress=not quiet)
     check_data(cfg, mnist)  # every input checked before the folder is made
     with cli.RunFolder(out, lock=writer):
-        if (done := finished_results(out, cfg, mnist.source)) is not None:
-            say(
-                f"{out} already finished {done['epochs']} epochs: test accuracy "
-                f"{done['test_accuracy']:.4f}; nothing to do (results in {out / 'results.json'})"
-            )
-            return 0
-        where = f" on {mesh.size} devices" if mesh.size > 1 else ""
-        say(f"training {cfg.arch} for {cfg.epochs} epochs{where} into {out}")
-        try:
-            results = run(
-                cfg,
-                out,
-                mnist,
-                progress=cli.progress_bars(quiet),
-                log=say,
-                mesh=mesh,
-                keep_epochs=values["keep_epochs"],
-            )
-        except CheckpointError as e:
-            raise CheckpointError(
-                f"cannot resume: {e}; delete {out / 'checkpoints'} or pass another --out"
-            ) from None
-    say(
-        f"test accuracy {results['test_accuracy']:.4f} after {results['epochs']} epochs; "
-        f"results in {out / 'results.json'}"
-    )
+        run_or_resume(
+            cfg, out, mnist, mesh=mesh, keep_epochs=values["keep_epochs"], quiet=quiet, log=say
+        )
     return 0
 
 

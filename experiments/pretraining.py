@@ -17,11 +17,9 @@ written at the end.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 from cnn_jax import cli, flags
-from cnn_jax.results import provenance, write_json
 from cnn_jax.studies.pretraining import study as pretraining
 
 
@@ -35,26 +33,7 @@ def build_parser() -> cli.Parser:
     p = flags.script_parser(
         "pretraining.py", description, pretraining.PretrainConfig, out="runs/pretraining"
     )
-    p.add_argument(
-        "--full",
-        action="store_true",
-        help="Run the published size: 3 × 1,000 hidden units on all 50,000 training images "
-        "(overrides --hidden and --images).",
-    )
-    p.add_argument(
-        "--converged",
-        action="store_true",
-        help="Run until validation stalls: 3 × 500 on all 50,000 training images, each row "
-        "up to 30 epochs with --patience 3 (overrides --hidden, --images, --epochs and "
-        "--patience); choose the rows with --rows.",
-    )
-    p.add_argument(
-        "--untied",
-        dest="tied",
-        action="store_false",
-        default=argparse.SUPPRESS,  # absent: the config's own default
-        help="Give the autoencoders their own decoder weights.",
-    )
+    pretraining.add_preset_flags(p)
     return p
 
 
@@ -62,27 +41,14 @@ def build_parser() -> cli.Parser:
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
     args = vars(build_parser().parse_args(argv))
-    cli.check(not (args["full"] and args["converged"]), "--full and --converged: choose one")
-    preset = pretraining.FULL_SIZE if args["full"] else {}
-    preset = pretraining.CONVERGED if args["converged"] else preset
-    config = flags.from_flags(pretraining.PretrainConfig, args, **preset)
+    config = pretraining.config_from_flags(args)
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     cli.check_count("--images", config.images, len(mnist.train_labels), "training images")
     with cli.RunFolder(args["out"]) as out:
         bars = cli.progress_bars(args["no_progress"])
-        if config.depths:
-            store = None
-            results = pretraining.measure_depths(mnist, config, out.path, progress=bars)
-        else:
-            store = pretraining.open_rows(out.path, config)
-            results = pretraining.measure(mnist, config, store, progress=bars)
-        args_json = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
-        results = {"args": args_json, **results, "provenance": provenance(started)}
-        write_json(out.path / "results.json", results)
-        if store is not None:
-            store.finish()
-        print(pretraining.format_table(results))
-        pretraining.write_figures(results, out.path)
+        results = pretraining.run(
+            mnist, config, out.path, args=args, started=started, progress=bars
+        )
     print(f"\n{results['timings']['total_s']:.1f} s in all; results and figures in {args['out']}")
     return 0
 

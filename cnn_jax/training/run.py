@@ -20,7 +20,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.nn.models import param_count
 from cnn_jax.results import provenance, save_figure, write_json
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints
+from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, step_list
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import (
     build_model,
@@ -131,6 +131,59 @@ def run(
     save_figure(fig, out_dir / "curves.png")
     if warning := warn_if_stuck(results):
         log(warning)
+    return results
+
+
+def add_keep_epochs_flag(p: cli.Parser) -> None:
+    """``--keep-epochs E,E,...``: checkpoints kept for good beside the two newest."""
+    p.add_argument(
+        "--keep-epochs",
+        type=step_list,
+        default=(),
+        metavar="E,E,...",
+        help="Also keep the checkpoints of these epochs for good (0: the initialization), "
+        "e.g. 0,1,2,5,30; the two newest are always kept.",
+    )
+
+
+def run_or_resume(
+    cfg: TrainConfig,
+    out_dir: Path,
+    mnist: data_lib.Mnist,
+    *,
+    mesh: Mesh,
+    keep_epochs: Sequence[int] = (),
+    quiet: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """:func:`run` into ``out_dir`` unless it already finished ``cfg``; either way its
+    results, with a line to ``log``. The caller holds ``out_dir`` (``cli.RunFolder``)."""
+    if (done := finished_results(out_dir, cfg, mnist.source)) is not None:
+        log(
+            f"{out_dir} already finished {done['epochs']} epochs: test accuracy "
+            f"{done['test_accuracy']:.4f}; nothing to do (results in {out_dir / 'results.json'})"
+        )
+        return done
+    where = f" on {mesh.size} devices" if mesh.size > 1 else ""
+    log(f"training {cfg.arch} for {cfg.epochs} epochs{where} into {out_dir}")
+    try:
+        results = run(
+            cfg,
+            out_dir,
+            mnist,
+            progress=cli.progress_bars(quiet),
+            log=log,
+            mesh=mesh,
+            keep_epochs=keep_epochs,
+        )
+    except CheckpointError as e:
+        raise CheckpointError(
+            f"cannot resume: {e}; delete {out_dir / 'checkpoints'} or pass another --out"
+        ) from None
+    log(
+        f"test accuracy {results['test_accuracy']:.4f} after {results['epochs']} epochs; "
+        f"results in {out_dir / 'results.json'}"
+    )
     return results
 
 

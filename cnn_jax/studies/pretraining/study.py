@@ -21,6 +21,7 @@ several depths (Erhan et al. 2010's question: does the benefit grow with depth?)
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import shutil
@@ -41,7 +42,7 @@ from cnn_jax.flags import flag
 from cnn_jax.inside import probes
 from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.nn.tree import layer_names
-from cnn_jax.results import save_figure
+from cnn_jax.results import provenance, save_figure, write_json
 from cnn_jax.studies.pretraining import finetune as finetune_lib
 from cnn_jax.studies.pretraining import plots, readout
 from cnn_jax.studies.pretraining import rbm as rbm_lib
@@ -904,3 +905,65 @@ def write_figures(results: dict, out: str | Path) -> None:
     save_figure(
         plots.plot_delta_norms(deltas, results["layers"], n_hidden), out / "delta_norms.png"
     )
+
+
+# ----------------------------------------------------------------------------- the script
+
+
+def add_preset_flags(p: cli.Parser) -> None:
+    """pretraining.py's flags beside PretrainConfig's fields: the two size presets and
+    untied autoencoders."""
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="Run the published size: 3 × 1,000 hidden units on all 50,000 training images "
+        "(overrides --hidden and --images).",
+    )
+    p.add_argument(
+        "--converged",
+        action="store_true",
+        help="Run until validation stalls: 3 × 500 on all 50,000 training images, each row "
+        "up to 30 epochs with --patience 3 (overrides --hidden, --images, --epochs and "
+        "--patience); choose the rows with --rows.",
+    )
+    p.add_argument(
+        "--untied",
+        dest="tied",
+        action="store_false",
+        default=argparse.SUPPRESS,  # absent: the config's own default
+        help="Give the autoencoders their own decoder weights.",
+    )
+
+
+def config_from_flags(args: dict) -> PretrainConfig:
+    """The PretrainConfig of parsed flags, with --full or --converged applied."""
+    cli.check(not (args["full"] and args["converged"]), "--full and --converged: choose one")
+    preset = FULL_SIZE if args["full"] else CONVERGED if args["converged"] else {}
+    return flags.from_flags(PretrainConfig, args, **preset)
+
+
+def run(
+    mnist: data_lib.Mnist,
+    config: PretrainConfig,
+    out: Path,
+    *,
+    args: dict,
+    started: float,
+    progress,
+) -> dict:
+    """Measure ``config`` into ``out`` (held by the caller): rows, or depths with
+    ``config.depths``; write results.json (the flags under "args") and the figures."""
+    if config.depths:
+        store = None
+        results = measure_depths(mnist, config, out, progress=progress)
+    else:
+        store = open_rows(out, config)
+        results = measure(mnist, config, store, progress=progress)
+    args_json = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
+    results = {"args": args_json, **results, "provenance": provenance(started)}
+    write_json(out / "results.json", results)
+    if store is not None:
+        store.finish()
+    print(format_table(results))
+    write_figures(results, out)
+    return results
