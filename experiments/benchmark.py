@@ -1,6 +1,7 @@
 """Steady-state training images/s of the study's CNNs vs this machine's matmul peak.
 
 python experiments/benchmark.py [--steps 400] [--archs seed,deep] [--out runs/benchmark]
+python experiments/benchmark.py --archs seed --profile 10   # where a step's time goes
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from cnn_jax import cli, flags
 from cnn_jax.results import provenance, write_json
 from cnn_jax.training.benchmark import BenchmarkConfig, benchmark
 from cnn_jax.training.devices import data_mesh
+from cnn_jax.training.profile import write_profiles
 from cnn_jax.training.train import check_data, check_devices
 
 
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     for cfg in config.train_configs():
         check_data(cfg, mnist)
     out = Path(args.out)
+    if config.profile:
+        print(write_profiles(config.train_configs(), mnist, out, steps=config.profile))
+        return 0
     with cli.RunFolder(out):  # one writer per folder
         progress = cli.progress_bars(args.no_progress)
         result = benchmark(config, mnist, progress=progress, mesh=mesh)

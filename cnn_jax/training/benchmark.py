@@ -169,6 +169,11 @@ class BenchmarkConfig:
     devices: int = flags.count(
         1, "Split every batch over the first N devices (default: %(default)s)."
     )
+    profile: int | None = flags.count(
+        None,
+        "Instead of timing, trace N training steps of each model and write profile.json: "
+        "milliseconds per step of each operation of the compiled step.",
+    )
 
     def __post_init__(self):
         archs = ",".join(self.archs)
