@@ -9,7 +9,9 @@ matmul (``__ynn_fusion``), an Eigen ``dot`` (the matmuls YNNPACK does not take, 
 as those contracting the leading axis of both operands), a reduce-window, a scatter.
 Their times per step are summed by name and by kind. Two operations may run at once on
 two threads, and the executor spends time between them, so the sum is not the step's
-wall time, which is reported beside it.
+wall time, which is reported beside it. Tracing every operation slows the step itself
+(by about half for the seed CNN's micro-batch loop on a 2-core CPU): read the shares,
+and take speeds from the untraced benchmark.
 """
 
 from __future__ import annotations
