@@ -66,8 +66,8 @@ PRETRAINED = ("RBM", "autoencoder", "denoising autoencoder", "supervised greedy"
 FULL_SIZE = {"hidden": (1000, 1000, 1000), "images": None}
 TRAIN_IMAGES = 50_000  # the last 10,000 training images validate (Nielsen's split)
 # The converged mode: 3 × 500 on all 50,000 images, each row fine-tuned until its best
-# validation error has not improved for 3 epochs (at most 30).
-CONVERGED = {"hidden": (500, 500, 500), "images": None, "epochs": 30, "patience": 3}
+# validation error has not improved for 5 epochs (at most 40).
+CONVERGED = {"hidden": (500, 500, 500), "images": None, "epochs": 40, "patience": 5}
 
 
 def row_names(text: str) -> tuple[str, ...]:
@@ -923,7 +923,7 @@ def add_preset_flags(p: cli.Parser) -> None:
         "--converged",
         action="store_true",
         help="Run until validation stalls: 3 × 500 on all 50,000 training images, each row "
-        "up to 30 epochs with --patience 3 (overrides --hidden, --images, --epochs and "
+        "up to 40 epochs with --patience 5 (overrides --hidden, --images, --epochs and "
         "--patience); choose the rows with --rows.",
     )
     p.add_argument(
