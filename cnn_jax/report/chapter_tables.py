@@ -63,6 +63,7 @@ FULL = "@full"  # the suffix of a run taken from a reproduction at --scale full
 # pretraining_converged and pretraining_depth runs, run once in the background): their stored
 # entries are kept; a reproduction at a smaller scale does not replace them.
 PRETRAINING_CONVERGED, PRETRAINING_DEPTH = "pretraining_converged_long", "pretraining_depth_long"
+CONVERGED_FULL = "pretraining_converged" + FULL  # the --converged mode, 3 × 500
 PRETRAINING_KEYS = [
     "network",
     "rows.*.test_error_mean",
@@ -200,7 +201,10 @@ KEEP: dict[str, dict[str, list[str]]] = {
     },
     "pretraining": {
         **{run: PRETRAINING_KEYS for run in ("pretraining", "pretraining_full")},
-        PRETRAINING_CONVERGED: [*PRETRAINING_KEYS, "rows.*.validation_error_by_epoch"],
+        **{
+            run: [*PRETRAINING_KEYS, "rows.*.validation_error_by_epoch"]
+            for run in (PRETRAINING_CONVERGED, CONVERGED_FULL)
+        },
         PRETRAINING_DEPTH: [
             "network",
             *(f"depths.*.{k}" for k in PRETRAINING_KEYS),
@@ -902,8 +906,8 @@ def pretraining_readout(s: dict, run: str = "pretraining") -> str:
     return table
 
 
-def pretraining_converged(s: dict) -> str:
-    run = s["runs"].get(PRETRAINING_CONVERGED)
+def pretraining_converged(s: dict, name: str = PRETRAINING_CONVERGED) -> str:
+    run = s["runs"].get(name)
     if run is None:
         return "(the converged run is not in these results)"
     rows = []
@@ -1000,6 +1004,7 @@ def pretraining_gaps(s: dict) -> str:
                 label,
                 gap("pretraining", label),
                 gap(PRETRAINING_CONVERGED, label),
+                gap(CONVERGED_FULL, label),
                 depth_gap(label),
                 _signed(b),
                 "–" if e is None else f"1 layer {e[0]:+.2f}, 2 layers {e[1]:+.2f}",
@@ -1008,7 +1013,8 @@ def pretraining_gaps(s: dict) -> str:
     header = [
         "start",
         "ours, default run",
-        "ours, converged run",
+        "ours, converged, 3 × 100",
+        "ours, converged, 3 × 500",
         "ours, depth sweep (hidden layers: gap)",
         "Bengio et al. 2007, Table 2",
         "Erhan et al. 2010, Table 1",
@@ -1236,15 +1242,18 @@ def _initialization_headline(runs: dict) -> tuple[str, str, str]:
 def _pretraining_headline(runs: dict) -> tuple[str, str, str]:
     r, b = runs["pretraining"]["rows"], PUBLISHED["bengio2007_table2"]
     key = "early_stopping_test_error_mean"
-    converged = runs.get(PRETRAINING_CONVERGED, {}).get("rows", {})
-    if "RBM" in converged and "random init" in converged:
-        rbm, none = converged["RBM"][key], converged["random init"][key]
-        return (
-            f"converged, η tuned: RBM {rbm:.2f} %, random init {none:.2f} % error",
-            f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
-            f"gap {rbm - none:+.2f} points, not theirs {b['RBM'] - b['none']:+.1f}: "
-            "no benefit once the baseline is tuned (3 × 100 units)",
-        )
+    for run in (CONVERGED_FULL, PRETRAINING_CONVERGED):  # the larger network first
+        converged = runs.get(run, {}).get("rows", {})
+        if "RBM" in converged and "random init" in converged:
+            rbm, none = converged["RBM"][key], converged["random init"][key]
+            hidden = runs[run]["network"].split("-")[1:-1]  # "784-500-500-500-10"
+            units = f"{len(hidden)} × {hidden[0]}" if len(set(hidden)) == 1 else "-".join(hidden)
+            return (
+                f"converged, η tuned, {units} units: RBM {rbm:.2f} %, random init {none:.2f} %",
+                f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
+                f"gap {rbm - none:+.2f} points against theirs {b['RBM'] - b['none']:+.1f}: "
+                + ("pretraining helps, by less" if rbm < none else "no benefit once tuned"),
+            )
     key = key if key in r["RBM"] else "test_error_mean"
     return (
         f"RBM {r['RBM'][key]:.2f} %, random init {r['random init'][key]:.2f} % error",
@@ -1338,6 +1347,7 @@ TABLES: dict[str, dict[str, Callable[[dict], str]]] = {
         "readout": pretraining_readout,
         "gaps": pretraining_gaps,
         "converged": pretraining_converged,
+        "converged_full": lambda s: pretraining_converged(s, CONVERGED_FULL),
         "depth": pretraining_depth,
         "full": lambda s: pretraining_rows(s, "pretraining_full"),
     },
