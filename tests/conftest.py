@@ -63,6 +63,7 @@ def mnist():
     return load_idx_folder(DATA_DIR)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the group markers
 def pytest_collection_modifyitems(items):
     """Tests that use one session fixture built by a long subprocess run (the smoke
     reproduction) share a worker under pytest-xdist, so the run is made once."""
