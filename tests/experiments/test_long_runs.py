@@ -53,14 +53,25 @@ def _run(script, argv, out: Path) -> int:
     return script.main([*argv, "--data-dir", DATA_DIR, "--out", str(out)])
 
 
+class _Uninterrupted(dict):
+    """``uninterrupted[name]``: the output folder of an uninterrupted run of that script's
+    tiny config, made on first use, so a worker makes only the runs its tests read."""
+
+    def __init__(self, load_script, tmp_path_factory):
+        super().__init__()
+        self.load_script, self.tmp_path_factory = load_script, tmp_path_factory
+
+    def __missing__(self, name):
+        out = self.tmp_path_factory.mktemp(name) / "out"
+        argv = {"initialization": INIT, "pretraining": PRETRAIN}[name]
+        assert _run(self.load_script(name), argv, out) == 0
+        self[name] = out
+        return out
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(load_script, mnist, tmp_path_factory):
-    """{script name: the output folder of an uninterrupted run of its tiny config}."""
-    outs = {}
-    for name, argv in (("initialization", INIT), ("pretraining", PRETRAIN)):
-        outs[name] = tmp_path_factory.mktemp(name) / "out"
-        assert _run(load_script(name), argv, outs[name]) == 0
-    return outs
+    return _Uninterrupted(load_script, tmp_path_factory)
 
 
 def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300.0) -> None:
