@@ -19,7 +19,7 @@ from cnn_jax.report.runner import STATE
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "experiments" / "reproduce.py"
 
-FIRST, SECOND = "pretraining", "cnn"  # two quick chapters; the second has three runs
+FIRST, SECOND = "depth", "cnn"  # the quickest chapter, then one of three runs
 
 
 def _wait_for(path, proc, timeout=1800):
