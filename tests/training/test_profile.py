@@ -17,7 +17,7 @@ ENTRY %main {
   %while.1 = (s32[], f32[4,8]{1,0}) while(%init), condition=%cond, body=%body
   %wrapped_reduce-window = f32[4,2]{1,0} fusion(%x), kind=kLoop, calls=%rw
 }
-"""
+"""  # noqa: E501 (HLO as XLA prints it, one instruction a line)
 
 
 def test_instructions_name_each_operation_with_its_kind_and_source():
