@@ -41,7 +41,8 @@ def build_parser() -> cli.Parser:
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
     args = vars(build_parser().parse_args(argv))
-    config = pretraining.config_from_flags(args)
+    size = pretraining.preset(full=args["full"], converged=args["converged"])
+    config = flags.from_flags(pretraining.PretrainConfig, args, **size)
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     cli.check_count("--images", config.images, len(mnist.train_labels), "training images")
     with cli.RunFolder(args["out"]) as out:

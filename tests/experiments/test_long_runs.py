@@ -3,6 +3,7 @@ rerun, ends with the numbers of an uninterrupted one; a diverging stage exits 3 
 line naming it and its flag and leaves no NaN on disk; another config in the same --out is
 refused."""
 
+import functools
 import json
 import os
 import signal
@@ -53,25 +54,19 @@ def _run(script, argv, out: Path) -> int:
     return script.main([*argv, "--data-dir", DATA_DIR, "--out", str(out)])
 
 
-class _Uninterrupted(dict):
-    """``uninterrupted[name]``: the output folder of an uninterrupted run of that script's
-    tiny config, made on first use, so a worker makes only the runs its tests read."""
-
-    def __init__(self, load_script, tmp_path_factory):
-        super().__init__()
-        self.load_script, self.tmp_path_factory = load_script, tmp_path_factory
-
-    def __missing__(self, name):
-        out = self.tmp_path_factory.mktemp(name) / "out"
-        argv = {"initialization": INIT, "pretraining": PRETRAIN}[name]
-        assert _run(self.load_script(name), argv, out) == 0
-        self[name] = out
-        return out
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(load_script, mnist, tmp_path_factory):
-    return _Uninterrupted(load_script, tmp_path_factory)
+    """``uninterrupted(name)``: the output folder of an uninterrupted run of that script's
+    tiny config, made on first use, so a worker makes only the runs its tests read."""
+
+    @functools.cache
+    def run(name: str) -> Path:
+        out = tmp_path_factory.mktemp(name) / "out"
+        argv = {"initialization": INIT, "pretraining": PRETRAIN}[name]
+        assert _run(load_script(name), argv, out) == 0
+        return out
+
+    return run
 
 
 def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300.0) -> None:
@@ -115,14 +110,14 @@ def test_kill_9_then_rerun_gives_the_uninterrupted_numbers(
 
     assert _run(load_script(name), argv, out) == 0
     assert json.loads((out / "progress.json").read_text())["partial"] is False
-    assert _results(out) == _results(uninterrupted[name])
+    assert _results(out) == _results(uninterrupted(name))
 
 
 @pytest.mark.parametrize("name,argv", [("initialization", INIT), ("pretraining", PRETRAIN)])
 def test_a_rerun_reads_the_rows_back(load_script, uninterrupted, tmp_path, name, argv):
     """Every row saved: the rerun trains nothing and writes the same numbers."""
     out = tmp_path / "out"
-    src = uninterrupted[name]
+    src = uninterrupted(name)
     for path in (*src.glob("rows/*"), src / "progress.json"):
         target = out / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +131,7 @@ def test_a_rerun_reads_the_rows_back(load_script, uninterrupted, tmp_path, name,
     [("initialization", [*INIT, "--epochs", "3"]), ("pretraining", [*PRETRAIN, "--lrs", "0.2"])],
 )
 def test_another_config_in_the_same_out_is_refused(load_script, uninterrupted, capsys, name, argv):
-    out = uninterrupted[name]
+    out = uninterrupted(name)
     before = (out / "results.json").read_bytes()
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:

@@ -935,11 +935,10 @@ def add_preset_flags(p: cli.Parser) -> None:
     )
 
 
-def config_from_flags(args: dict) -> PretrainConfig:
-    """The PretrainConfig of parsed flags, with --full or --converged applied."""
-    cli.check(not (args["full"] and args["converged"]), "--full and --converged: choose one")
-    preset = FULL_SIZE if args["full"] else CONVERGED if args["converged"] else {}
-    return flags.from_flags(PretrainConfig, args, **preset)
+def preset(*, full: bool, converged: bool) -> dict:
+    """The PretrainConfig fields that --full or --converged set (none without either)."""
+    cli.check(not (full and converged), "--full and --converged: choose one")
+    return FULL_SIZE if full else CONVERGED if converged else {}
 
 
 def run(
