@@ -1,7 +1,10 @@
-"""Convolution on CPU as matmuls: exact, and faster here than XLA's native conv.
+"""Convolution on CPU: exact, and faster here than XLA's native conv.
 
-XLA's CPU convolution runs far below the machine's matmul speed. Two rewrites:
+XLA's CPU convolution runs far below the machine's matmul speed. Three rewrites:
 
+- ``direct`` (the default on an x86-64 CPU with AVX2 and FMA, where ``pip install -e .``
+  built it): a C++ kernel through ``jax.ffi``, in ``conv_kernel.py``. Output channels must
+  be a multiple of 16; other layers take the rows method.
 - ``im2col``: gather the kh·kw shifted views of the input into one patch matrix
   [B·Ho·Wo, kh·kw·C] and do one matmul with the kernel reshaped to [kh·kw·C, F].
 - ``rows`` (the default on CPU): unfold along x only, px [B·H·Wo, kw·C], do one matmul
@@ -9,7 +12,8 @@ XLA's CPU convolution runs far below the machine's matmul speed. Two rewrites:
   by their row offset. Its patch matrix is kh times smaller and its matmul square-ish;
   the backward pass is written by hand (``jax.custom_vjp``) as the transposes of the
   same three steps, because autodiff's version adds slow transposed copies. 1.5x
-  faster than im2col on the seed CNN here (experiments/benchmark.py).
+  faster than im2col on the seed CNN here (experiments/benchmark.py). The default where
+  the direct kernel is not built.
 
 On GPU and TPU XLA's own convolution is kept.
 """
@@ -19,7 +23,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-CONV_IMPLS = ("auto", "xla", "im2col", "rows")
+from cnn_jax.nn import conv_kernel
+
+CONV_IMPLS = ("auto", "xla", "im2col", "rows", "direct")
 
 
 def _trivial(value) -> bool:
@@ -146,15 +152,44 @@ def rows_conv(
     return _rows(lhs, rhs)
 
 
+def direct_conv(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    precision=None,
+    preferred_element_type=None,
+):
+    """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding,
+    by the C++ kernel of ``conv_kernel.py``; float32 kernels whose output channels are not a
+    multiple of 16 take the rows method."""
+    _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
+    if precision is not None or preferred_element_type is not None:
+        raise NotImplementedError("direct_conv computes in float32 at default precision")
+    if not conv_kernel.available():
+        raise RuntimeError("the direct convolution kernel is not built (pip install -e .)")
+    if lhs.dtype != jnp.float32 or not conv_kernel.supports(lhs.shape, rhs.shape):
+        return _rows(lhs, rhs)
+    return conv_kernel.conv(lhs, rhs)
+
+
 def resolve(impl: str) -> str:
-    """ "auto" -> "rows" on CPU, "xla" on GPU/TPU."""
+    """ "auto" -> "direct" on a CPU that runs the built kernel, else "rows" on CPU, and
+    "xla" on GPU/TPU."""
     if impl not in CONV_IMPLS:
         raise ValueError(f"conv must be one of {', '.join(CONV_IMPLS)}, got {impl!r}")
     if impl == "auto":
-        return "rows" if jax.default_backend() == "cpu" else "xla"
+        if jax.default_backend() != "cpu":
+            return "xla"
+        return "direct" if conv_kernel.available() else "rows"
     return impl
 
 
 def conv_fn(impl: str):
     """The ``conv_general_dilated`` to give ``nn.Conv`` (None = Flax's default, XLA)."""
-    return {"im2col": im2col_conv, "rows": rows_conv, "xla": None}[resolve(impl)]
+    impls = {"im2col": im2col_conv, "rows": rows_conv, "direct": direct_conv, "xla": None}
+    return impls[resolve(impl)]

@@ -144,7 +144,7 @@ class SeedCNN(nn.Module):
     """
 
     dropout: float = 0.0
-    conv: str = "auto"  # "xla", "im2col", "rows", or "auto" (rows on CPU): same numbers
+    conv: str = "auto"  # "xla", "im2col", "rows", "direct", or "auto": same numbers
 
     @nn.compact
     def __call__(self, x: jax.Array, *, train: bool = False, image_index=None) -> jax.Array:

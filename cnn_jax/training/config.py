@@ -103,8 +103,8 @@ class TrainConfig:
     # Speed only; the numbers stay the same up to float32 rounding:
     conv: str = flag(
         "auto",
-        "Convolution routine, with the same numbers: auto is rows on CPU, XLA's conv "
-        "elsewhere (default: %(default)s).",
+        "Convolution routine, with the same numbers: auto is the C++ kernel on CPU where "
+        "pip install built it (else rows), XLA's conv elsewhere (default: %(default)s).",
         choices=_convs,
     )
     micro_batch: int | None = flags.count(

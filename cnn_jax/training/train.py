@@ -23,6 +23,7 @@ from jax.sharding import PartitionSpec as P
 from cnn_jax import cli
 from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.nn.conv import resolve
 from cnn_jax.nn.losses import LOSSES, l2_penalty
 from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
 from cnn_jax.training import devices
@@ -77,9 +78,10 @@ def initial_state(cfg: TrainConfig) -> TrainState:
     return create_train_state(cfg, run_keys(cfg.seed)[0])
 
 
-# Images per gradient-accumulation chunk on CPU, chosen per model with
-# experiments/benchmark.py --micro-batch N (the fastest there with the "rows" convolution).
-CPU_MICRO_BATCH = {"seed": 4, "deep": 8}
+# Images per gradient-accumulation chunk on CPU, per convolution routine and model, chosen
+# with experiments/benchmark.py --conv C --micro-batch N (the fastest there; the C++ kernel
+# runs 8 to 32 alike, and slower on a whole batch of 128).
+CPU_MICRO_BATCH = {"rows": {"seed": 4, "deep": 8}, "direct": {"seed": 16, "deep": 16}}
 
 
 def micro_batch_size(cfg: TrainConfig, devices: int = 1) -> int:
@@ -88,7 +90,7 @@ def micro_batch_size(cfg: TrainConfig, devices: int = 1) -> int:
     per_device = cfg.batch_size // devices
     if cfg.micro_batch is not None:
         return cfg.micro_batch
-    micro = CPU_MICRO_BATCH.get(cfg.arch)
+    micro = CPU_MICRO_BATCH.get(resolve(cfg.conv), {}).get(cfg.arch)
     if micro and jax.default_backend() == "cpu" and per_device % micro == 0:
         return micro
     return per_device
