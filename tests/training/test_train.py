@@ -98,6 +98,26 @@ def test_micro_batching_is_the_same_gradient():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_the_cpu_convolution_gives_xlas_trajectory():
+    """Five SGD steps of the seed CNN from one seed with the CPU default convolution (the
+    C++ kernel where it is built, else the rows method) and with XLA's: the same parameters
+    up to float32 rounding. Adam would divide near-zero gradients by their own size, turning
+    rounding into steps."""
+    key = jax.random.key(4)
+    params = []
+    for impl in ("auto", "xla"):
+        cfg = TrainConfig.tiny(
+            arch="seed", batch_size=B, conv=impl, micro_batch=16, optimizer="sgd", lr=0.1
+        )
+        step = jax.jit(make_train_step(cfg))
+        state = create_train_state(cfg, key)
+        for i in range(5):
+            state, _ = step(state, fixed_batch(), jax.random.fold_in(key, i))
+        params.append(state.params)
+    for a, b in zip(*map(jax.tree.leaves, params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_dropout_masks_do_not_depend_on_the_micro_batch():
     """Each image draws its own mask from (step, position in the batch), so splitting the
     batch into other chunks gives the same masks, hence the same gradient."""
