@@ -24,6 +24,15 @@ if os.environ.get(compile_cache.ENV_VAR, "").strip().lower() not in compile_cach
     os.environ[compile_cache.ENV_VAR] = str(ROOT / ".pytest_cache" / "cnn_jax_xla")
 
 
+# The suite is bound by compiling many small programs, which XLA:CPU's LLVM backend does about
+# twice as fast without its optimization passes. The tests check numbers, not speed, and every
+# comparison they make is between runs under the same flags (subprocesses inherit them; the
+# device tests set their own, which keep this one). XLA_FLAGS that name a level keep theirs.
+OPT_LEVEL = "--xla_backend_optimization_level"
+if OPT_LEVEL not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {OPT_LEVEL}=0".strip()
+
+
 def _load_script(name: str):
     """experiments/<name>.py as a module, so a test can call its ``main(argv)`` in-process."""
     spec = importlib.util.spec_from_file_location(

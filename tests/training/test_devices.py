@@ -25,9 +25,13 @@ TINY = ["--arch", "mlp", "--widths", "30,10", "--batch-size", "32", "--limit", "
         "--test-limit", "100", "--eval-batch-size", "50", "--no-progress"]  # fmt: skip
 
 
-def env(**extra) -> dict:
+def env(XLA_FLAGS="", **extra) -> dict:
+    """This environment without JAX's settings, with ``XLA_FLAGS`` plus the suite's
+    optimization level (tests/conftest.py)."""
     e = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS" and not k.startswith("JAX_")}
-    return {**e, "PYTHONPATH": str(ROOT), **extra}
+    level = [f for f in os.environ.get("XLA_FLAGS", "").split() if "optimization_level" in f]
+    flags = " ".join([*level, XLA_FLAGS]).strip()
+    return {**e, "PYTHONPATH": str(ROOT), "XLA_FLAGS": flags, **extra}
 
 
 def flat(x) -> list[float]:
