@@ -132,49 +132,45 @@ def _rows_bwd(residuals, g):
 _rows.defvjp(_rows_fwd, _rows_bwd)
 
 
-def rows_conv(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    feature_group_count=1,
-    precision=None,
-    preferred_element_type=None,
-):
-    """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding,
-    by the row method in the module docstring. lhs [B, H, W, C], rhs [kh, kw, C, F]."""
-    _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
-    if precision is not None or preferred_element_type is not None:
-        raise NotImplementedError("rows_conv computes in the inputs' dtype at default precision")
-    return _rows(lhs, rhs)
+def _at_default_precision(compute, name: str):
+    """``compute(lhs, rhs)`` behind ``lax.conv_general_dilated``'s signature, for NHWC
+    inputs, HWIO kernels, stride 1 and VALID padding, in the inputs' dtype."""
+
+    def conv(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        lhs_dilation=None,
+        rhs_dilation=None,
+        dimension_numbers=None,
+        feature_group_count=1,
+        precision=None,
+        preferred_element_type=None,
+    ):
+        _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
+        if precision is not None or preferred_element_type is not None:
+            raise NotImplementedError(f"{name} computes in the inputs' dtype at default precision")
+        return compute(lhs, rhs)
+
+    conv.__name__ = name
+    return conv
 
 
-def direct_conv(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    feature_group_count=1,
-    precision=None,
-    preferred_element_type=None,
-):
-    """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding,
-    by the C++ kernel of ``conv_kernel.py``; float32 kernels whose output channels are not a
+def _direct(lhs, rhs):
+    """The C++ kernel of ``conv_kernel.py``; float32 layers whose output channels are not a
     multiple of 16 take the rows method."""
-    _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
-    if precision is not None or preferred_element_type is not None:
-        raise NotImplementedError("direct_conv computes in float32 at default precision")
     if not conv_kernel.available():
         raise RuntimeError("the direct convolution kernel is not built (pip install -e .)")
     if lhs.dtype != jnp.float32 or not conv_kernel.supports(lhs.shape, rhs.shape):
         return _rows(lhs, rhs)
     return conv_kernel.conv(lhs, rhs)
+
+
+# lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F], by the methods of the
+# module docstring.
+rows_conv = _at_default_precision(_rows, "rows_conv")
+direct_conv = _at_default_precision(_direct, "direct_conv")
 
 
 def resolve(impl: str) -> str:

@@ -53,6 +53,27 @@ void ParallelFor(ffi::ThreadPool& pool, int64_t n, F f) {
 
 #if defined(__x86_64__)
 
+// The 6 x 16 tile's multiply-adds for one contraction index: row i of the tile adds
+// AT(i) (a float, broadcast) times the 16 values in v0, v1 to its accumulators a<i>0, a<i>1.
+#define CNN_JAX_ROW(i, AT, v0, v1)                 \
+  {                                                \
+    const __m256 s = _mm256_broadcast_ss(AT(i));   \
+    a##i##0 = _mm256_fmadd_ps(s, v0, a##i##0);     \
+    a##i##1 = _mm256_fmadd_ps(s, v1, a##i##1);     \
+  }
+#define CNN_JAX_TILE(AT, v0, v1)                                          \
+  CNN_JAX_ROW(0, AT, v0, v1) CNN_JAX_ROW(1, AT, v0, v1) CNN_JAX_ROW(2, AT, v0, v1) \
+  CNN_JAX_ROW(3, AT, v0, v1) CNN_JAX_ROW(4, AT, v0, v1) CNN_JAX_ROW(5, AT, v0, v1)
+#define CNN_JAX_ACCUMULATORS {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}}
+
+// Writes the first n rows of a tile: row i's 16 values to out[i].
+CNN_JAX_AVX2 inline void StoreTile(const __m256 (&acc)[6][2], float* const (&out)[6], int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    _mm256_storeu_ps(out[i], acc[i][0]);
+    _mm256_storeu_ps(out[i] + 8, acc[i][1]);
+  }
+}
+
 // y[p, o] = sum over (ky, kx, c) of x[p + (ky, kx), c] w[ky, kx, c, o] for one image.
 // Input rows outside [band_r, H - band_r) and columns outside [band_c, W - band_c) are
 // zeros, and the kernel offsets that would read only those are skipped.
@@ -86,23 +107,15 @@ CNN_JAX_AVX2 void ForwardImage(const float* x, int64_t H, int64_t W, int64_t C,
           const float* wk = w + (ky * KW + kx) * C * O + oc;
           for (int64_t c = 0; c < C; ++c) {
             const __m256 w0 = _mm256_loadu_ps(wk + c * O), w1 = _mm256_loadu_ps(wk + c * O + 8);
-            __m256 v;
-#define CNN_JAX_STEP(i)                                  \
-  v = _mm256_broadcast_ss(b##i + off + c);               \
-  a##i##0 = _mm256_fmadd_ps(v, w0, a##i##0);             \
-  a##i##1 = _mm256_fmadd_ps(v, w1, a##i##1);
-            CNN_JAX_STEP(0) CNN_JAX_STEP(1) CNN_JAX_STEP(2)
-            CNN_JAX_STEP(3) CNN_JAX_STEP(4) CNN_JAX_STEP(5)
-#undef CNN_JAX_STEP
+#define CNN_JAX_AT(i) (b##i + off + c)
+            CNN_JAX_TILE(CNN_JAX_AT, w0, w1)
+#undef CNN_JAX_AT
           }
         }
       }
-      const __m256 acc[6][2] = {{a00, a01}, {a10, a11}, {a20, a21},
-                                {a30, a31}, {a40, a41}, {a50, a51}};
-      for (int64_t i = 0; i < n; ++i) {
-        _mm256_storeu_ps(y + (p0 + i) * O + oc, acc[i][0]);
-        _mm256_storeu_ps(y + (p0 + i) * O + oc + 8, acc[i][1]);
-      }
+      float* const out[6] = {y + (p0 + 0) * O + oc, y + (p0 + 1) * O + oc, y + (p0 + 2) * O + oc,
+                             y + (p0 + 3) * O + oc, y + (p0 + 4) * O + oc, y + (p0 + 5) * O + oc};
+      StoreTile(CNN_JAX_ACCUMULATORS, out, n);
     }
   }
 }
@@ -133,22 +146,12 @@ CNN_JAX_AVX2 void KernelGradTile(const float* x, int64_t W, int64_t C, const flo
       const float* xp = x + (r * W + c) * C;
       const float* g = dy + (r * OW + c) * O + oc;
       const __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8);
-      __m256 v;
-#define CNN_JAX_STEP(i)                                  \
-  v = _mm256_broadcast_ss(xp + o##i);                    \
-  a##i##0 = _mm256_fmadd_ps(v, g0, a##i##0);             \
-  a##i##1 = _mm256_fmadd_ps(v, g1, a##i##1);
-      CNN_JAX_STEP(0) CNN_JAX_STEP(1) CNN_JAX_STEP(2)
-      CNN_JAX_STEP(3) CNN_JAX_STEP(4) CNN_JAX_STEP(5)
-#undef CNN_JAX_STEP
+#define CNN_JAX_AT(i) (xp + o##i)
+      CNN_JAX_TILE(CNN_JAX_AT, g0, g1)
+#undef CNN_JAX_AT
     }
   }
-  const __m256 acc[6][2] = {{a00, a01}, {a10, a11}, {a20, a21},
-                            {a30, a31}, {a40, a41}, {a50, a51}};
-  for (int64_t i = 0; i < n; ++i) {
-    _mm256_storeu_ps(out[i], acc[i][0]);
-    _mm256_storeu_ps(out[i] + 8, acc[i][1]);
-  }
+  StoreTile(CNN_JAX_ACCUMULATORS, out, n);
 }
 
 #endif  // __x86_64__
