@@ -48,23 +48,33 @@ def _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, groups
     assert lhs.shape[-1] == rhs.shape[2], (lhs.shape, rhs.shape)
 
 
-def im2col_conv(
-    lhs,
-    rhs,
-    window_strides,
-    padding,
-    lhs_dilation=None,
-    rhs_dilation=None,
-    dimension_numbers=None,
-    feature_group_count=1,
-    precision=None,
-    preferred_element_type=None,
-):
-    """``lax.conv_general_dilated`` for NHWC inputs, HWIO kernels, stride 1, VALID padding.
+def _at_default_precision(compute, name: str):
+    """``compute(lhs, rhs)`` behind ``lax.conv_general_dilated``'s signature, for NHWC
+    inputs, HWIO kernels, stride 1 and VALID padding, in the inputs' dtype."""
 
-    lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F].
-    """
-    _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
+    def conv(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        lhs_dilation=None,
+        rhs_dilation=None,
+        dimension_numbers=None,
+        feature_group_count=1,
+        precision=None,
+        preferred_element_type=None,
+    ):
+        _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
+        if precision is not None or preferred_element_type is not None:
+            raise NotImplementedError(f"{name} computes in the inputs' dtype at default precision")
+        return compute(lhs, rhs)
+
+    conv.__name__ = name
+    return conv
+
+
+def _im2col(lhs, rhs):
+    """lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F] by one patch matmul."""
     kh, kw, c, f = rhs.shape
     _, h, w, _ = lhs.shape
     ho, wo = h - kh + 1, w - kw + 1
@@ -72,12 +82,10 @@ def im2col_conv(
     patches = jnp.concatenate(
         [lhs[:, i : i + ho, j : j + wo, :] for i in range(kh) for j in range(kw)], axis=-1
     )  # [B, Ho, Wo, kh·kw·C]
-    return jnp.matmul(
-        patches,
-        rhs.reshape(kh * kw * c, f),
-        precision=precision,
-        preferred_element_type=preferred_element_type,
-    )
+    return patches @ rhs.reshape(kh * kw * c, f)
+
+
+im2col_conv = _at_default_precision(_im2col, "im2col_conv")
 
 
 def _unfold_x(x, kw: int):
@@ -132,31 +140,6 @@ def _rows_bwd(residuals, g):
 _rows.defvjp(_rows_fwd, _rows_bwd)
 
 
-def _at_default_precision(compute, name: str):
-    """``compute(lhs, rhs)`` behind ``lax.conv_general_dilated``'s signature, for NHWC
-    inputs, HWIO kernels, stride 1 and VALID padding, in the inputs' dtype."""
-
-    def conv(
-        lhs,
-        rhs,
-        window_strides,
-        padding,
-        lhs_dilation=None,
-        rhs_dilation=None,
-        dimension_numbers=None,
-        feature_group_count=1,
-        precision=None,
-        preferred_element_type=None,
-    ):
-        _check(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, feature_group_count)
-        if precision is not None or preferred_element_type is not None:
-            raise NotImplementedError(f"{name} computes in the inputs' dtype at default precision")
-        return compute(lhs, rhs)
-
-    conv.__name__ = name
-    return conv
-
-
 def _direct(lhs, rhs):
     """The C++ kernel of ``conv_kernel.py``; float32 layers whose output channels are not a
     multiple of 16 take the rows method."""
@@ -167,8 +150,6 @@ def _direct(lhs, rhs):
     return conv_kernel.conv(lhs, rhs)
 
 
-# lhs [B, H, W, C], rhs [kh, kw, C, F] -> [B, H-kh+1, W-kw+1, F], by the methods of the
-# module docstring.
 rows_conv = _at_default_precision(_rows, "rows_conv")
 direct_conv = _at_default_precision(_direct, "direct_conv")
 
