@@ -145,7 +145,7 @@ def _direct(lhs, rhs):
     multiple of 16 take the rows method."""
     if not conv_kernel.available():
         raise RuntimeError("the direct convolution kernel is not built (pip install -e .)")
-    if lhs.dtype != jnp.float32 or not conv_kernel.supports(lhs.shape, rhs.shape):
+    if not conv_kernel.supports(lhs, rhs):
         return _rows(lhs, rhs)
     return conv_kernel.conv(lhs, rhs)
 

@@ -69,9 +69,10 @@ def _agrees_with_xla() -> bool:
     return all(bool(jnp.allclose(a, b, rtol=1e-4, atol=1e-4)) for a, b in pairs)
 
 
-def supports(lhs_shape, rhs_shape) -> bool:
-    """Shapes the kernel takes: [B, H, W, C] × [kh, kw, C, F], float32, F a multiple of 16."""
-    return len(lhs_shape) == 4 and len(rhs_shape) == 4 and rhs_shape[3] % 16 == 0
+def supports(lhs, rhs) -> bool:
+    """What the kernel takes of a VALID, stride-1 NHWC × HWIO convolution: float32, output
+    channels a multiple of 16."""
+    return lhs.dtype == jnp.float32 and rhs.shape[3] % 16 == 0
 
 
 def _forward(x, w, band=(0, 0)):
