@@ -26,7 +26,6 @@ checkpoint folder and a plain reason, never a library's own text.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -301,18 +300,6 @@ class RunCheckpoints:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def step_list(text: str) -> tuple[int, ...]:
-    """ "0,1,2,5,30" -> (0, 1, 2, 5, 30): the epochs whose checkpoints to keep or read
-    (0 is the initialization); sorted, each once, every entry >= 0."""
-    try:
-        values = {int(v) for v in text.split(",")}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated epochs, got {text!r}") from None
-    if min(values) < 0:
-        raise argparse.ArgumentTypeError(f"epochs must be >= 0, got {text!r}")
-    return tuple(sorted(values))
 
 
 def resume(
