@@ -10,16 +10,23 @@ A chapter module imports no JAX (``python -m cnn_jax.report`` reads only stored 
 tables take a snapshot ``{"chapter", "provenance", "runs": {run: results}}`` and return
 Markdown.
 
-Flags are argument lists built by :func:`argv` from flag names and values, never a string
-split later, so a path with a space or a quote stays one argument. A value :class:`Out`
-names a folder under the reproduce output (one run reading another's checkpoint).
+A run's flags at a scale come from its config's presets (:class:`FromPreset`: the values
+and the reason for a reduction sit beside the config, in its ``PRESETS``), plus the flags
+that make the run what it is (its network, its rows), given as argument lists by
+:func:`argv`: never a string split later, so a path with a space or a quote stays one
+argument. A value :class:`Out` names a folder under the reproduce output (one run reading
+another's checkpoint).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cnn_jax import flags
 
 SCALES = ("smoke", "default", "full")
 FULL = "@full"  # a snapshot's run taken from a reproduction at --scale full: "<path>@full"
@@ -59,17 +66,48 @@ def argv(**values: Value) -> tuple[str | Out, ...]:
 
 
 @dataclass(frozen=True)
+class FromPreset:
+    """The preset ``name`` of the config class ``config`` ("module:Class"), as flags. The
+    module is imported only when reproduce.py plans (it may import JAX; the report never
+    asks)."""
+
+    config: str
+    name: str
+
+    def _cls(self) -> type:
+        module, cls = self.config.split(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def args(self) -> tuple[str, ...]:
+        return flags.preset_args(self._cls(), self.name)
+
+    def why(self) -> str:
+        return self._cls().PRESETS[self.name].why
+
+
+def presets_of(config: str) -> Callable[[str], FromPreset]:
+    """``presets_of("module:Class")("smoke")``: that config's preset "smoke"."""
+    return functools.partial(FromPreset, config)
+
+
+@dataclass(frozen=True)
 class Setting:
-    """One scale of one run: its flag arguments, the estimated minutes on a 2-core CPU, and
-    why it differs from the script's defaults (empty when it does not)."""
+    """One scale of one run: its config presets and other flag arguments, the estimated
+    minutes on a 2-core CPU, and why it differs from the script's defaults (``why``, else
+    its presets' reasons; empty when it does not differ)."""
 
     args: tuple[str | Out, ...]
     minutes: float
     why: str = ""
+    presets: tuple[FromPreset, ...] = ()
 
     def resolve(self, out: Path) -> tuple[str, ...]:
-        """The arguments, each :class:`Out` as a path under ``out``."""
-        return tuple(a.under(out) if isinstance(a, Out) else a for a in self.args)
+        """The arguments, the presets' first, each :class:`Out` as a path under ``out``."""
+        own = tuple(a.under(out) if isinstance(a, Out) else a for a in self.args)
+        return (*(a for p in self.presets for a in p.args()), *own)
+
+    def reason(self) -> str:
+        return self.why or "; ".join(filter(None, (p.why() for p in self.presets)))
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,39 @@ def check(config) -> None:
                 raise UsageError(f"{name}: {e}") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Field values over a config's defaults, and why they differ from the defaults (empty:
+    a preset that only names a size, like "tiny" for tests). A config lists its presets in
+    ``PRESETS: ClassVar[dict[str, Preset]]``; experiments/reproduce.py's scales are taken
+    from them (:func:`preset_args`)."""
+
+    values: Mapping[str, Any]
+    why: str = ""
+
+
+def preset(cls, name: str, **overrides):
+    """The ``cls`` of its preset ``name``, ``overrides`` on top."""
+    return cls(**{**cls.PRESETS[name].values, **overrides})
+
+
+def preset_args(cls, name: str) -> tuple[str, ...]:
+    """The command-line arguments that give a script with ``cls``'s flags the values of its
+    preset ``name``, each by its field's flag (a tuple comma-separated, a switch bare)."""
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    args: list[str] = []
+    for name_, value in cls.PRESETS[name].values.items():
+        meta = fields[name_].metadata
+        flag_name = (meta.get("flags") or ("--" + name_.replace("_", "-"),))[0]
+        if isinstance(value, bool) and "type" not in meta:
+            args.append(flag_name if value else "--no-" + flag_name.removeprefix("--"))
+        elif isinstance(value, tuple):
+            args += [flag_name, ",".join(map(str, value))]
+        else:
+            args += [flag_name, str(value)]
+    return tuple(args)
+
+
 def from_flags(cls, values: Mapping[str, Any], **overrides):
     """The ``cls`` of parsed flag values ({field name: value}, e.g. ``vars(args)``); other
     keys are ignored, ``overrides`` win. The config's own ``__post_init__`` validates."""

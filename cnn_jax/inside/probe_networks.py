@@ -7,10 +7,11 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
@@ -142,6 +143,15 @@ def cka_pairs(nets: Sequence[dict]) -> list[tuple[int, int]]:
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig:
     """The probes' data and fit (experiments/probe_layers.py has one flag per field)."""
+
+    # experiments/reproduce.py's scales (the full scale is the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset({"train_images": 100, "test_images": 50, "steps": 20}),
+        "default": flags.Preset(
+            {"steps": 100},
+            "100 of the 200 probe Adam steps: the two seed CNNs take about 2 minutes",
+        ),
+    }
 
     train_images: int = flag(
         2000, "fit the probes on the first N training images", type=cli.positive_int

@@ -3,21 +3,22 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Out, Run, Setting, argv
+from cnn_jax.chapter import FULL, Chapter, Out, Run, Setting, argv, presets_of
 from cnn_jax.tables import md_table, pct
 
 # The keys of probe_layers.py's results.json (probe_page.py) that the tables read.
 KEEP = ("runs.*.label", "runs.*.layers")
 BY_EPOCH_KEEP = (*KEEP, "by_epoch")
 
-SEED_CNN = argv(checkpoint=Out("cnn/seed/s0"), at_init_of=Out("cnn/seed/s0"))
-FEW = argv(train_images=100, test_images=50, steps=20, no_progress=True)
+PROBE = presets_of("cnn_jax.inside.probe_networks:ProbeConfig")
+QUIET = argv(no_progress=True)
+SEED_CNN = (*argv(checkpoint=Out("cnn/seed/s0"), at_init_of=Out("cnn/seed/s0")), *QUIET)
 
 
 def _mlps(epochs: str) -> tuple:
     """probe_layers.py flags for both MLPs of the vanishing chapter at ``epochs``."""
     runs = [Out("vanishing/mlp_sigmoid"), Out("vanishing/mlp_relu")]
-    return argv(checkpoint=runs, epochs=epochs)
+    return (*argv(checkpoint=runs, epochs=epochs), *QUIET)
 
 
 def by_epoch(s: dict, run: str = "probes_mlp") -> str:
@@ -98,25 +99,22 @@ CHAPTER = Chapter(
         Run(
             "probes",
             "probe_layers.py",
-            smoke=Setting((*SEED_CNN, *FEW), 0.3),
-            default=Setting(
-                (*SEED_CNN, *argv(steps=100, no_progress=True)),
-                0.7,
-                "100 of the 200 probe Adam steps: the two seed CNNs take about 2 minutes",
-            ),
-            full=Setting((*SEED_CNN, *argv(no_progress=True)), 2.0),
+            smoke=Setting(SEED_CNN, 0.3, presets=(PROBE("smoke"),)),
+            default=Setting(SEED_CNN, 0.7, presets=(PROBE("default"),)),
+            full=Setting(SEED_CNN, 2.0),
             page="probes, separation and CKA",
         ),
         Run(
             "probes_mlp",
             "probe_layers.py",
-            smoke=Setting((*_mlps("0,1"), *FEW), 0.3),
+            smoke=Setting(_mlps("0,1"), 0.3, presets=(PROBE("smoke"),)),
             default=Setting(
-                (*_mlps("0,1,2"), *argv(steps=100, no_progress=True)),
+                _mlps("0,1,2"),
                 0.3,
                 "the 2-epoch MLPs at epochs 0, 1 and 2, with 100 of the 200 probe Adam steps",
+                presets=(PROBE("default"),),
             ),
-            full=Setting((*_mlps("0,1,2,5,30"), *argv(no_progress=True)), 1.5),
+            full=Setting(_mlps("0,1,2,5,30"), 1.5),
         ),
     ),
     keep={"probes": KEEP, "probes_mlp": BY_EPOCH_KEEP, f"probes_mlp{FULL}": BY_EPOCH_KEEP},

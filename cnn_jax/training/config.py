@@ -8,7 +8,7 @@ config back; ``__post_init__`` refuses a bad combination with a one-line UsageEr
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from cnn_jax import cli, flags
 from cnn_jax.errors import UsageError
@@ -48,6 +48,33 @@ def _convs():
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    # tiny: tests; smoke: experiments/reproduce.py's CNNs at test size; nielsen: Nielsen's
+    # network2.py settings for his chapter-5 784-30-30-30-30-10 (README, "probes")
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "tiny": flags.Preset(
+            {
+                "epochs": 1,
+                "batch_size": 32,
+                "limit": 256,
+                "test_limit": 200,
+                "eval_batch_size": 100,
+            }  # fmt: skip
+        ),
+        "smoke": flags.Preset({"batch_size": 32, "limit": 256, "test_limit": 100, "epochs": 1}),
+        "nielsen": flags.Preset(
+            {
+                "arch": "mlp",
+                "mlp_widths": (30, 30, 30, 30, 10),
+                "init": "nielsen",
+                "loss": "sigmoid_ce",
+                "optimizer": "sgd",
+                "lr": 0.1,
+                "batch_size": 10,
+                "l2": 5e-5,
+            }  # fmt: skip
+        ),
+    }
+
     arch: str = flag(
         "seed",
         "The network: seed is the study's CNN (Conv32 6x6, ReLU, Conv32 6x6, MaxPool4, "
@@ -134,9 +161,8 @@ class TrainConfig:
 
     @classmethod
     def tiny(cls, **overrides) -> TrainConfig:
-        """A few hundred images, one epoch: for tests and smoke runs."""
-        defaults = dict(epochs=1, batch_size=32, limit=256, test_limit=200, eval_batch_size=100)
-        return cls(**{**defaults, **overrides})
+        """A few hundred images, one epoch: for tests."""
+        return flags.preset(cls, "tiny", **overrides)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

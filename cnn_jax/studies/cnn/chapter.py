@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from cnn_jax.chapter import FULL, Chapter, Run, Setting, argv
+from cnn_jax.chapter import FULL, Chapter, FromPreset, Run, Setting, argv
 from cnn_jax.tables import md_table, pct, published, where_in_spread
 from cnn_jax.training.config import RESULT_KEYS
 
@@ -13,7 +13,7 @@ from cnn_jax.training.config import RESULT_KEYS
 # benchmark table reads.
 BENCHMARK_KEYS = ("models.*.images_per_second", "models.*.gflops", "models.*.compile_seconds")
 
-SMOKE = argv(batch_size=32, limit=256, test_limit=100, epochs=1, no_progress=True)
+SMOKE = FromPreset("cnn_jax.training.config:TrainConfig", "smoke")
 # run path -> (the table's label, the study's published accuracy)
 NETWORKS = {
     "cnn/seed": ("seed CNN (the study's)", "study_seed_cnn"),
@@ -27,7 +27,7 @@ def network(path: str, arch: tuple[str, ...], default_epochs: int) -> Run:
     return Run(
         path,
         "mnist_cnn.py",
-        smoke=Setting((*arch, *SMOKE), 0.3),
+        smoke=Setting((*arch, *argv(no_progress=True)), 0.3, presets=(SMOKE,)),
         default=Setting(
             (*arch, *argv(epochs=default_epochs, no_progress=True)),
             0.6 * default_epochs,

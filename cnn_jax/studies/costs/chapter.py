@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys, presets_of
 from cnn_jax.tables import md_table, pct, published, side
 
 # The keys of the results.json of cost_functions.py (study.py) and regularization.py
@@ -45,6 +45,11 @@ REGULARIZATION_KEYS = keys(
         *("file", "epochs", "seeds", "differs", "best", "final", "peak_epoch"),
     ),
 )
+
+COSTS = presets_of("cnn_jax.studies.costs.study:CostConfig")
+REGULARIZATION = presets_of("cnn_jax.studies.costs.regularization:RegularizationConfig")
+KERAS = presets_of("cnn_jax.studies.costs.keras_mlp:KerasConfig")
+QUIET = argv(no_progress=True)
 
 _COST = {"quadratic": "quadratic", "sigmoid_ce": "cross-entropy"}
 # (study, config) of the regularization run -> the published entry of Nielsen ch. 3 (test
@@ -227,43 +232,21 @@ CHAPTER = Chapter(
         Run(
             "costs/cost_functions",
             "cost_functions.py",
-            smoke=Setting(
-                argv(
-                    hidden="30,100",
-                    images=100,
-                    test_images=200,
-                    epochs=2,
-                    neuron_epochs=5,
-                    no_progress=True,
-                ),
-                0.2,
-            ),
-            default=Setting(argv(no_progress=True), 0.7),
-            full=Setting(argv(hidden="30,100", no_progress=True), 2.6),
+            smoke=Setting(QUIET, 0.2, presets=(COSTS("smoke"),)),
+            default=Setting(QUIET, 0.7),
+            full=Setting(QUIET, 2.6, presets=(COSTS("full"),)),
         ),
         Run(
             "costs/regularization",
             "regularization.py",
-            smoke=Setting(
-                argv(
-                    overfit_images=100,
-                    overfit_epochs=2,
-                    full_images=200,
-                    full_epochs=1,
-                    test_images=200,
-                    block=1,
-                    skip_dropout=True,
-                    no_progress=True,
-                ),
-                0.3,
-            ),
-            default=Setting(argv(no_progress=True), 2.0),
-            full=Setting(argv(seeds=5, no_progress=True), 4.5),
+            smoke=Setting(QUIET, 0.3, presets=(REGULARIZATION("smoke"),)),
+            default=Setting(QUIET, 2.0),
+            full=Setting(QUIET, 4.5, presets=(REGULARIZATION("full"),)),
         ),
         Run(
             "costs/keras_mlp",
             "keras_mlp.py",
-            smoke=Setting(argv(points=8, batch_size=8, hidden=4, epochs=1), 0.1),
+            smoke=Setting((), 0.1, presets=(KERAS("smoke"),)),
             default=Setting((), 0.2),
             full=Setting((), 0.2),
         ),

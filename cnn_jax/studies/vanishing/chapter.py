@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.chapter import Chapter, FromPreset, Keys, Run, Setting, argv, keys, presets_of
 from cnn_jax.tables import md_table, pct, published
 from cnn_jax.training.config import RESULT_KEYS
 
@@ -39,33 +39,32 @@ GRADIENT_KEYS = keys(
     ),
 )
 
-# Nielsen's network2.py settings for his chapter-5 784-30-30-30-30-10 (README, "probes").
-NIELSEN_MLP = argv(
-    arch="mlp",
-    widths="30,30,30,30,10",
-    init="nielsen",
-    loss="sigmoid_ce",
-    optimizer="sgd",
-    lr="0.1",
-    batch_size=10,
-    l2="5e-5",
-    no_progress=True,
-)
+SWEEP = presets_of("cnn_jax.studies.vanishing.study:Sweep")
+TRAINING = presets_of("cnn_jax.studies.vanishing.study:Training")
+# Nielsen's network2.py settings for his chapter-5 784-30-30-30-30-10
+NIELSEN = (FromPreset("cnn_jax.training.config:TrainConfig", "nielsen"),)
 
 
 def mlp(activation: str) -> Run:
     """Nielsen's MLP with ``activation``; the probes chapter probes the epochs kept."""
-    flags = (*NIELSEN_MLP, *argv(activation=activation))
+    own = argv(no_progress=True, activation=activation)
     return Run(
         f"vanishing/mlp_{activation}",
         "mnist_cnn.py",
-        smoke=Setting((*flags, *argv(limit=500, test_limit=200, epochs=1, keep_epochs="0,1")), 0.2),
+        smoke=Setting(
+            (*own, *argv(limit=500, test_limit=200, epochs=1, keep_epochs="0,1")),
+            0.2,
+            presets=NIELSEN,
+        ),
         default=Setting(
-            (*flags, *argv(limit=50000, epochs=2, keep_epochs="0,1,2")),
+            (*own, *argv(limit=50000, epochs=2, keep_epochs="0,1,2")),
             0.5,
             "2 of Nielsen's 30 epochs (10,000 of 150,000 updates): 30 take about 3 minutes each",
+            presets=NIELSEN,
         ),
-        full=Setting((*flags, *argv(limit=50000, epochs=30, keep_epochs="0,1,2,5,30")), 3.0),
+        full=Setting(
+            (*own, *argv(limit=50000, epochs=30, keep_epochs="0,1,2,5,30")), 3.0, presets=NIELSEN
+        ),
     )
 
 
@@ -243,17 +242,15 @@ CHAPTER = Chapter(
             "vanishing/gradients",
             "vanishing_gradient.py",
             smoke=Setting(
-                argv(images=100, seeds=8, train=True, epochs=4, eval_every=2, no_progress=True),
+                argv(train=True, no_progress=True),
                 0.3,
+                presets=(SWEEP("smoke"), TRAINING("smoke")),
             ),
-            default=Setting(
-                argv(train=True, seeds=300, no_progress=True),
-                1.0,
-                "300 of the default 1,000 initializations: the percentile band is as wide; "
-                "5 training seeds",
-            ),
+            default=Setting(argv(train=True, no_progress=True), 1.0, presets=(SWEEP("default"),)),
             full=Setting(
-                argv(train=True, per_example=True, train_seeds=20, no_progress=True), 12.0
+                argv(train=True, no_progress=True),
+                12.0,
+                presets=(SWEEP("full"), TRAINING("full")),
             ),
         ),
         mlp("sigmoid"),
