@@ -58,6 +58,8 @@ def require_survivor(row: str, records: Sequence[dict], configs: int, hint: str)
         raise Diverged(f"{row}: every configuration diverged, first {describe(first)}; {hint}")
 
 
-def cell(value, text: str) -> str:
-    """A table cell: ``text`` for a value, "diverged" for None (a diverged configuration)."""
-    return DIVERGED if value is None else text
+def json_floats(values) -> list:
+    """An array as nested lists of floats, None for a NaN (a diverged configuration's
+    epochs): strict JSON holds no NaN."""
+    values = np.asarray(values, np.float64)
+    return np.where(np.isfinite(values), values, None).tolist()

@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +37,7 @@ from cnn_jax.nn.tree import layer_names, named_leaves
 from cnn_jax.training import devices
 from cnn_jax.training.batches import epoch_batches
 from cnn_jax.training.checkpoint import RunCheckpoints, resume, state_digest
-from cnn_jax.training.divergence import diverged
+from cnn_jax.training.divergence import diverged, require_survivor
 
 
 class Hyper(NamedTuple):
@@ -386,6 +386,23 @@ def divergences(metrics: dict, hyper: Hyper) -> list[dict]:
         )
         for c in np.nonzero(epochs)[0].tolist()
     ]
+
+
+def row_survivors(
+    metrics: dict, hyper: Hyper, configs: Sequence[int], row: str, hint: str
+) -> tuple[list[int], list[dict]]:
+    """The configurations of one row of a sweep (indices ``configs``) that did not diverge,
+    and the :func:`divergences` records of those that did. A row with none left raises
+    :class:`Diverged` (one line naming ``row``, its first diverged configuration, ``hint``)."""
+    records = [r for r in divergences(metrics, hyper) if r["config"] in set(configs)]
+    require_survivor(row, records, len(configs), hint)
+    gone = {r["config"] for r in records}
+    return [c for c in configs if c not in gone], records
+
+
+def curves(metrics: dict, index: int) -> dict:
+    """Configuration ``index``'s per-epoch metrics as lists of floats (no divergence keys)."""
+    return {k: np.asarray(metrics[k][index], np.float64).tolist() for k in EpochMetrics._fields}
 
 
 def device_data(mnist: data_lib.Mnist, images: int | None = None):

@@ -65,3 +65,20 @@ def test_the_rule_excludes_and_stops_only_a_row_that_has_nothing_left():
     with pytest.raises(Diverged, match=r"^row: every configuration diverged, first lr=9: x in"):
         divergence.require_survivor("row", every, configs=3, hint="lower --lrs")
     assert divergence.describe(records[0]) == "lr=0.3: non-finite training cost in epoch 3"
+
+
+def test_a_row_keeps_its_surviving_configurations():
+    metrics = sgd._masked(
+        {
+            **{k: np.ones((3, 2), np.float32) for k in sgd.EpochMetrics._fields},
+            sgd.DIVERGED_EPOCH: np.array([0, 2, 0], np.int32),
+            sgd.DIVERGED_CAUSE: np.array([0, 1, 0], np.int32),
+        }
+    )
+    hyper = sgd.hypers([0.1, 0.3, 0.1], 0.0, "softmax_ce")
+    live, records = sgd.row_survivors(metrics, hyper, [0, 1], "row", "lower --lrs")
+    assert live == [0] and [(r["config"], r["epoch"], r["lr"]) for r in records] == [(1, 2, 0.3)]
+    assert np.isnan(metrics["test_cost"][1, 1]) and not np.isnan(metrics["test_cost"][1, 0])
+    assert set(sgd.curves(metrics, 0)) == set(sgd.EpochMetrics._fields)
+    with pytest.raises(Diverged, match=r"^row: every configuration diverged"):
+        sgd.row_survivors(metrics, hyper, [1], "row", "lower --lrs")

@@ -481,8 +481,8 @@ def table_row(
         "init": net.init,
         "lrs": list(study.lrs),
         "seeds": n_seeds,
-        "validation_error_by_epoch": _json_floats(validation_error),
-        "train_accuracy_by_epoch": _json_floats(
+        "validation_error_by_epoch": divergence.json_floats(validation_error),
+        "train_accuracy_by_epoch": divergence.json_floats(
             np.asarray(metrics["train_accuracy"]).reshape(shape)
         ),
         "diverged": diverged,
@@ -505,11 +505,6 @@ def _by_rate_and_seed(records: list[dict], seeds: int) -> list[dict]:
         )
         for r in records
     ]
-
-
-def _json_floats(values: np.ndarray) -> list:
-    """Nested lists of floats, None for a NaN (a diverged configuration's epochs)."""
-    return np.where(np.isfinite(values), values, None).tolist()
 
 
 # ----------------------------------------------------------------------------- the study
