@@ -117,13 +117,13 @@ class Preset:
     ``PRESETS: ClassVar[dict[str, Preset]]``; experiments/reproduce.py's scales are taken
     from them (:func:`preset_args`)."""
 
-    values: Mapping[str, Any]
+    fields: Mapping[str, Any]
     why: str = ""
 
 
 def preset(cls, name: str, **overrides):
     """The ``cls`` of its preset ``name``, ``overrides`` on top."""
-    return cls(**{**cls.PRESETS[name].values, **overrides})
+    return cls(**{**cls.PRESETS[name].fields, **overrides})
 
 
 def preset_args(cls, name: str) -> tuple[str, ...]:
@@ -131,7 +131,7 @@ def preset_args(cls, name: str) -> tuple[str, ...]:
     preset ``name``, each by its field's flag (a tuple comma-separated, a switch bare)."""
     fields = {field.name: field for field in dataclasses.fields(cls)}
     args: list[str] = []
-    for name_, value in cls.PRESETS[name].values.items():
+    for name_, value in cls.PRESETS[name].fields.items():
         meta = fields[name_].metadata
         flag_name = (meta.get("flags") or ("--" + name_.replace("_", "-"),))[0]
         if isinstance(value, bool) and "type" not in meta:

@@ -35,20 +35,9 @@ DEPTH_KEYS = keys(
 CONVERGED, DEPTH = "pretraining_converged_long", "pretraining_depth_long"
 CONVERGED_FULL = "pretraining_converged" + FULL  # the --converged mode, 3 × 500
 
-# A few seconds per run at test size.
-SMOKE = argv(
-    hidden=8,
-    images=100,
-    validation=100,
-    seeds=2,
-    epochs=2,
-    pretrain_epochs=1,
-    lrs="0.3,1",
-    grad_images=50,
-    probe_images=50,
-    filters=4,
-    no_progress=True,
-)
+# The config's presets (config.py's PRESETS, each with why it differs from the defaults),
+# named by the script's --preset; the flags given with one win over it.
+TINY = argv(preset="tiny", no_progress=True)
 # Erhan et al. 2010's question, at a small width: 10 seeds vmapped per row and depth.
 DEPTH_SWEEP = argv(
     depths="1,2,3",
@@ -335,13 +324,13 @@ CHAPTER = Chapter(
                 "validation with 5 seeds vmapped: the default takes about 16 minutes",
             ),
             full=Setting(
-                argv(full=True, seeds=2, epochs=3, pretrain_epochs=1, no_progress=True), 250.0
+                argv(preset="full", seeds=2, epochs=3, pretrain_epochs=1, no_progress=True), 250.0
             ),
         ),
         Run(
             "pretraining_converged",
             "pretraining.py",
-            smoke=Setting((*SMOKE, *argv(rows="random init,RBM", patience=1)), 0.3),
+            smoke=Setting((*TINY, *argv(rows="random init,RBM", patience=1)), 0.3),
             default=Setting(
                 argv(
                     hidden="50,50,50",
@@ -361,7 +350,11 @@ CHAPTER = Chapter(
             ),
             full=Setting(
                 argv(
-                    converged=True, rows="random init,RBM", seeds=2, lrs="0.3,1", no_progress=True
+                    preset="converged",
+                    rows="random init,RBM",
+                    seeds=2,
+                    lrs="0.3,1",
+                    no_progress=True,
                 ),
                 18.0,
             ),
@@ -370,7 +363,7 @@ CHAPTER = Chapter(
             "pretraining_depth",
             "pretraining.py",
             smoke=Setting(
-                (*SMOKE, *argv(depths="1,2", rows="random init,denoising autoencoder")), 0.3
+                (*TINY, *argv(depths="1,2", rows="random init,denoising autoencoder")), 0.3
             ),
             default=Setting(
                 (
