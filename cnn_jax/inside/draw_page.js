@@ -317,7 +317,7 @@
       const row = document.createElement("div");
       row.className = "bar" + (d === predicted ? " top" : "");
       row.innerHTML =
-        "<span>" + d + "</span><i style='width:" + (100 * p).toFixed(1) + "%'></i><b>" +
+        "<span>" + d + "</span><em><i style='width:" + (100 * p).toFixed(1) + "%'></i></em><b>" +
         p.toFixed(4) + "</b>";
       bars.appendChild(row);
     });

@@ -125,6 +125,7 @@ def test_a_vertical_stroke_reads_as_one(page, chromium):
     centre = (pixels.sum(1) @ at / pixels.sum(), pixels.sum(0) @ at / pixels.sum())
     assert np.allclose(centre, 14, atol=0.5)  # ... and centred by its centre of mass
     assert current["predicted"] == 1, current["probabilities"]
+    print(f"\nvertical stroke: P(1) = {current['probabilities'][1]:.4f}")
 
 
 def test_interactive_refuses_a_single_digit(load_script, capsys):
