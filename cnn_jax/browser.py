@@ -92,3 +92,16 @@ def pointer_stroke(driver, element, points: Sequence[tuple[float, float]]) -> No
 
 def page_uri(path: str | Path) -> str:
     return Path(path).resolve().as_uri()
+
+
+def wait_for(driver, script: str, timeout: float = 20.0):
+    """The first truthy value ``script`` (a JavaScript expression) returns, polled."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = driver.execute_script(f"return {script}")
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"the page never made {script!r} true within {timeout:g} s")
