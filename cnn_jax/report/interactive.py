@@ -9,7 +9,8 @@ and vega-embed bundle that vl-convert ships, inlined once per page, so the page 
     python -m cnn_jax.report.interactive --out runs/interactive
 
 The charts: the vanishing-gradient explorer (‖δˡ‖ per layer at initialization, activation ×
-cost × depth, with the band over seeds) and the learning curves of the same networks; the
+cost × depth, with the band over seeds), ‖δˡ‖ during training beside Nielsen's, and the
+learning curves of the same networks; the
 CNNs' test accuracy by epoch, seed by seed; the initialization table's test error, seed by
 seed. A page marks ``<html data-charts-rendered="n">`` once every chart has drawn.
 """
@@ -176,6 +177,55 @@ def vanishing_learning(snapshot: Mapping) -> alt.TopLevelMixin:
     )
 
 
+def training_delta_rows(run: Mapping) -> list[dict]:
+    """‖δˡ‖ during training at Nielsen's recorded epochs: our median and min–max over
+    training seeds beside his published value, per network, hidden layer and epoch."""
+    rows = []
+    for network, entry in run.get("nielsen_training", {}).items():
+        for e, epoch in enumerate(entry["epoch"]):
+            for i, _ in enumerate(entry["layers"]):
+                rows.append({
+                    "network": network, "hidden": _hidden(network), "layer": f"h{i + 1}",
+                    "epoch": epoch, "median": entry["ours_median"][e][i],
+                    "min": entry["ours_min"][e][i], "max": entry["ours_max"][e][i],
+                    "published": entry["published"][e][i], "seeds": entry["seeds"],
+                })  # fmt: skip
+    return rows
+
+
+def vanishing_training(snapshot: Mapping) -> alt.TopLevelMixin:
+    rows = training_delta_rows(snapshot["runs"][VANISHING_RUN])
+    depths = sorted({r["hidden"] for r in rows})
+    hidden = alt.param(
+        name="train_hidden",
+        value=max(depths),
+        bind=alt.binding_radio(options=depths, name="hidden layers "),
+    )
+    pick = alt.selection_point(fields=["layer"], bind="legend")
+    x = alt.X("epoch:Q")
+    colour = alt.Color("layer:N", title="layer (click to show alone)")
+    fade = alt.condition(pick, alt.value(1.0), alt.value(0.07))
+    tooltip = [
+        "network:N", "layer:N", "epoch:Q", alt.Tooltip("median:Q", format=".4g"),
+        alt.Tooltip("min:Q", format=".4g"), alt.Tooltip("max:Q", format=".4g"),
+        alt.Tooltip("published:Q", format=".4g", title="Nielsen"), "seeds:Q",
+    ]  # fmt: skip
+    base = alt.Chart(alt.Data(values=rows)).transform_filter(alt.datum.hidden == hidden)
+    y = alt.Y("median:Q", scale=LOG, title="‖δˡ‖ during training")
+    band = base.mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("min:Q", scale=LOG), y2="max:Q", color=colour, opacity=fade
+    )
+    median = base.mark_line().encode(x=x, y=y, color=colour, opacity=fade, tooltip=tooltip)
+    published = base.mark_point(shape="cross", size=35, filled=True).encode(
+        x=x, y=alt.Y("published:Q", scale=LOG), color=colour, opacity=fade, tooltip=tooltip
+    )
+    return (
+        alt.layer(band, median, published)
+        .add_params(hidden, pick)
+        .properties(width=560, height=320)
+    )
+
+
 # ----------------------------------------------------------------------------- cnn
 
 
@@ -275,6 +325,14 @@ CHARTS: dict[str, tuple[Chart, ...]] = {
             "‖δˡ‖ = ‖∂C/∂bˡ‖ at initialization, the shaded band its 1st–99th percentiles over "
             "seeds, × Nielsen's published value; hover a point for its numbers.",
             vanishing_explorer,
+        ),
+        Chart(
+            "vanishing-training",
+            "‖δˡ‖ during training, beside Nielsen's",
+            "Nielsen's recorded ‖δˡ‖ (crosses) at his epochs, on our median (line) and "
+            "min–max band over training seeds. Choose the depth; click a layer in the legend "
+            "to show it alone; hover for values.",
+            vanishing_training,
         ),
         Chart(
             "vanishing-learning",

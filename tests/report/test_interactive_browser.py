@@ -2,8 +2,10 @@
 stored numbers in it, and the explorer's controls switch what it shows."""
 
 import json
+import re
 import time
 
+import numpy as np
 import pytest
 
 from cnn_jax import browser
@@ -53,6 +55,12 @@ def _points(driver, chart_id: str) -> list[str]:
     return _labels(driver, chart_id, "path[aria-roledescription=point]")
 
 
+def _values(labels: list[str], field: str) -> list[float]:
+    """The numbers a tooltip field shows, read back from the marks' labels (d3's format)."""
+    found = (re.search(rf"(?:^|; ){re.escape(field)}: ([-0-9.e]+)", label) for label in labels)
+    return [float(m.group(1)) for m in found if m]
+
+
 def _snapshot(chapter: str) -> dict:
     return json.loads((interactive.SNAPSHOTS / f"{chapter}.json").read_text())
 
@@ -85,6 +93,17 @@ def test_every_learning_curve_point_is_drawn(pages, chromium):
     rows = interactive.learning_rows(_snapshot("vanishing")["runs"][interactive.VANISHING_RUN])
     shown = [label for label in _points(chromium, "vanishing-learning") if "split: test" in label]
     assert len(shown) == sum(r["split"] == "test" for r in rows) > 0
+
+
+def test_the_training_chart_draws_nielsen_and_our_band(pages, chromium):
+    _open(chromium, pages["vanishing"])
+    run = _snapshot("vanishing")["runs"][interactive.VANISHING_RUN]
+    deepest = [r for r in interactive.training_delta_rows(run) if r["hidden"] == 4]
+    points = _points(chromium, "vanishing-training")
+    assert len(points) == len(deepest) > 0  # one cross per stored epoch and layer
+    for field, key in (("Nielsen", "published"), ("max", "max"), ("median", "median")):
+        shown = sorted(_values(points, field))
+        np.testing.assert_allclose(shown, sorted(r[key] for r in deepest), rtol=1e-3)
 
 
 def test_the_cnn_chart_draws_every_seed_and_picks_one(pages, chromium):
