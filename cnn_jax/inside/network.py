@@ -53,10 +53,17 @@ class VisualizeConfig:
         "stretch every feature map to its own colour range (default: one colour scale shared "
         "by all maps of a layer)",
     )
+    interactive: bool = flag(
+        False,
+        "write instead one self-contained page, <out>/draw.html, that runs the seed CNN in "
+        "the browser: draw a digit or pick a test digit and see every layer (offline, file://)",
+    )
 
     def __post_init__(self):
         if self.index is not None and self.digit is not None:
             raise UsageError("give --index or --digit, not both")
+        if self.interactive and (self.index is not None or self.digit is not None):
+            raise UsageError("--interactive shows a sample of test digits; drop --index/--digit")
 
 
 def pick_index(labels: np.ndarray, *, index: int | None = None, digit: int | None = None) -> int:
@@ -87,7 +94,8 @@ def folders(
         epoch = config.epoch or BRIEF_TRAINING.epochs
     else:
         run_dir, epoch = Path(config.checkpoint), saved.epoch
-    name = f"{run_dir.resolve().name}-epoch{epoch}-index{index}"
+    what = "draw" if config.interactive else f"index{index}"
+    name = f"{run_dir.resolve().name}-epoch{epoch}-{what}"
     return run_dir, Path(out or DEFAULT_ROOT / name)
 
 
@@ -118,6 +126,18 @@ def brief_run(
     return saved, note
 
 
+def describe_source(saved: SavedRun, run_dir: str | Path, trained_here: str | None) -> dict:
+    """Where the drawn network comes from, as the pages and their results.json say it."""
+    return {
+        "checkpoint": str(run_dir),
+        "epoch": saved.epoch,
+        "arch": saved.config.arch,
+        "test_accuracy": saved.test_accuracy,
+        "trained_here": trained_here,
+        "config": saved.config.to_dict(),
+    }
+
+
 def draw(
     out: str | Path,
     saved: SavedRun,
@@ -130,20 +150,12 @@ def draw(
     ``mnist``'s test images; returns its results."""
     cfg = saved.config
     cli.check_count("--stats-images", drawing.stats_images, len(mnist.test_labels), "test images")
-    source = {
-        "checkpoint": str(run_dir),
-        "epoch": saved.epoch,
-        "arch": cfg.arch,
-        "test_accuracy": saved.test_accuracy,
-        "trained_here": trained_here,
-        "config": cfg.to_dict(),
-    }
     return write_visualization(
         out,
         model=build_model(cfg),
         params=saved.params,
         images=data_lib.scale(mnist.test_images),
         labels=mnist.test_labels,
-        source=source,
+        source=describe_source(saved, run_dir, trained_here),
         drawing=dataclasses.replace(drawing, output=output_activation(cfg.loss)),
     )

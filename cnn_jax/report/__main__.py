@@ -6,6 +6,10 @@ or regenerate the tables of README.md and docs/*.md from docs/results (see
 :mod:`cnn_jax.report.docs`):
 
     python -m cnn_jax.report --docs [--check] [--from-runs runs/reproduce]
+
+or write one interactive, self-contained chart page per chapter from docs/results:
+
+    python -m cnn_jax.report --interactive --out runs/interactive
 """
 
 import functools
@@ -13,7 +17,8 @@ import sys
 from pathlib import Path
 
 from cnn_jax import cli, published
-from cnn_jax.report import build, compare, docs, md
+from cnn_jax.errors import UsageError
+from cnn_jax.report import build, compare, docs, interactive, md
 
 
 def docs_parser() -> cli.Parser:
@@ -50,9 +55,40 @@ def update_docs(argv: list[str]) -> int:
     )
 
 
+def interactive_parser() -> cli.Parser:
+    p = cli.Parser(
+        prog="python -m cnn_jax.report --interactive",
+        description="Write one interactive, self-contained page per chapter from the stored "
+        "results (docs/results/<chapter>.json): <out>/<chapter>.html.",
+    )
+    p.add_argument("--interactive", action="store_true", help="Write the chart pages.")
+    p.add_argument("--out", type=Path, required=True, help="Output folder.")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=interactive.SNAPSHOTS,
+        help="Folder of <chapter>.json (default: docs/results).",
+    )
+    return p
+
+
+@functools.partial(cli.one_line_errors, compiles=False)
+def write_charts(argv: list[str]) -> int:
+    args = interactive_parser().parse_args(argv)
+    if not args.results.is_dir():
+        raise UsageError(f"--results {args.results} is not a folder")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {args.out} exists and is not a folder")
+    for chapter, page in interactive.write_pages(args.out, args.results).items():
+        print(f"{chapter}: {page} ({page.stat().st_size:,} bytes)")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if "--docs" in argv:
         return update_docs(argv)
+    if "--interactive" in argv:
+        return write_charts(argv)
     out = Path(argv[0] if argv else "runs/reproduce")
     if not out.is_dir():
         sys.stderr.write(f"python -m cnn_jax.report: error: {out} is not a folder\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnn_jax import results
 from cnn_jax.chapter import Chapter, Run
-from cnn_jax.report import html, md
+from cnn_jax.report import html, interactive, md
 from cnn_jax.report.chapters import CHAPTERS
 from cnn_jax.report.compare import Row
 from cnn_jax.report.runner import STATE
@@ -134,6 +134,10 @@ def write_report(out: str | Path, rows: list[Row]) -> Path:
     shutil.rmtree(report / "figures", ignore_errors=True)
     report.mkdir(parents=True, exist_ok=True)
     chapters = collect(out, rows, report)
+    charts = interactive.write_pages(report / "interactive")  # from docs/results/*.json
+    for info in chapters:
+        if info.chapter.name in charts:
+            info.links.append(("interactive charts", f"interactive/{info.chapter.name}.html"))
     study = _read(out / STATE / "reproduce.json")
     results.write_text(report / "report.md", md.report(chapters, rows, study))
     results.write_text(report / "index.html", html.report(chapters, rows, study))
