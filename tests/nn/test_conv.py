@@ -52,6 +52,7 @@ SHAPES = [
     ((2, 11, 11, 32), (3, 3, 32, 64)),
     ((2, 9, 13, 3), (4, 2, 3, 5)),  # H != W, kh != kw: catches a swapped axis
     ((3, 9, 13, 16), (4, 2, 16, 48)),  # the same through the C++ kernel's every path
+    ((2, 5, 5, 16), (1, 1, 16, 16)),  # 25 pixels, 16 kernel rows: the C++ kernel's half tiles
 ]
 
 DN = ("NHWC", "HWIO", "NHWC")
