@@ -3,8 +3,9 @@
 XLA's CPU convolution runs far below the machine's matmul speed. Three rewrites:
 
 - ``direct`` (the default on an x86-64 CPU with AVX2 and FMA, where ``pip install -e .``
-  built it): a C++ kernel through ``jax.ffi``, in ``conv_kernel.py``. Output channels must
-  be a multiple of 16; other layers take the rows method.
+  built it): a C++ kernel through ``jax.ffi``, in ``conv_kernel.py``, on its AVX-512 path
+  where the CPU has one. Output channels must be a multiple of 16; other layers take the
+  rows method.
 - ``im2col``: gather the kh·kw shifted views of the input into one patch matrix
   [B·Ho·Wo, kh·kw·C] and do one matmul with the kernel reshaped to [kh·kw·C, F].
 - ``rows`` (the default on CPU): unfold along x only, px [B·H·Wo, kw·C], do one matmul
@@ -19,6 +20,9 @@ On GPU and TPU XLA's own convolution is kept.
 """
 
 from __future__ import annotations
+
+import functools
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -143,8 +147,6 @@ _rows.defvjp(_rows_fwd, _rows_bwd)
 def _direct(lhs, rhs):
     """The C++ kernel of ``conv_kernel.py``; float32 layers whose output channels are not a
     multiple of 16 take the rows method."""
-    if not conv_kernel.available():
-        raise RuntimeError("the direct convolution kernel is not built (pip install -e .)")
     if not conv_kernel.supports(lhs, rhs):
         return _rows(lhs, rhs)
     return conv_kernel.conv(lhs, rhs)
@@ -154,16 +156,49 @@ rows_conv = _at_default_precision(_rows, "rows_conv")
 direct_conv = _at_default_precision(_direct, "direct_conv")
 
 
+@functools.cache
+def _say(line: str) -> None:
+    """One line on stderr, once per process."""
+    sys.stderr.write(f"{line}\n")
+
+
+def _kernel_usable(required: bool) -> bool:
+    """Whether the C++ kernel runs here, saying once what a user should know: a library
+    older than its source, one never built on a machine that can build it, one present but
+    broken (before the fallback to the rows method). ``required`` (``conv="direct"``):
+    where it cannot run, UsageError naming why, and nothing else said."""
+    kernel = conv_kernel.state()
+    if required and not kernel.isas:
+        conv_kernel.chosen_isa()  # raises, naming why
+    for note in kernel.notes:
+        _say(note)
+    if kernel.isas:
+        conv_kernel.chosen_isa()  # a $CNN_JAX_CONV_ISA this CPU cannot honour raises
+        return True
+    if kernel.broken:
+        _say(f"warning: the C++ convolution kernel {kernel.problem}; using the rows method")
+    return False
+
+
 def resolve(impl: str) -> str:
     """ "auto" -> "direct" on a CPU that runs the built kernel, else "rows" on CPU, and
-    "xla" on GPU/TPU."""
+    "xla" on GPU/TPU. "direct" where the kernel cannot run: UsageError, one line."""
     if impl not in CONV_IMPLS:
         raise ValueError(f"conv must be one of {', '.join(CONV_IMPLS)}, got {impl!r}")
     if impl == "auto":
         if jax.default_backend() != "cpu":
             return "xla"
-        return "direct" if conv_kernel.available() else "rows"
+        return "direct" if _kernel_usable(required=False) else "rows"
+    if impl == "direct":
+        _kernel_usable(required=True)
     return impl
+
+
+def routine(impl: str) -> str:
+    """The routine ``impl`` runs here, as results.json records it: "direct-avx512",
+    "direct-avx2", "rows", "im2col" or "xla" (never "auto")."""
+    resolved = resolve(impl)
+    return f"direct-{conv_kernel.chosen_isa()}" if resolved == "direct" else resolved
 
 
 def conv_fn(impl: str):

@@ -1,18 +1,17 @@
-// Direct convolution on x86-64 CPUs with AVX2 and FMA, as XLA FFI handlers (jax.ffi).
+// Direct convolution on x86-64 CPUs, as XLA FFI handlers (jax.ffi), for two instruction
+// sets: AVX-512 (a tile of 12 pixels x 32 channels in 24 of the 32 zmm registers) and AVX2
+// with FMA (6 pixels x 16 channels in 12 of the 16 ymm registers). conv_kernel.py asks
+// cnn_jax_conv_instruction_sets() which this CPU runs and calls that set's handlers:
 //
-// Stride 1, VALID, NHWC inputs and HWIO kernels, float32. Each output is a tile of 6
-// pixels x 16 channels held in 12 vector registers while the (ky, kx, c) contraction runs,
-// reading the input where it lies (no patch matrix). Three handlers:
+//   cnn_jax_conv_forward_<isa>(x [B,H,W,C], w [KH,KW,C,O]) -> y [B,H-KH+1,W-KW+1,O]
+//   cnn_jax_conv_input_grad_<isa>(dy [B,Ho,Wo,O], wt [KH,KW,O,C]) -> dx [B,Ho+KH-1,Wo+KW-1,C]
+//   cnn_jax_conv_kernel_grad_<isa>(x [B,H,W,C], dy [B,Ho,Wo,O]) -> dw [KH,KW,C,O]
 //
-//   cnn_jax_conv_forward(x [B,H,W,C], w [KH,KW,C,O]) -> y [B,H-KH+1,W-KW+1,O]
-//       also the input gradient, as the forward of the zero-padded output gradient with
-//       the flipped kernel; the attributes band_rows = KH-1 and band_cols = KW-1 say which
-//       border rows and columns are zeros, and each tile skips the offsets that read only those.
-//   cnn_jax_conv_kernel_grad(x [B,H,W,C], dy [B,Ho,Wo,O]) -> dw [KH,KW,C,O]
-//
-// Work is split over XLA's intra-op thread pool: images for the forward, tiles of the
-// kernel for its gradient. Every output element is summed in the same order whatever the
-// number of threads, so a seed gives the same numbers on any core count.
+// Stride 1, VALID, NHWC inputs and HWIO kernels, float32, O and C multiples of 16. The
+// loops (conv_kernel_loops.h) read the input where it lies (no patch matrix) and compute
+// no multiply-add by a padding zero. Every output element is summed in the same order
+// whatever the number of threads and the instruction set, so a seed gives the same numbers
+// on any core count and either path.
 
 #include <algorithm>
 #include <atomic>
@@ -24,7 +23,6 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#define CNN_JAX_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 namespace ffi = xla::ffi;
@@ -53,112 +51,56 @@ void ParallelFor(ffi::ThreadPool& pool, int64_t n, F f) {
 
 #if defined(__x86_64__)
 
-// The 6 x 16 tile's multiply-adds for one contraction index: row i of the tile adds
-// AT(i) (a float, broadcast) times the 16 values in v0, v1 to its accumulators a<i>0, a<i>1.
-#define CNN_JAX_ROW(i, AT, v0, v1)                 \
-  {                                                \
-    const __m256 s = _mm256_broadcast_ss(AT(i));   \
-    a##i##0 = _mm256_fmadd_ps(s, v0, a##i##0);     \
-    a##i##1 = _mm256_fmadd_ps(s, v1, a##i##1);     \
-  }
-#define CNN_JAX_TILE(AT, v0, v1)                                          \
-  CNN_JAX_ROW(0, AT, v0, v1) CNN_JAX_ROW(1, AT, v0, v1) CNN_JAX_ROW(2, AT, v0, v1) \
-  CNN_JAX_ROW(3, AT, v0, v1) CNN_JAX_ROW(4, AT, v0, v1) CNN_JAX_ROW(5, AT, v0, v1)
-#define CNN_JAX_ACCUMULATORS {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}, {a40, a41}, {a50, a51}}
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+using V = __m256;
+constexpr int64_t kLanes = 8;
+constexpr int kRows = 6;  // 6 x 2 accumulators, 2 kernel rows and a broadcast: 15 of 16 ymm
+inline __attribute__((always_inline)) V Zero() { return _mm256_setzero_ps(); }
+inline __attribute__((always_inline)) V Load(const float* p) { return _mm256_loadu_ps(p); }
+inline __attribute__((always_inline)) void Store(float* p, V v) { _mm256_storeu_ps(p, v); }
+inline __attribute__((always_inline)) V Broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+inline __attribute__((always_inline)) V MulAdd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+#include "conv_kernel_loops.h"
+}  // namespace avx2
+#pragma GCC pop_options
 
-// Writes the first n rows of a tile: row i's 16 values to out[i].
-CNN_JAX_AVX2 inline void StoreTile(const __m256 (&acc)[6][2], float* const (&out)[6], int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    _mm256_storeu_ps(out[i], acc[i][0]);
-    _mm256_storeu_ps(out[i] + 8, acc[i][1]);
-  }
-}
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+namespace avx512 {
+using V = __m512;
+constexpr int64_t kLanes = 16;
+constexpr int kRows = 12;  // 12 x 2 accumulators, 2 kernel rows and a broadcast: 27 of 32 zmm
+inline __attribute__((always_inline)) V Zero() { return _mm512_setzero_ps(); }
+inline __attribute__((always_inline)) V Load(const float* p) { return _mm512_loadu_ps(p); }
+inline __attribute__((always_inline)) void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
+inline __attribute__((always_inline)) V Broadcast(const float* p) { return _mm512_set1_ps(*p); }
+inline __attribute__((always_inline)) V MulAdd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+#include "conv_kernel_loops.h"
+}  // namespace avx512
+#pragma GCC pop_options
 
-// y[p, o] = sum over (ky, kx, c) of x[p + (ky, kx), c] w[ky, kx, c, o] for one image.
-// Input rows outside [band_r, H - band_r) and columns outside [band_c, W - band_c) are
-// zeros, and the kernel offsets that would read only those are skipped.
-CNN_JAX_AVX2 void ForwardImage(const float* x, int64_t H, int64_t W, int64_t C,
-                               const float* w, int64_t KH, int64_t KW, int64_t O,
-                               int64_t band_r, int64_t band_c, float* y) {
-  const int64_t OH = H - KH + 1, OW = W - KW + 1, P = OH * OW;
-  for (int64_t p0 = 0; p0 < P; p0 += 6) {
-    const int64_t n = std::min<int64_t>(6, P - p0);
-    const float* base[6];
-    int64_t r_lo = OH, r_hi = 0, c_lo = OW, c_hi = 0;
-    for (int64_t i = 0; i < 6; ++i) {
-      const int64_t p = p0 + (i < n ? i : 0), r = p / OW, c = p % OW;
-      base[i] = x + (r * W + c) * C;
-      r_lo = std::min(r_lo, r), r_hi = std::max(r_hi, r);
-      c_lo = std::min(c_lo, c), c_hi = std::max(c_hi, c);
-    }
-    // Kernel offsets that reach a non-zero input row / column for some pixel of the tile.
-    const int64_t ky0 = std::max<int64_t>(0, band_r - r_hi);
-    const int64_t ky1 = std::min<int64_t>(KH, H - band_r - r_lo);
-    const int64_t kx0 = std::max<int64_t>(0, band_c - c_hi);
-    const int64_t kx1 = std::min<int64_t>(KW, W - band_c - c_lo);
-    const float *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *b4 = base[4],
-                *b5 = base[5];
-    for (int64_t oc = 0; oc < O; oc += 16) {
-      __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00,
-             a21 = a00, a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-      for (int64_t ky = ky0; ky < ky1; ++ky) {
-        for (int64_t kx = kx0; kx < kx1; ++kx) {
-          const int64_t off = (ky * W + kx) * C;
-          const float* wk = w + (ky * KW + kx) * C * O + oc;
-          for (int64_t c = 0; c < C; ++c) {
-            const __m256 w0 = _mm256_loadu_ps(wk + c * O), w1 = _mm256_loadu_ps(wk + c * O + 8);
-#define CNN_JAX_AT(i) (b##i + off + c)
-            CNN_JAX_TILE(CNN_JAX_AT, w0, w1)
-#undef CNN_JAX_AT
-          }
-        }
-      }
-      float* const out[6] = {y + (p0 + 0) * O + oc, y + (p0 + 1) * O + oc, y + (p0 + 2) * O + oc,
-                             y + (p0 + 3) * O + oc, y + (p0 + 4) * O + oc, y + (p0 + 5) * O + oc};
-      StoreTile(CNN_JAX_ACCUMULATORS, out, n);
-    }
-  }
-}
+// The loops of one instruction set, for the handlers below.
+#define CNN_JAX_LOOPS(isa)                                                                \
+  struct isa##_loops {                                                                   \
+    static constexpr int64_t kLanes = isa::kLanes, kRows = isa::kRows;                   \
+    static constexpr auto Forward = isa::ForwardImage;                                   \
+    static constexpr auto InputGrad = isa::InputGradImage;                               \
+    static constexpr auto KernelGradWide = isa::KernelGradTile<2>;                       \
+    static constexpr auto KernelGradNarrow = isa::KernelGradTile<1>;                     \
+  };
+CNN_JAX_LOOPS(avx2)
+CNN_JAX_LOOPS(avx512)
+#undef CNN_JAX_LOOPS
 
-// dw[m, o] += sum over pixels p of x[p + offset(m)] dy[p, o] for one image, for the rows
-// m0..m0+5 of dw seen as [KH*KW*C, O] and its columns oc..oc+15.
-CNN_JAX_AVX2 void KernelGradTile(const float* x, int64_t W, int64_t C, const float* dy,
-                                 int64_t OH, int64_t OW, int64_t O, int64_t KW,
-                                 int64_t m0, int64_t M, int64_t oc, float* dw) {
-  const int64_t n = std::min<int64_t>(6, M - m0);
-  int64_t offset[6];
-  for (int64_t i = 0; i < 6; ++i) {
-    const int64_t m = m0 + (i < n ? i : 0), c = m % C, k = m / C;
-    offset[i] = ((k / KW) * W + (k % KW)) * C + c;
-  }
-  float* out[6];
-  for (int64_t i = 0; i < 6; ++i) out[i] = dw + (m0 + (i < n ? i : 0)) * O + oc;
-  __m256 a00 = _mm256_loadu_ps(out[0]), a01 = _mm256_loadu_ps(out[0] + 8);
-  __m256 a10 = _mm256_loadu_ps(out[1]), a11 = _mm256_loadu_ps(out[1] + 8);
-  __m256 a20 = _mm256_loadu_ps(out[2]), a21 = _mm256_loadu_ps(out[2] + 8);
-  __m256 a30 = _mm256_loadu_ps(out[3]), a31 = _mm256_loadu_ps(out[3] + 8);
-  __m256 a40 = _mm256_loadu_ps(out[4]), a41 = _mm256_loadu_ps(out[4] + 8);
-  __m256 a50 = _mm256_loadu_ps(out[5]), a51 = _mm256_loadu_ps(out[5] + 8);
-  const int64_t o0 = offset[0], o1 = offset[1], o2 = offset[2], o3 = offset[3],
-                o4 = offset[4], o5 = offset[5];
-  for (int64_t r = 0; r < OH; ++r) {
-    for (int64_t c = 0; c < OW; ++c) {
-      const float* xp = x + (r * W + c) * C;
-      const float* g = dy + (r * OW + c) * O + oc;
-      const __m256 g0 = _mm256_loadu_ps(g), g1 = _mm256_loadu_ps(g + 8);
-#define CNN_JAX_AT(i) (xp + o##i)
-      CNN_JAX_TILE(CNN_JAX_AT, g0, g1)
-#undef CNN_JAX_AT
-    }
-  }
-  StoreTile(CNN_JAX_ACCUMULATORS, out, n);
-}
 
-#endif  // __x86_64__
+// The handlers of one instruction set's loops L. Work is split over XLA's intra-op thread
+// pool: images for the forward and the input gradient, tiles of the kernel for its gradient.
 
+template <class L>
 ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
-                   ffi::ResultBuffer<ffi::F32> y, int64_t band_r, int64_t band_c) {
-#if defined(__x86_64__)
+                   ffi::ResultBuffer<ffi::F32> y) {
   const auto xd = x.dimensions(), wd = w.dimensions();
   if (xd.size() != 4 || wd.size() != 4 || wd[2] != xd[3] || wd[3] % 16 != 0)
     return ffi::Error::InvalidArgument("conv: x [B,H,W,C], w [KH,KW,C,O] with O % 16 == 0");
@@ -168,24 +110,39 @@ ffi::Error Forward(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ff
   const float *xs = x.typed_data(), *ws = w.typed_data();
   float* ys = y->typed_data();
   ParallelFor(pool, B, [=](int64_t b) {
-    ForwardImage(xs + b * in_image, H, W, C, ws, KH, KW, O, band_r, band_c,
-                 ys + b * out_image);
+    L::Forward(xs + b * in_image, H, W, C, ws, KH, KW, O, ys + b * out_image);
   });
   return ffi::Error::Success();
-#else
-  return ffi::Error::Internal("cnn_jax's direct convolution needs an x86-64 CPU");
-#endif
 }
 
+template <class L>
+ffi::Error InputGrad(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> wt,
+                     ffi::ResultBuffer<ffi::F32> dx) {
+  const auto gd = dy.dimensions(), wd = wt.dimensions();
+  if (gd.size() != 4 || wd.size() != 4 || wd[2] != gd[3] || wd[3] % 16 != 0)
+    return ffi::Error::InvalidArgument("conv: dy [B,Ho,Wo,O], wt [KH,KW,O,C] with C % 16 == 0");
+  const int64_t B = gd[0], OH = gd[1], OW = gd[2], O = gd[3];
+  const int64_t KH = wd[0], KW = wd[1], C = wd[3];
+  const int64_t in_image = OH * OW * O, out_image = (OH + KH - 1) * (OW + KW - 1) * C;
+  const float *gs = dy.typed_data(), *ws = wt.typed_data();
+  float* xs = dx->typed_data();
+  ParallelFor(pool, B, [=](int64_t b) {
+    L::InputGrad(gs + b * in_image, OH, OW, O, ws, KH, KW, C, xs + b * out_image);
+  });
+  return ffi::Error::Success();
+}
+
+template <class L>
 ffi::Error KernelGrad(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
                       ffi::Buffer<ffi::F32> dy, ffi::ResultBuffer<ffi::F32> dw) {
-#if defined(__x86_64__)
   const auto xd = x.dimensions(), gd = dy.dimensions(), wd = dw->dimensions();
   if (xd.size() != 4 || gd.size() != 4 || wd.size() != 4 || wd[3] % 16 != 0)
     return ffi::Error::InvalidArgument("conv: x, dy 4-D and dw [KH,KW,C,O], O % 16 == 0");
   const int64_t B = xd[0], W = xd[2], C = xd[3], OH = gd[1], OW = gd[2], O = gd[3];
   const int64_t KW = wd[1], M = wd[0] * wd[1] * wd[2];
-  const int64_t m_tiles = (M + 5) / 6, o_tiles = O / 16, tiles = m_tiles * o_tiles;
+  const int64_t wide = 2 * L::kLanes;  // a tile's columns; the last may be half as wide
+  const int64_t m_tiles = (M + L::kRows - 1) / L::kRows, o_tiles = (O + wide - 1) / wide;
+  const int64_t tiles = m_tiles * o_tiles;
   const int64_t in_image = xd[1] * W * C, out_image = OH * OW * O;
   const float *xs = x.typed_data(), *gs = dy.typed_data();
   float* dws = dw->typed_data();
@@ -194,40 +151,65 @@ ffi::Error KernelGrad(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x,
   const int64_t tasks = std::min<int64_t>(tiles, 4 * std::max<int64_t>(1, pool.num_threads()));
   ParallelFor(pool, tasks, [=](int64_t task) {
     const int64_t t0 = task * tiles / tasks, t1 = (task + 1) * tiles / tasks;
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t t = t0; t < t1; ++t)
-        KernelGradTile(xs + b * in_image, W, C, gs + b * out_image, OH, OW, O, KW,
-                       (t / o_tiles) * 6, M, (t % o_tiles) * 16, dws);
+    for (int64_t b = 0; b < B; ++b) {
+      const float *xb = xs + b * in_image, *gb = gs + b * out_image;
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t m0 = (t / o_tiles) * L::kRows, oc = (t % o_tiles) * wide;
+        if (O - oc >= wide)
+          L::KernelGradWide(xb, W, C, gb, OH, OW, O, KW, m0, M, oc, dws);
+        else
+          L::KernelGradNarrow(xb, W, C, gb, OH, OW, O, KW, m0, M, oc, dws);
+      }
+    }
   });
   return ffi::Error::Success();
-#else
-  return ffi::Error::Internal("cnn_jax's direct convolution needs an x86-64 CPU");
-#endif
 }
+
+#endif  // __x86_64__
 
 }  // namespace
 
-extern "C" int cnn_jax_conv_supported() {
+#ifndef CNN_JAX_SOURCE_SHA256
+#define CNN_JAX_SOURCE_SHA256 ""
+#endif
+
+// The SHA-256 of the sources this library was compiled from (setup.py passes it), so that
+// conv_kernel.py can tell a library older than its source.
+extern "C" const char* cnn_jax_conv_source_sha256() { return CNN_JAX_SOURCE_SHA256; }
+
+// The instruction sets this CPU (and its operating system) runs: 1 = AVX2 with FMA,
+// 2 = AVX-512F; 0 off x86-64.
+extern "C" int cnn_jax_conv_instruction_sets() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return (avx2 ? 1 : 0) | (__builtin_cpu_supports("avx512f") ? 2 : 0);
 #else
   return 0;
 #endif
 }
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(cnn_jax_conv_forward, Forward,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("band_rows")
-                                  .Attr<int64_t>("band_cols"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(cnn_jax_conv_kernel_grad, KernelGrad,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>());
+#if defined(__x86_64__)
+#define CNN_JAX_HANDLERS(isa)                                                             \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(cnn_jax_conv_forward_##isa, Forward<isa##_loops>,         \
+                                ffi::Ffi::Bind()                                          \
+                                    .Ctx<ffi::ThreadPool>()                               \
+                                    .Arg<ffi::Buffer<ffi::F32>>()                         \
+                                    .Arg<ffi::Buffer<ffi::F32>>()                         \
+                                    .Ret<ffi::Buffer<ffi::F32>>());                       \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(cnn_jax_conv_input_grad_##isa, InputGrad<isa##_loops>,    \
+                                ffi::Ffi::Bind()                                          \
+                                    .Ctx<ffi::ThreadPool>()                               \
+                                    .Arg<ffi::Buffer<ffi::F32>>()                         \
+                                    .Arg<ffi::Buffer<ffi::F32>>()                         \
+                                    .Ret<ffi::Buffer<ffi::F32>>());                       \
+  XLA_FFI_DEFINE_HANDLER_SYMBOL(cnn_jax_conv_kernel_grad_##isa, KernelGrad<isa##_loops>,  \
+                                ffi::Ffi::Bind()                                          \
+                                    .Ctx<ffi::ThreadPool>()                               \
+                                    .Arg<ffi::Buffer<ffi::F32>>()                         \
+                                    .Arg<ffi::Buffer<ffi::F32>>()                         \
+                                    .Ret<ffi::Buffer<ffi::F32>>());
+CNN_JAX_HANDLERS(avx2)
+CNN_JAX_HANDLERS(avx512)
+#undef CNN_JAX_HANDLERS
+#endif  // __x86_64__

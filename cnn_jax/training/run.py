@@ -17,6 +17,7 @@ from jax.sharding import Mesh
 from cnn_jax import cli, plotting
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
+from cnn_jax.nn.conv import routine
 from cnn_jax.nn.models import param_count
 from cnn_jax.results import provenance, save_figure, write_json
 from cnn_jax.training import devices
@@ -126,6 +127,8 @@ def run(
         "test_images": n_test,
         "history": history,
         "config": cfg.to_dict(),
+        # What cfg.conv ("auto") became here: "direct-avx512", "direct-avx2", "rows", ...
+        "conv_routine": routine(cfg.conv) if cfg.arch != "mlp" else None,
         "data_source": mnist.source,
         "kept_epochs": list(keep_epochs),
         "provenance": provenance(started),

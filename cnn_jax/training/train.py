@@ -88,9 +88,12 @@ def micro_batch_size(cfg: TrainConfig, devices: int = 1) -> int:
     """The chunk each device accumulates gradients over: on CPU a CNN's patch matrices for a
     whole batch do not fit in cache, and small chunks are much faster."""
     per_device = cfg.batch_size // devices
+    # Resolved first, even with --micro-batch: a CNN's conv that cannot run here (a broken
+    # kernel under --conv direct) is refused now, before the run's folder exists.
+    routine = resolve(cfg.conv) if cfg.arch != "mlp" else None
     if cfg.micro_batch is not None:
         return cfg.micro_batch
-    micro = CPU_MICRO_BATCH.get(resolve(cfg.conv), {}).get(cfg.arch)
+    micro = CPU_MICRO_BATCH.get(routine, {}).get(cfg.arch)
     if micro and jax.default_backend() == "cpu" and per_device % micro == 0:
         return micro
     return per_device
