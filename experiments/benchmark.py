@@ -23,6 +23,11 @@ def _rounds(values, fmt: str = "{:.0f}") -> str:
     return " / ".join(fmt.format(v) for v in values)
 
 
+def _engine(asked: str, e: dict) -> str:
+    """ "auto" shows the engine it chose: "auto:map"."""
+    return f"{asked}:{e['engine']}" if asked != e["engine"] else asked
+
+
 def print_table(result: dict, window: int) -> None:
     peak = result["matmul_gflops"]
     rounds = _rounds(result["matmul_gflops_rounds"])
@@ -50,14 +55,14 @@ def print_table(result: dict, window: int) -> None:
         )
     if result["mlps"]:
         print(
-            f"\n{'MLP':12} {'network':27} {'batch':>5} {'engine':6} {'updates/s':>9} "
+            f"\n{'MLP':12} {'network':27} {'batch':>5} {'engine':8} {'updates/s':>9} "
             f"{'GFLOP/s':>8} {'of peak':>8} {'per CPU s':>9} {'of peak':>8}  updates/s per round"
         )
     for name, m in result["mlps"].items():
         for engine, e in m["engines"].items():
             print(
                 f"{name:12} {m['net'] + ' ' + m['activation']:27} {m['batch_size']:5} "
-                f"{engine:6} {e['updates_per_second']:9.0f} {e['gflops']:8.1f} "
+                f"{_engine(engine, e):8} {e['updates_per_second']:9.0f} {e['gflops']:8.1f} "
                 f"{e['fraction_of_peak']:8.1%} {e['updates_per_cpu_second']:9.0f} "
                 f"{e['fraction_of_cpu_peak']:8.1%}  "
                 f"{_rounds(e['rounds_updates_per_second'])}"

@@ -194,7 +194,8 @@ class MLPTimer:
     (training on, so a later call starts where the last ended)."""
 
     def __init__(self, workload: MLPWorkload, images, labels, *, engine: str, updates: int):
-        self.workload, self.engine, self.epoch = workload, engine, 0
+        self.workload, self.epoch = workload, 0
+        self.engine = sgd.engine_for(workload.net) if engine == "auto" else engine
         c = workload.networks
         self.keys = jax.random.split(jax.random.key(0), c)
         self.hyper = sgd.hypers([workload.lr] * c, 0.0, workload.net.cost)
@@ -245,10 +246,10 @@ class BenchmarkConfig:
         type=_names,
     )
     mlp_engines: tuple[str, ...] = flag(
-        ("map",),
-        f"The sweep engines to time each MLP workload on, from {', '.join(sgd.ENGINES)} "
-        "(map: the one the studies use; vmap: all configurations side by side) "
-        "(default: map).",
+        ("auto",),
+        f"The sweep engines to time each MLP workload on, from auto, {', '.join(sgd.ENGINES)} "
+        "(auto: the one the studies use for that network; map: configurations one after "
+        "another; vmap: side by side) (default: auto).",
         type=_names,
     )
     mlp_updates: int = flags.count(
@@ -295,8 +296,8 @@ class BenchmarkConfig:
             f"--mlps takes names from {', '.join(MLP_WORKLOADS)}, got {','.join(self.mlps)!r}",
         )
         cli.check(
-            bool(self.mlp_engines) and all(e in sgd.ENGINES for e in self.mlp_engines),
-            f"--mlp-engines takes names from {', '.join(sgd.ENGINES)}, "
+            bool(self.mlp_engines) and all(e in ("auto", *sgd.ENGINES) for e in self.mlp_engines),
+            f"--mlp-engines takes names from auto, {', '.join(sgd.ENGINES)}, "
             f"got {','.join(self.mlp_engines)!r}",
         )
         cli.check(bool(self.archs or self.mlps), "--archs and --mlps are both empty")
@@ -410,6 +411,7 @@ def benchmark(
                         updates=config.mlp_updates,
                     )
                     mlps[name]["engines"][engine]["compile_seconds"] = timer.compile_seconds
+                    mlps[name]["engines"][engine]["engine"] = timer.engine
                 mlps[name]["engines"][engine]["rounds"].append(timer.time())
         for name, run in (peers or {}).items():
             peer_rounds[name].append(run())

@@ -114,15 +114,25 @@ def train_epochs(model, params, hyper, key, train, test, first_epoch, *, epochs,
 # [m, n_in] x [n_in, n_out] dot that XLA:CPU hands to its fast matmul library; "vmap" trains
 # them side by side, which turns every matmul into a dot_general with a batch dimension that
 # XLA:CPU runs far below its matmul speed (even for C = 1). Both give the same numbers up to
-# float rounding; "vmap" stays as the reference the tests compare "map" with.
+# float rounding. "map" wins where one configuration's matmuls are large enough to run well
+# alone; for narrow networks (Nielsen's 784-30-10) "vmap"'s batched small matmuls are faster
+# than many tiny ones in turn. :func:`engine_for` picks by the largest weight matrix.
 ENGINES = ("map", "vmap")
+MAP_MIN_KERNEL = 200_000  # entries of the largest weight matrix from which "map" is chosen
 
 # Without region analysis, XLA:CPU's copy insertion copies every carried weight matrix in
 # each step of the scan: the backward matmul that reads W and the update that overwrites W
 # do not depend on each other, so it keeps the old W apart. Region analysis sees that the
 # loop body's reads end before the write and updates W in place. An XLA debug option, so
 # other backends ignore it.
-_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
+
+def engine_for(net: MLPSpec) -> str:
+    """The sweep engine for ``net``: "map" when its largest weight matrix has at least
+    :data:`MAP_MIN_KERNEL` entries (Glorot's 5 x 1,000, the 3 x 500 fine-tuning), else "vmap"."""
+    largest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:], strict=True))
+    return "map" if largest >= MAP_MIN_KERNEL else "vmap"
 
 
 def each_config(f: Callable, split: tuple, *shared, engine: str = "map"):
@@ -139,11 +149,13 @@ def each_config(f: Callable, split: tuple, *shared, engine: str = "map"):
 @functools.partial(
     jax.jit,
     static_argnames=("net", "epochs", "batch_size", "engine"),
-    compiler_options=_COMPILER_OPTIONS,
+    compiler_options=COMPILER_OPTIONS,
 )
 def _train_block(
-    params, hyper, keys, train, test, first_epoch, *, net, epochs, batch_size, engine="map"
+    params, hyper, keys, train, test, first_epoch, *, net, epochs, batch_size, engine=None
 ):
+    engine = engine or engine_for(net)
+
     def one(p, h, k, train, test, first_epoch):
         return train_epochs(
             net.model(), p, h, k, train, test, first_epoch, epochs=epochs, batch_size=batch_size
@@ -159,11 +171,13 @@ def _train_block(
     jax.jit,
     static_argnames=("net", "batch_size", "engine"),
     donate_argnums=0,
-    compiler_options=_COMPILER_OPTIONS,
+    compiler_options=COMPILER_OPTIONS,
 )
-def sgd_epoch(params, hyper, keys, train, epoch, *, net, batch_size, engine="map"):
+def sgd_epoch(params, hyper, keys, train, epoch, *, net, batch_size, engine=None):
     """One epoch of :func:`train_epoch` for every configuration (leaves [C, ...]), without
-    the per-epoch metrics: what a sweep's updates cost (experiments/benchmark.py)."""
+    the per-epoch metrics: what a sweep's updates cost (experiments/benchmark.py). ``engine``
+    (see :data:`ENGINES`) defaults to :func:`engine_for` ``(net)``."""
+    engine = engine or engine_for(net)
 
     def one(p, h, k, train, epoch):
         return train_epoch(net.model(), p, h, train, k, epoch, batch_size=batch_size)

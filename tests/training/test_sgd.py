@@ -179,3 +179,10 @@ def test_sgd_epoch_is_a_train_block_without_metrics():
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="engine must be one of"):
         sgd.each_config(lambda x: x, (jnp.zeros(2),), engine="pmap")
+
+
+def test_wide_networks_go_one_after_another_and_narrow_ones_side_by_side():
+    assert sgd.engine_for(MLPSpec((784, *[1000] * 5, 10), "tanh", "standard")) == "map"
+    assert sgd.engine_for(MLPSpec((784, 500, 500, 500, 10))) == "map"
+    assert sgd.engine_for(MLPSpec((784, 30, 10))) == "vmap"
+    assert sgd.engine_for(MLPSpec((784, 100, 10))) == "vmap"
