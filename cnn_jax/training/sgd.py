@@ -113,17 +113,80 @@ def train_epochs(model, params, hyper, key, train, test, first_epoch, *, epochs,
     return jax.lax.scan(one, params, first_epoch + jnp.arange(epochs))
 
 
-@functools.partial(jax.jit, static_argnames=("net", "epochs", "batch_size"))
-def _train_block(params, hyper, keys, train, test, first_epoch, *, net, epochs, batch_size):
+# How a sweep runs its configurations (the leading axis C of params, hyper and keys):
+# "map" trains one after another (``lax.map``), so every matmul of a step is a plain
+# [m, n_in] x [n_in, n_out] dot that XLA:CPU hands to its fast matmul library; "vmap" trains
+# them side by side, which turns every matmul into a dot_general with a batch dimension that
+# XLA:CPU runs far below its matmul speed (even for C = 1). Both give the same numbers up to
+# float rounding. "map" wins where one configuration's matmuls are large enough to run well
+# alone; for narrow networks (Nielsen's 784-30-10) "vmap"'s batched small matmuls are faster
+# than many tiny ones in turn. :func:`engine_for` picks by the largest weight matrix.
+ENGINES = ("map", "vmap")
+MAP_MIN_KERNEL = 200_000  # entries of the largest weight matrix from which "map" is chosen
+
+# Without region analysis, XLA:CPU's copy insertion copies every carried weight matrix in
+# each step of the scan: the backward matmul that reads W and the update that overwrites W
+# do not depend on each other, so it keeps the old W apart. Region analysis sees that the
+# loop body's reads end before the write and updates W in place. An XLA debug option, so
+# other backends ignore it.
+COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
+
+def engine_for(net: MLPSpec) -> str:
+    """The sweep engine for ``net``: "map" when its largest weight matrix has at least
+    :data:`MAP_MIN_KERNEL` entries (Glorot's 5 x 1,000, the 3 x 500 fine-tuning), else "vmap"."""
+    largest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:], strict=True))
+    return "map" if largest >= MAP_MIN_KERNEL else "vmap"
+
+
+def each_config(f: Callable, split: tuple, *shared, engine: str = "map"):
+    """``f(*config, *shared)`` for each configuration of ``split`` (a tuple of trees whose
+    leaves share a leading axis C), stacked on a leading axis C; ``engine`` as in
+    :data:`ENGINES`."""
+    if engine == "vmap":
+        return jax.vmap(lambda *config: f(*config, *shared))(*split)
+    if engine == "map":
+        return jax.lax.map(lambda config: f(*config, *shared), split)
+    raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("net", "epochs", "batch_size", "engine"),
+    compiler_options=COMPILER_OPTIONS,
+)
+def _train_block(
+    params, hyper, keys, train, test, first_epoch, *, net, epochs, batch_size, engine=None
+):
+    engine = engine or engine_for(net)
+
     def one(p, h, k, train, test, first_epoch):
         return train_epochs(
             net.model(), p, h, k, train, test, first_epoch, epochs=epochs, batch_size=batch_size
         )
 
     def configs(split, train, test, first_epoch):  # this device's configurations
-        return jax.vmap(one, in_axes=(0, 0, 0, None, None, None))(*split, train, test, first_epoch)
+        return each_config(one, split, train, test, first_epoch, engine=engine)
 
     return devices.sweep(configs, (params, hyper, keys), train, test, first_epoch)
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=("net", "batch_size", "engine"),
+    donate_argnums=0,
+    compiler_options=COMPILER_OPTIONS,
+)
+def sgd_epoch(params, hyper, keys, train, epoch, *, net, batch_size, engine=None):
+    """One epoch of :func:`train_epoch` for every configuration (leaves [C, ...]), without
+    the per-epoch metrics: what a sweep's updates cost (experiments/benchmark.py). ``engine``
+    (see :data:`ENGINES`) defaults to :func:`engine_for` ``(net)``."""
+    engine = engine or engine_for(net)
+
+    def one(p, h, k, train, epoch):
+        return train_epoch(net.model(), p, h, train, k, epoch, batch_size=batch_size)
+
+    return each_config(one, (params, hyper, keys), train, epoch, engine=engine)
 
 
 # ----------------------------------------------------------------------------- checkpoints
