@@ -22,7 +22,8 @@ def test_registry_covers_every_source():
         "meanfield_relu_shrink", "glorot_t1_sigmoid", "glorot_jacobian_norm",
         "glorot_jacobian_std", "hinton2006_dbn", "bengio2007_table2_ordering",
         "erhan2010_pretrained", "lisa_dbn", "lisa_sda", "delalleau_F_deep_units",
-        "telgarsky2015_sawtooth", "hanin_rolnick_2019",
+        "telgarsky2015_sawtooth", "hanin_rolnick_2019", "nielsen_ch6_conv_fc100",
+        "nielsen_ch6_two_conv", "nielsen_ch6_relu", "nielsen_ch6_expanded", "nielsen_ch6_dropout",
     ]:  # fmt: skip
         assert want in ids
     assert sum(e.id.startswith("nielsen_ch5_delta_") for e in ENTRIES) == 9

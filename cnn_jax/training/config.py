@@ -14,8 +14,18 @@ from cnn_jax import cli, flags
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 
-ARCHS = ("seed", "deep", "mlp")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+# The CNNs are cnn_jax.nn.models.CNNS (tests/training/test_config_archs.py keeps the two equal).
+ARCHS = (
+    "seed",
+    "deep",
+    "study_deep",
+    "study_deep_dropout",
+    "nielsen_conv",
+    "nielsen_conv2",
+    "nielsen_conv2_relu",
+    "mlp",
+)
+OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adadelta", "adam")
 NUM_CLASSES = 10
 # The keys of a training run's results.json (written by run.py) that the chapters'
 # tables read: the results contract of mnist_cnn.py.
@@ -78,8 +88,9 @@ class TrainConfig:
     arch: str = flag(
         "seed",
         "The network: seed is the study's CNN (Conv32 6x6, ReLU, Conv32 6x6, MaxPool4, "
-        "Dense100 ReLU, Dense10), deep has 3 conv + pool + 3 conv + pool + 2 FC, mlp is fully "
-        "connected (see --widths) (default: %(default)s).",
+        "Dense100 ReLU, Dense10); study_deep and study_deep_dropout are the deep CNNs the "
+        "study's slides print; deep is our larger one; nielsen_* are Nielsen's chapter 6 "
+        "networks; mlp is fully connected (see --widths) (default: %(default)s).",
         choices=lambda: ARCHS,
     )
     dropout: float = flag(
@@ -91,7 +102,11 @@ class TrainConfig:
     batch_size: int = flags.batch_size(128, "Images per mini-batch (default: %(default)s).")
     lr: float = flags.learning_rate(1e-3, "Learning rate, finite and > 0 (default: %(default)s).")
     optimizer: str = flag(
-        "adam", "The optimizer (default: %(default)s).", choices=lambda: OPTIMIZERS
+        "adam",
+        "The optimizer, with Keras 1's constants (rmsprop: rho 0.9, eps 1e-8; adadelta: rho "
+        "0.95, eps 1e-8); --lr sets its rate: Keras's defaults were sgd 0.01, rmsprop 1e-3, "
+        "adadelta 1.0, adam 1e-3 (default: %(default)s).",
+        choices=lambda: OPTIMIZERS,
     )
     momentum: float = flag(
         0.9,

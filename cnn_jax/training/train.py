@@ -25,7 +25,7 @@ from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn.conv import resolve
 from cnn_jax.nn.losses import LOSSES, l2_penalty
-from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
+from cnn_jax.nn.models import CNNS, MLP
 from cnn_jax.training import devices
 from cnn_jax.training.batches import epoch_batches
 from cnn_jax.training.checkpoint import RunCheckpoints, resume
@@ -39,10 +39,8 @@ class ConfigMismatch(UsageError):
 
 
 def build_model(cfg: TrainConfig):
-    if cfg.arch == "seed":
-        return SeedCNN(dropout=cfg.dropout, conv=cfg.conv)
-    if cfg.arch == "deep":
-        return DeepCNN(dropout=cfg.dropout, conv=cfg.conv)
+    if cfg.arch in CNNS:
+        return CNNS[cfg.arch](dropout=cfg.dropout, conv=cfg.conv)
     return MLP(
         widths=cfg.mlp_widths, activation=cfg.activation, weight_init=cfg.init, dropout=cfg.dropout
     )
@@ -53,6 +51,12 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
         return optax.sgd(cfg.lr)
     if cfg.optimizer == "momentum":
         return optax.sgd(cfg.lr, momentum=cfg.momentum)
+    # Keras 1's RMSprop and Adadelta, the constants a 2016 user had by default: RMSprop
+    # divides by sqrt(a) + eps (eps outside the root), Adadelta keeps eps inside both roots.
+    if cfg.optimizer == "rmsprop":
+        return optax.rmsprop(cfg.lr, decay=0.9, eps=1e-8, eps_in_sqrt=False)
+    if cfg.optimizer == "adadelta":
+        return optax.adadelta(cfg.lr, rho=0.95, eps=1e-8)
     return optax.adam(cfg.lr)
 
 
@@ -81,7 +85,11 @@ def initial_state(cfg: TrainConfig) -> TrainState:
 # Images per gradient-accumulation chunk on CPU, per convolution routine and model, chosen
 # with experiments/benchmark.py --conv C --micro-batch N (the fastest there; the C++ kernel
 # runs 8 to 32 alike, and slower on a whole batch of 128).
-CPU_MICRO_BATCH = {"rows": {"seed": 4, "deep": 8}, "direct": {"seed": 16, "deep": 16}}
+# The slides' deep CNNs too train faster in chunks of 16 than as a whole batch of 128.
+CPU_MICRO_BATCH = {
+    "rows": {"seed": 4, "deep": 8},
+    "direct": {"seed": 16, "deep": 16, "study_deep": 16, "study_deep_dropout": 16},
+}
 
 
 def micro_batch_size(cfg: TrainConfig, devices: int = 1) -> int:
