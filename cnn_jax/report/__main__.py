@@ -15,10 +15,22 @@ from cnn_jax import cli, published
 from cnn_jax.report import build, compare, docs, md
 
 
+def build_parser() -> cli.Parser:
+    p = cli.Parser(
+        prog="python -m cnn_jax.report",
+        description="Rebuild the report (report.html, report.md) of a reproduce output folder "
+        "from the runs already in it, and print its summary table.",
+        epilog="python -m cnn_jax.report --docs [--check] [--from-runs FOLDER] regenerates the "
+        "tables of README.md and docs/*.md instead (see its --docs --help).",
+    )
+    p.add_argument("out", nargs="?", default="runs/reproduce", help="The reproduce output folder.")
+    return p
+
+
 def main(argv: list[str]) -> int:
     if "--docs" in argv:
         return cli.one_line_errors(docs.main)(argv)
-    out = Path(argv[0] if argv else "runs/reproduce")
+    out = Path(build_parser().parse_args(argv).out)
     if not out.is_dir():
         sys.stderr.write(f"python -m cnn_jax.report: error: {out} is not a folder\n")
         return 2
