@@ -3,24 +3,28 @@
     python experiments/pretraining.py                 # 3 × 500 sigmoid, first 10,000 images
     python experiments/pretraining.py --full          # 3 × 1,000 on all 50,000 images
     python experiments/pretraining.py --converged --rows "random init,RBM"  # until it stalls
+    python experiments/pretraining.py --preset tiny   # seconds: the tests' size
     python experiments/pretraining.py --depths 1,2,3 --hidden 200 \
         --rows "random init,RBM,denoising autoencoder"   # Erhan et al.'s depth question
 
 Rows: random init (Nielsen's), normalized init (Glorot), RBM, autoencoder, denoising
 autoencoder and supervised greedy pretraining, and ReLU + He init; every row fine-tuned by the
 same SGD with the same budget, at the learning rate of --lrs best on the validation images.
-Every flag but --full, --converged, --untied and the common ones is a field of
-PretrainConfig. Each finished layer and row (and each fine-tuning epoch) is saved under <out>
-as it finishes and a rerun of the same command continues from there; <out>/results.json is
-written at the end.
+Every flag but --preset (--full, --converged), --untied and the common ones is a field of
+PretrainConfig; a preset (cnn_jax/studies/pretraining/config.py) sets some of them, and any of
+them given on the command line wins over it. Each finished layer and row (and each
+fine-tuning epoch) is saved under <out> as it finishes and a rerun of the same command
+continues from there; <out>/results.json is written at the end.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 from cnn_jax import cli, flags
-from cnn_jax.studies.pretraining import study as pretraining
+from cnn_jax.studies.pretraining import measure
+from cnn_jax.studies.pretraining.config import PRESETS, PretrainConfig
 
 
 def build_parser() -> cli.Parser:
@@ -30,26 +34,75 @@ def build_parser() -> cli.Parser:
         "error over seeds and ‖δˡ‖ per hidden layer at the start of fine-tuning. Writes "
         "<out>/results.json and PNG figures."
     )
-    p = flags.script_parser(
-        "pretraining.py", description, pretraining.PretrainConfig, out="runs/pretraining"
-    )
-    pretraining.add_preset_flags(p)
+    p = flags.script_parser("pretraining.py", description, PretrainConfig, out="runs/pretraining")
+    add_preset_flags(p)
     return p
+
+
+def add_preset_flags(p: cli.Parser) -> None:
+    """The presets' flags (--preset and its two shorthands) and untied autoencoders."""
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="Start from a preset size; flags given as well win over it. "
+        + "; ".join(f"{name}: {preset.why}" for name, preset in PRESETS.items())
+        + ".",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="--preset full: 3 × 1,000 hidden units on all 50,000 training images.",
+    )
+    p.add_argument(
+        "--converged",
+        action="store_true",
+        help="--preset converged: 3 × 500 on all 50,000 training images, each configuration "
+        "up to 40 epochs with --patience 5; choose the rows with --rows.",
+    )
+    p.add_argument(
+        "--untied",
+        dest="tied",
+        action="store_false",
+        default=argparse.SUPPRESS,  # absent: the config's own default
+        help="Give the autoencoders their own decoder weights.",
+    )
+
+
+def preset_name(args: dict) -> str | None:
+    """The preset that --preset, --full or --converged names (at most one of them)."""
+    named = [
+        name
+        for name, given in (
+            (args["preset"], args["preset"] is not None),
+            ("full", args["full"]),
+            ("converged", args["converged"]),
+        )
+        if given
+    ]
+    cli.check(len(named) <= 1, "--preset, --full and --converged: choose one")
+    return named[0] if named else None
+
+
+def parse_config(argv: list[str] | None) -> tuple[dict, PretrainConfig]:
+    """(the parsed flags, the config): a preset's fields become the flags' defaults, so a
+    flag given as well wins over its preset."""
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    if (name := preset_name(args)) is not None:
+        parser.set_defaults(**PRESETS[name].fields)
+        args = vars(parser.parse_args(argv))
+    return args, flags.from_flags(PretrainConfig, args)
 
 
 @cli.one_line_errors
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
-    args = vars(build_parser().parse_args(argv))
-    size = pretraining.preset(full=args["full"], converged=args["converged"])
-    config = flags.from_flags(pretraining.PretrainConfig, args, **size)
+    args, config = parse_config(argv)
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     cli.check_count("--images", config.images, len(mnist.train_labels), "training images")
     with cli.RunFolder(args["out"]) as out:
         bars = cli.progress_bars(args["no_progress"])
-        results = pretraining.run(
-            mnist, config, out.path, args=args, started=started, progress=bars
-        )
+        results = measure.run(mnist, config, out.path, args=args, started=started, progress=bars)
     print(f"\n{results['timings']['total_s']:.1f} s in all; results and figures in {args['out']}")
     return 0
 

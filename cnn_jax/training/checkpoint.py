@@ -27,7 +27,6 @@ checkpoint folder and a plain reason, never a library's own text.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -330,18 +329,6 @@ def _json_or_none(history: Any, config: Any) -> str | None:
         return json_digest(history, config)
     except (TypeError, ValueError):
         return None
-
-
-def step_list(text: str) -> tuple[int, ...]:
-    """ "0,1,2,5,30" -> (0, 1, 2, 5, 30): the epochs whose checkpoints to keep or read
-    (0 is the initialization); sorted, each once, every entry >= 0."""
-    try:
-        values = {int(v) for v in text.split(",")}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated epochs, got {text!r}") from None
-    if min(values) < 0:
-        raise argparse.ArgumentTypeError(f"epochs must be >= 0, got {text!r}")
-    return tuple(sorted(values))
 
 
 def resume(

@@ -20,7 +20,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.nn.models import param_count
 from cnn_jax.results import provenance, save_figure, write_json
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, step_list
+from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import (
     build_model,
@@ -138,18 +138,6 @@ def run(
     if warning := warn_if_stuck(results):
         log(warning)
     return results
-
-
-def add_keep_epochs_flag(p: cli.Parser) -> None:
-    """``--keep-epochs E,E,...``: checkpoints kept for good beside the two newest."""
-    p.add_argument(
-        "--keep-epochs",
-        type=step_list,
-        default=(),
-        metavar="E,E,...",
-        help="Also keep the checkpoints of these epochs for good (0: the initialization), "
-        "e.g. 0,1,2,5,30; the two newest are always kept.",
-    )
 
 
 def run_or_resume(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +54,22 @@ NIELSEN_RUNS = {
 @dataclasses.dataclass(frozen=True)
 class RegularizationConfig:
     """The three studies' sizes (experiments/regularization.py has one flag per field)."""
+
+    # experiments/reproduce.py's scales (the default scale is the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset(
+            {
+                "overfit_images": 100,
+                "overfit_epochs": 2,
+                "full_images": 200,
+                "full_epochs": 1,
+                "test_images": 200,
+                "block": 1,
+                "skip_dropout": True,
+            }  # fmt: skip
+        ),
+        "full": flags.Preset({"seeds": 5}),
+    }
 
     skip_full: bool = flag(False, "skip the 50,000-image L2 study")
     overfit_images: int = flags.count(1000, "the first N training images of the overfitting study")

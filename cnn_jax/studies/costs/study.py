@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +35,20 @@ MNIST_COSTS = ("sigmoid_ce", "quadratic")
 @dataclasses.dataclass(frozen=True)
 class CostConfig:
     """The single neuron's epochs and the MNIST sweep's sizes (experiments/cost_functions.py)."""
+
+    # experiments/reproduce.py's scales (the default scale is the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset(
+            {
+                "hidden": (30, 100),
+                "images": 100,
+                "test_images": 200,
+                "epochs": 2,
+                "neuron_epochs": 5,
+            }  # fmt: skip
+        ),
+        "full": flags.Preset({"hidden": (30, 100)}),
+    }
 
     mnist: bool = flag(
         True,

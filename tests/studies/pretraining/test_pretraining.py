@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.studies.pretraining import rbm
-from cnn_jax.studies.pretraining import study as P
+from cnn_jax.studies.pretraining import greedy, rbm
+from cnn_jax.studies.pretraining.config import PRESETS, ROWS, PretrainConfig
 from cnn_jax.training import sgd
 
 DATA_DIR = os.environ.get("CNN_JAX_DATA_DIR", "")
@@ -36,17 +36,17 @@ def test_rbm_pretraining_lowers_reconstruction_error(slice_):
 @pytest.mark.parametrize("corruption", [0.0, 0.3])
 def test_autoencoder_pretraining_lowers_reconstruction_cost(slice_, corruption):
     x, _ = slice_
-    params = P.init_autoencoder(jax.random.key(0), 784, 32, tied=True)
-    opt = P.LayerSGD(epochs=3, batch_size=10, lr=0.1)
-    _, cost = P.train_autoencoder(params, x, jax.random.key(1), opt=opt, corruption=corruption)
+    params = greedy.init_autoencoder(jax.random.key(0), 784, 32, tied=True)
+    opt = greedy.LayerSGD(epochs=3, batch_size=10, lr=0.1)
+    _, cost = greedy.train_autoencoder(params, x, jax.random.key(1), opt=opt, corruption=corruption)
     assert cost.shape == (4,)
     assert float(cost[-1]) < 0.9 * float(cost[0])
 
 
 def test_untied_autoencoder_has_its_own_decoder():
-    params = P.init_autoencoder(jax.random.key(0), 6, 4, tied=False)
+    params = greedy.init_autoencoder(jax.random.key(0), 6, 4, tied=False)
     assert params.decoder.shape == (4, 6)
-    assert P.init_autoencoder(jax.random.key(0), 6, 4, tied=True).decoder is None
+    assert greedy.init_autoencoder(jax.random.key(0), 6, 4, tied=True).decoder is None
 
 
 NET = MLPSpec((784, 12, 8, 10), "sigmoid", "nielsen", cost="softmax_ce")
@@ -64,7 +64,7 @@ def test_the_hand_off_is_exact_and_the_same_seed_gives_the_same_stack(slice_):
     assert not np.array_equal(other[0].weights, stack[0].weights)
 
     drawn = NET.init_params(jax.random.split(jax.random.key(4), 2))
-    params = P.to_mlp_params(
+    params = greedy.to_mlp_params(
         [jax.tree.map(lambda w: jnp.stack([w, w]), s) for s in stack], drawn["dense3"]
     )
     for i, layer in enumerate(stack, start=1):
@@ -117,7 +117,7 @@ def test_script_writes_results(load_script, mnist, tmp_path, capsys):
     code = load_script("pretraining").main([*TINY, "--data-dir", DATA_DIR, "--out", str(out)])
     assert code == 0
     results = json.loads((out / "results.json").read_text())
-    assert list(results["rows"]) == list(P.ROWS)
+    assert list(results["rows"]) == list(ROWS)
     for row in results["rows"].values():
         assert np.isfinite(row["test_error_mean"]) and 0 <= row["test_error_mean"] <= 100
         assert np.all(np.isfinite(row["delta_norm"]))
@@ -167,6 +167,7 @@ def test_depth_sweep_runs_the_rows_at_each_depth(load_script, mnist, tmp_path):
         ["--validation", "20000"],
         ["--rows", "random init,DBN"],
         ["--full", "--converged"],
+        ["--preset", "tiny", "--full"],
     ],
 )
 def test_bad_flags_exit_2_before_writing(load_script, mnist, tmp_path, capsys, flags):
@@ -183,21 +184,35 @@ def test_bad_flags_exit_2_before_writing(load_script, mnist, tmp_path, capsys, f
 def test_every_config_flag_helps_in_a_sentence():
     import dataclasses
 
-    helps = [f.metadata["help"] for f in dataclasses.fields(P.PretrainConfig) if f.metadata]
+    helps = [f.metadata["help"] for f in dataclasses.fields(PretrainConfig) if f.metadata]
     assert len(helps) == 20
     for text in helps:
         assert text[0].isupper() and text.endswith("."), text
 
 
-def test_full_and_untied_flags_set_the_config(load_script):
-    from cnn_jax import flags
-
-    parser = load_script("pretraining").build_parser()
-    args = vars(parser.parse_args(["--full", "--seeds", "4", "--untied"]))
-    config = flags.from_flags(P.PretrainConfig, args, **P.FULL_SIZE)
-    assert config == P.PretrainConfig.full(seeds=4, tied=False)
+def test_presets_set_the_config_and_flags_given_win(load_script):
+    parse = load_script("pretraining").parse_config
+    _, config = parse(["--full", "--seeds", "4", "--untied"])
+    assert config == PretrainConfig.preset("full", seeds=4, tied=False)
     assert config.hidden == (1000, 1000, 1000) and config.images is None
-    assert flags.from_flags(P.PretrainConfig, vars(parser.parse_args([]))) == P.PretrainConfig()
-    args = vars(parser.parse_args(["--converged"]))
-    config = flags.from_flags(P.PretrainConfig, args, **P.CONVERGED)
+    assert parse([])[1] == PretrainConfig()
+    _, config = parse(["--converged"])
+    assert config == PretrainConfig.preset("converged")
     assert config.patience > 0 and "random init" in config.rows and config.images is None
+    _, config = parse(["--preset", "converged", "--hidden", "100,100,100", "--epochs", "3"])
+    assert config.hidden == (100, 100, 100) and config.epochs == 3 and config.patience == 5
+    _, config = parse(["--preset", "tiny"])
+    assert config == PretrainConfig.tiny() and config.hidden == PRESETS["tiny"].fields["hidden"]
+    for preset in PRESETS.values():
+        assert preset.why and set(preset.fields) <= set(vars(PretrainConfig()))
+
+
+def test_the_presets_are_readable_without_jax():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from cnn_jax.studies.pretraining.config import PretrainConfig; "
+        "PretrainConfig.preset('tiny'); sys.exit('jax' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
