@@ -19,14 +19,15 @@ from collections.abc import Iterator
 
 from cnn_jax.errors import EXIT_INTERRUPTED
 
-_rows: tuple[int, int] | None = None  # (rows saved, rows in all)
+_rows: tuple[int, int, str] | None = None  # (rows saved, rows in all, what a row is called)
 _epoch: int | None = None  # epochs saved in the checkpoint a rerun resumes from
 
 
-def rows_saved(done: int, total: int) -> None:
-    """``done`` of a run's ``total`` rows are saved; a new row starts from its first epoch."""
+def rows_saved(done: int, total: int, what: str = "row") -> None:
+    """``done`` of a run's ``total`` rows (or runs: ``what``) are saved; the next starts
+    from its first epoch."""
     global _rows, _epoch
-    _rows, _epoch = (done, total), None
+    _rows, _epoch = (done, total, what), None
 
 
 def epoch_saved(epochs: int) -> None:
@@ -45,7 +46,7 @@ def line() -> str:
     """ "interrupted; rerun the same command to continue from row 13 of 19, epoch 3"."""
     where = []
     if _rows is not None and _rows[0] < _rows[1]:
-        where.append(f"row {_rows[0] + 1} of {_rows[1]}")
+        where.append(f"{_rows[2]} {_rows[0] + 1} of {_rows[1]}")
     if _epoch is not None:
         where.append(f"epoch {_epoch + 1}")
     if not where:
