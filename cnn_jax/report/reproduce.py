@@ -63,7 +63,10 @@ def run_chapters(
             wall = _recorded_wall(out, job)
             walls[name] = walls.get(name, 0.0) + wall
             what = "done earlier, skipped" if skipped else f"{md.duration(wall)}"
-            log(f"  {job.path}: {what}" + ("" if code == 0 else f" (FAILED, exit {code})"))
+            rest = plan[plan.index(job) + 1 :]
+            left = sum(j.estimate_s for j in rest if not is_done(out, j))
+            when = f"; the whole study: ~{md.duration(left)} left" if rest else ""
+            log(f"  {job.path}: {what}" + ("" if code == 0 else f" (FAILED, exit {code})") + when)
         if any(codes):
             failed.append(name)
     return walls, failed
