@@ -139,14 +139,8 @@ def l2(s: dict) -> str:
                 pct(c["final_test_accuracy"]),
             ]
         )
-    header = [
-        "study",
-        "λ",
-        "Nielsen best (%)",
-        "ours best (%) (epoch)",
-        "Nielsen final (%)",
-        "ours final (%)",
-    ]
+    header = ["study", "λ", "Nielsen best (%)", "ours best (%) (epoch)",
+              "Nielsen final (%)", "ours final (%)"]  # fmt: skip
     return md_table(header, rows)
 
 

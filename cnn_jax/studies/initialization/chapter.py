@@ -71,13 +71,8 @@ def table1(s: dict) -> str:
         if seeds > 1:
             ours += f" ± {e['test_error_sd']:.2f}"
         rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, e["chosen_lr"]])
-    header = [
-        "network",
-        "paper, Table 1 (%)",
-        "ours (%), mean ± sd",
-        "seeds",
-        "learning rate picked on validation",
-    ]
+    header = ["network", "paper, Table 1 (%)", "ours (%), mean ± sd", "seeds",
+              "learning rate picked on validation"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -105,14 +100,10 @@ def section43(s: dict) -> str:
         )
     if not rows:
         return "(no Section 4.3 curves in this snapshot: rerun the chapter)"
-    header = [
-        "network",
-        "Var(∂C/∂s) layer 1 / top layer, init → end",
-        "ratio first ≥ 1 at update",
-        "Var(∂C/∂W) layer 1 / top hidden layer, init → end",
-        "largest / smallest over hidden layers, init → end",
-        "updates",
-    ]
+    header = ["network", "Var(∂C/∂s) layer 1 / top layer, init → end",
+              "ratio first ≥ 1 at update",
+              "Var(∂C/∂W) layer 1 / top hidden layer, init → end",
+              "largest / smallest over hidden layers, init → end", "updates"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -163,13 +154,9 @@ def plateau(s: dict, run: str) -> str:
                 " / ".join(f"{v:.1f}" for v in e["final_error"]),
             ]
         )
-    header = [
-        "hidden layers",
-        "top layer's floor (mean activation), per seed",
-        "top layer (saturated: floor < 0.1) leaves its floor at update",
-        "error leaves chance at update",
-        "final error (%)",
-    ]
+    header = ["hidden layers", "top layer's floor (mean activation), per seed",
+              "top layer (saturated: floor < 0.1) leaves its floor at update",
+              "error leaves chance at update", "final error (%)"]  # fmt: skip
     return md_table(header, rows)
 
 

@@ -84,14 +84,9 @@ def nielsen(s: dict) -> str:
                     f"{e['published_percentile'][i]:.0f}",
                 ]
             )
-    header = [
-        "network",
-        "hidden layer",
-        "Nielsen (fig/norms_during_training_*.json, epoch 0)",
-        "our median",
-        "our p01–p99",
-        "percentile of Nielsen's value",
-    ]
+    header = ["network", "hidden layer",
+              "Nielsen (fig/norms_during_training_*.json, epoch 0)", "our median",
+              "our p01–p99", "percentile of Nielsen's value"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -125,12 +120,8 @@ def comparison(s: dict) -> str:
         med, t = e["median"], run.get("training", {}).get(label)
         after = f"{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}" if t else "–"
         rows.append([label, ", ".join(f"{m:.2g}" for m in med), f"1/{med[-2] / med[0]:.3g}", after])
-    header = [
-        "network",
-        "median ‖δˡ‖ at init, h1 … last hidden, output",
-        "h1 / last hidden",
-        "after training: train / test accuracy",
-    ]
+    header = ["network", "median ‖δˡ‖ at init, h1 … last hidden, output",
+              "h1 / last hidden", "after training: train / test accuracy"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -188,16 +179,9 @@ def nielsen_ratio(s: dict) -> str:
         inside = f"{100 * o['inside_min_max']:.0f} / {100 * o['inside_p10_p90']:.0f}"
         rows.append([name, o["seeds"], *cells, inside])
     first, last = next(iter(run["nielsen_training"].values()))["ratio_epochs"]
-    header = [
-        "network",
-        "our seeds",
-        "at init",
-        f"min over epochs {first}–{last}",
-        "median",
-        "max",
-        f"at epoch {last}",
-        "his points inside our min–max / p10–p90 (%)",
-    ]
+    header = ["network", "our seeds", "at init", f"min over epochs {first}–{last}",
+              "median", "max", f"at epoch {last}",
+              "his points inside our min–max / p10–p90 (%)"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -207,11 +191,8 @@ def depth_accuracy(s: dict) -> str:
     # Nielsen ch. 5, validation accuracy by number of hidden layers of 30 (single runs)
     his = {k: published()[f"nielsen_ch5_depth_{k}"] for k in (1, 2, 3, 4)}
     rows = [["784" + "-30" * k + "-10", f"{v:.2f}", ours.get(k, "not run")] for k, v in his.items()]
-    header = [
-        "network",
-        "Nielsen ch. 5, validation (%), one run of 30 epochs",
-        f"ours, test (%), after {run['epochs']} epochs",
-    ]
+    header = ["network", "Nielsen ch. 5, validation (%), one run of 30 epochs",
+              f"ours, test (%), after {run['epochs']} epochs"]  # fmt: skip
     return md_table(header, rows)
 
 
