@@ -132,7 +132,8 @@ class Chapter:
 
     ``keep`` is the results contract: for every run a snapshot holds (by its folder under
     the reproduce output; ``<path>@full`` from a reproduction at --scale full), the keys of
-    its results.json that the tables read ("*" = every key at that level). ``optional``
+    its results.json that the tables read ("*" = every key at that level; a final "?" marks a
+    key that only some settings write, see :func:`contract_problems`). ``optional``
     names runs a reproduction may not make (hours on a CPU, or another script): a snapshot
     then keeps their stored entries; every ``@full`` run is optional.
     """
@@ -178,14 +179,23 @@ def keys(*groups: Keys | str) -> tuple[str, ...]:
     return tuple(out)
 
 
+OPTIONAL_KEY = "?"  # the last character of a kept key that only some settings write
+
+
+def key_parts(path: str) -> list[str]:
+    """ "rows.*.seeds?" -> ["rows", "*", "seeds"]: a kept key's path, without its mark."""
+    return path.removesuffix(OPTIONAL_KEY).split(".")
+
+
 def contract_problems(results: dict, paths: tuple[str, ...]) -> list[str]:
     """What breaks the results contract ``paths`` in ``results``: a key path that finds
-    nothing ("*" must match at least one key or item), or a number under it that is not
-    finite. None is a value ("not within the run"); NaN and infinity are not."""
+    nothing ("*" must match at least one key or item) unless it ends in "?", or a number
+    under it that is not finite. None is a value ("not within the run"); NaN and infinity
+    are not."""
     problems = []
     for path in paths:
-        found = _find(results, path.split("."))
-        if not found:
+        found = _find(results, key_parts(path))
+        if not found and not path.endswith(OPTIONAL_KEY):
             problems.append(f"{path}: missing")
         problems += [f"{path}: {v!r} is not finite" for v in found if not _finite(v)]
     return problems

@@ -34,8 +34,8 @@ REGULARIZATION_KEYS = keys(
         "configs.*.final_train_accuracy",
         "images",
         "epochs",
-        "configs.*.seeds",
-        "configs.*.per_seed",
+        "configs.*.seeds?",  # with --seeds above 1
+        "configs.*.per_seed?",  # the dropout study's (--skip-dropout leaves it out)
         "configs.*.mechanism.*.kernel_norm",
         "configs.*.mechanism.*.abs_z_median",
         "configs.*.mechanism.*.fraction_saturated",
