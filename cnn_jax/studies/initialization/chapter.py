@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys, presets_of
 from cnn_jax.tables import g, md_table, published, scalar
 
 # The keys of the results.json of initialization.py (study.py), initialization_budget.py
@@ -46,6 +46,10 @@ PLATEAU_KEYS = keys(
     "summary",
 )
 BUDGET, PLATEAU = "initialization_budget", "initialization_plateau"
+STUDY = presets_of("cnn_jax.studies.initialization.config:Study")
+BUDGET_SIZES = presets_of("cnn_jax.studies.initialization.budget:Budget")
+PLATEAU_SIZES = presets_of("cnn_jax.studies.initialization.plateau:Plateau")
+QUIET = argv(no_progress=True)
 
 
 def jacobian(s: dict) -> str:
@@ -188,84 +192,23 @@ CHAPTER = Chapter(
         Run(
             "initialization",
             "initialization.py",
-            smoke=Setting(
-                argv(
-                    width=8,
-                    hidden=2,
-                    epochs=1,
-                    lrs="0.1",
-                    seeds=2,
-                    train_images=1000,
-                    networks="sigmoid,tanh,tanh N,softsign,softsign N",
-                    init_width=64,
-                    init_hidden=3,
-                    init_seeds=2,
-                    init_images=8,
-                    curve_width=32,
-                    curve_hidden=4,
-                    record_every=50,
-                    probe_images=100,
-                    curve_networks="sigmoid,tanh,tanh N",
-                    no_progress=True,
-                ),
-                0.4,
-            ),
-            default=Setting(
-                argv(epochs=1, lrs="0.03,0.1,0.3", no_progress=True),
-                2.5,
-                "1 of the default 5 Table-1 epochs (5,000 updates), and 3 of the 4 learning "
-                "rates (0.01 was never picked on validation), so that the 3 seeds of each "
-                "row fit: Table 1 is then a fifth of the run; the default one trains 6.7 "
-                "times as much",
-            ),
-            full=Setting(
-                argv(width=1000, init_width=1000, curve_width=1000, no_progress=True), 700.0
-            ),
+            smoke=Setting(QUIET, 0.4, presets=(STUDY("smoke"),)),
+            default=Setting(QUIET, 2.5, presets=(STUDY("default"),)),
+            full=Setting(QUIET, 700.0, presets=(STUDY("full"),)),
         ),
         Run(
             PLATEAU,
             "initialization_plateau.py",
-            smoke=Setting(
-                argv(
-                    depths="1,4,5",
-                    width=16,
-                    epochs=1,
-                    train_images=1000,
-                    record_every=20,
-                    probe_images=100,
-                    no_progress=True,
-                ),
-                0.2,
-            ),
-            default=Setting(
-                argv(width=100, epochs=1, record_every=250, probe_images=300, no_progress=True),
-                0.2,
-                "100 units per layer and 1 of the default 10 epochs (5,000 updates): the "
-                "defaults took 20 minutes on a busy 2-core CPU",
-            ),
-            full=Setting(argv(no_progress=True), 20.0),
+            smoke=Setting(QUIET, 0.2, presets=(PLATEAU_SIZES("smoke"),)),
+            default=Setting(QUIET, 0.2, presets=(PLATEAU_SIZES("default"),)),
+            full=Setting(QUIET, 20.0),
         ),
         Run(
             BUDGET,
             "initialization_budget.py",
-            smoke=Setting(
-                argv(width=8, hidden=2, epochs=1, train_images=1000, no_progress=True), 0.2
-            ),
-            default=Setting(
-                argv(width=100, epochs=1, no_progress=True),
-                0.2,
-                "100 units per layer and 1 of the default 6 epochs: at 5 × 1,000 units one "
-                "epoch of 2 networks took 5–11 minutes on a busy 2-core CPU",
-            ),
-            full=Setting(
-                argv(
-                    networks="tanh,tanh N,softsign,softsign N",
-                    lrs="0.1,0.03,0.3,0.03",
-                    epochs=3,
-                    no_progress=True,
-                ),
-                43.0,
-            ),
+            smoke=Setting(QUIET, 0.2, presets=(BUDGET_SIZES("smoke"),)),
+            default=Setting(QUIET, 0.2, presets=(BUDGET_SIZES("default"),)),
+            full=Setting(QUIET, 43.0, presets=(BUDGET_SIZES("full"),)),
         ),
     ),
     keep={
