@@ -79,15 +79,29 @@ class FromPreset:
         return getattr(importlib.import_module(module), cls)
 
     def args(self) -> tuple[str, ...]:
-        return flags.preset_args(self._cls(), self.name)
+        """The preset's flags; none when the config has no preset of that name (the scale
+        is its defaults)."""
+        cls = self._cls()
+        return flags.preset_args(cls, self.name) if self.name in cls.PRESETS else ()
 
     def why(self) -> str:
-        return self._cls().PRESETS[self.name].why
+        preset = self._cls().PRESETS.get(self.name)
+        return preset.why if preset else ""
 
 
 def presets_of(config: str) -> Callable[[str], FromPreset]:
     """``presets_of("module:Class")("smoke")``: that config's preset "smoke"."""
     return functools.partial(FromPreset, config)
+
+
+def scales(*configs: str, args: tuple = (), minutes: tuple[float, float, float]) -> dict:
+    """smoke, default and full of a run whose every scale is its configs' preset of that
+    name (a config without one: its defaults), plus ``args``: ``Run(path, script,
+    **scales(config, args=..., minutes=(smoke, default, full)))``."""
+    return {
+        scale: Setting(args, m, presets=tuple(FromPreset(c, scale) for c in configs))
+        for scale, m in zip(SCALES, minutes, strict=True)
+    }
 
 
 @dataclass(frozen=True)

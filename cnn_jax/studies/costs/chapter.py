@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys, presets_of
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, argv, keys, scales
 from cnn_jax.tables import md_table, pct, published, side
 
 # The keys of the results.json of cost_functions.py (study.py) and regularization.py
@@ -46,9 +46,9 @@ REGULARIZATION_KEYS = keys(
     ),
 )
 
-COSTS = presets_of("cnn_jax.studies.costs.study:CostConfig")
-REGULARIZATION = presets_of("cnn_jax.studies.costs.regularization:RegularizationConfig")
-KERAS = presets_of("cnn_jax.studies.costs.keras_mlp:KerasConfig")
+COSTS = "cnn_jax.studies.costs.study:CostConfig"
+REGULARIZATION = "cnn_jax.studies.costs.regularization:RegularizationConfig"
+KERAS = "cnn_jax.studies.costs.keras_mlp:KerasConfig"
 QUIET = argv(no_progress=True)
 
 _COST = {"quadratic": "quadratic", "sigmoid_ce": "cross-entropy"}
@@ -226,24 +226,14 @@ CHAPTER = Chapter(
         Run(
             "costs/cost_functions",
             "cost_functions.py",
-            smoke=Setting(QUIET, 0.2, presets=(COSTS("smoke"),)),
-            default=Setting(QUIET, 0.7),
-            full=Setting(QUIET, 2.6, presets=(COSTS("full"),)),
+            **scales(COSTS, args=QUIET, minutes=(0.2, 0.7, 2.6)),
         ),
         Run(
             "costs/regularization",
             "regularization.py",
-            smoke=Setting(QUIET, 0.3, presets=(REGULARIZATION("smoke"),)),
-            default=Setting(QUIET, 2.0),
-            full=Setting(QUIET, 4.5, presets=(REGULARIZATION("full"),)),
+            **scales(REGULARIZATION, args=QUIET, minutes=(0.3, 2.0, 4.5)),
         ),
-        Run(
-            "costs/keras_mlp",
-            "keras_mlp.py",
-            smoke=Setting((), 0.1, presets=(KERAS("smoke"),)),
-            default=Setting((), 0.2),
-            full=Setting((), 0.2),
-        ),
+        Run("costs/keras_mlp", "keras_mlp.py", **scales(KERAS, minutes=(0.1, 0.2, 0.2))),
     ),
     keep={
         "costs/cost_functions": COST_KEYS,

@@ -16,23 +16,15 @@ class DepthConfig:
     """Every size in the study; experiments/depth_efficiency.py has one flag per field."""
 
     # tiny: two seeds, few steps, the smallest sizes (--tiny); the other scales are the defaults
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "tiny": flags.Preset(
-            {
-                "seeds": 2,
-                "steps": 50,
-                "cybenko_widths": (2, 8),
-                "spn_inputs": (4, 16),
-                "trained_spn_inputs": (4,),
-                "sawtooth_ks": (1, 2),
-                "shallow_widths": (2, 4),
-                "deep_widths": (2,),
-                "region_width": 4,
-                "region_depths": (1, 2),
-                "region_nets": 2,
-            }  # fmt: skip
+            {"seeds": 2, "steps": 50, "cybenko_widths": (2, 8), "spn_inputs": (4, 16),
+             "trained_spn_inputs": (4,), "sawtooth_ks": (1, 2), "shallow_widths": (2, 4),
+             "deep_widths": (2,), "region_width": 4, "region_depths": (1, 2), "region_nets": 2}
         ),
     }
+    # fmt: on
 
     seed: int = flags.seed(0, "root random seed of all four parts")
     seeds: int = flags.count(2, "random initializations per trained size, vmapped")

@@ -41,17 +41,11 @@ class Budget:
     experiments/initialization_budget.py."""
 
     # tiny: tests; smoke, default, full: experiments/reproduce.py's scales
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "tiny": flags.Preset(
-            {
-                "networks": ("tanh", "tanh N"),
-                "lrs": (0.1, 0.05),
-                "width": 8,
-                "hidden": 2,
-                "epochs": 2,
-                "seeds": 2,
-                "train_images": 200,
-            }  # fmt: skip
+            {"networks": ("tanh", "tanh N"), "lrs": (0.1, 0.05), "width": 8, "hidden": 2,
+             "epochs": 2, "seeds": 2, "train_images": 200}
         ),
         "smoke": flags.Preset({"width": 8, "hidden": 2, "epochs": 1, "train_images": 1000}),
         "default": flags.Preset(
@@ -60,13 +54,11 @@ class Budget:
             "epoch of 2 networks took 5–11 minutes on a busy 2-core CPU",
         ),
         "full": flags.Preset(
-            {
-                "networks": ("tanh", "tanh N", "softsign", "softsign N"),
-                "lrs": (0.1, 0.03, 0.3, 0.03),
-                "epochs": 3,
-            }  # fmt: skip
+            {"networks": ("tanh", "tanh N", "softsign", "softsign N"),
+             "lrs": (0.1, 0.03, 0.3, 0.03), "epochs": 3}
         ),
     }
+    # fmt: on
 
     networks: tuple[str, ...] = flag(
         TABLE1_NETWORKS,

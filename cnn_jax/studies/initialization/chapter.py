@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys, presets_of
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, argv, keys, scales
 from cnn_jax.tables import g, md_table, published, scalar
 
 # The keys of the results.json of initialization.py (study.py), initialization_budget.py
@@ -46,9 +46,9 @@ PLATEAU_KEYS = keys(
     "summary",
 )
 BUDGET, PLATEAU = "initialization_budget", "initialization_plateau"
-STUDY = presets_of("cnn_jax.studies.initialization.config:Study")
-BUDGET_SIZES = presets_of("cnn_jax.studies.initialization.budget:Budget")
-PLATEAU_SIZES = presets_of("cnn_jax.studies.initialization.plateau:Plateau")
+STUDY = "cnn_jax.studies.initialization.config:Study"
+BUDGET_SIZES = "cnn_jax.studies.initialization.budget:Budget"
+PLATEAU_SIZES = "cnn_jax.studies.initialization.plateau:Plateau"
 QUIET = argv(no_progress=True)
 
 
@@ -192,23 +192,17 @@ CHAPTER = Chapter(
         Run(
             "initialization",
             "initialization.py",
-            smoke=Setting(QUIET, 0.4, presets=(STUDY("smoke"),)),
-            default=Setting(QUIET, 2.5, presets=(STUDY("default"),)),
-            full=Setting(QUIET, 700.0, presets=(STUDY("full"),)),
+            **scales(STUDY, args=QUIET, minutes=(0.4, 2.5, 700.0)),
         ),
         Run(
             PLATEAU,
             "initialization_plateau.py",
-            smoke=Setting(QUIET, 0.2, presets=(PLATEAU_SIZES("smoke"),)),
-            default=Setting(QUIET, 0.2, presets=(PLATEAU_SIZES("default"),)),
-            full=Setting(QUIET, 20.0),
+            **scales(PLATEAU_SIZES, args=QUIET, minutes=(0.2, 0.2, 20.0)),
         ),
         Run(
             BUDGET,
             "initialization_budget.py",
-            smoke=Setting(QUIET, 0.2, presets=(BUDGET_SIZES("smoke"),)),
-            default=Setting(QUIET, 0.2, presets=(BUDGET_SIZES("default"),)),
-            full=Setting(QUIET, 43.0, presets=(BUDGET_SIZES("full"),)),
+            **scales(BUDGET_SIZES, args=QUIET, minutes=(0.2, 0.2, 43.0)),
         ),
     ),
     keep={

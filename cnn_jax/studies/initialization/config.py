@@ -75,48 +75,21 @@ class Study:
     """Every knob of the study; each field is one flag of experiments/initialization.py."""
 
     # tiny: tests; smoke, default, full: experiments/reproduce.py's scales
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "tiny": flags.Preset(
-            {
-                "width": 16,
-                "hidden": 2,
-                "epochs": 1,
-                "lrs": (0.05, 0.1),
-                "seeds": 2,
-                "train_images": 200,
-                "networks": ("tanh", "tanh N"),
-                "init_width": 32,
-                "init_hidden": 3,
-                "init_seeds": 4,
-                "init_images": 20,
-                "jacobian_examples": 2,
-                "curve_width": 16,
-                "curve_hidden": 2,
-                "curve_epochs": 1,
-                "record_every": 5,
-                "probe_images": 20,
-                "curve_networks": ("tanh",),
-            }  # fmt: skip
+            {"width": 16, "hidden": 2, "epochs": 1, "lrs": (0.05, 0.1), "seeds": 2,
+             "train_images": 200, "networks": ("tanh", "tanh N"), "init_width": 32,
+             "init_hidden": 3, "init_seeds": 4, "init_images": 20, "jacobian_examples": 2,
+             "curve_width": 16, "curve_hidden": 2, "curve_epochs": 1, "record_every": 5,
+             "probe_images": 20, "curve_networks": ("tanh",)}
         ),
         "smoke": flags.Preset(
-            {
-                "width": 8,
-                "hidden": 2,
-                "epochs": 1,
-                "lrs": (0.1,),
-                "seeds": 2,
-                "train_images": 1000,
-                "networks": ("sigmoid", "tanh", "tanh N", "softsign", "softsign N"),
-                "init_width": 64,
-                "init_hidden": 3,
-                "init_seeds": 2,
-                "init_images": 8,
-                "curve_width": 32,
-                "curve_hidden": 4,
-                "record_every": 50,
-                "probe_images": 100,
-                "curve_networks": ("sigmoid", "tanh", "tanh N"),
-            }  # fmt: skip
+            {"width": 8, "hidden": 2, "epochs": 1, "lrs": (0.1,), "seeds": 2, "train_images": 1000,
+             "networks": ("sigmoid", "tanh", "tanh N", "softsign", "softsign N"), "init_width": 64,
+             "init_hidden": 3, "init_seeds": 2, "init_images": 8, "curve_width": 32,
+             "curve_hidden": 4, "record_every": 50, "probe_images": 100,
+             "curve_networks": ("sigmoid", "tanh", "tanh N")}
         ),
         "default": flags.Preset(
             {"epochs": 1, "lrs": (0.03, 0.1, 0.3)},
@@ -127,6 +100,7 @@ class Study:
         ),
         "full": flags.Preset({"width": 1000, "init_width": 1000, "curve_width": 1000}),
     }
+    # fmt: on
 
     width: int = flags.count(100, "Table 1: units per hidden layer (the paper: 1,000).")
     hidden: int = flags.count(5, "Table 1: hidden layers (the paper: 5).")

@@ -73,27 +73,15 @@ class Plateau:
     experiments/initialization_plateau.py."""
 
     # tiny: tests; smoke, default: experiments/reproduce.py's scales (full: the defaults)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "tiny": flags.Preset(
-            {
-                "depths": (1, 2),
-                "width": 16,
-                "seeds": 2,
-                "epochs": 1,
-                "train_images": 500,
-                "record_every": 10,
-                "probe_images": 50,
-            }  # fmt: skip
+            {"depths": (1, 2), "width": 16, "seeds": 2, "epochs": 1, "train_images": 500,
+             "record_every": 10, "probe_images": 50}
         ),
         "smoke": flags.Preset(
-            {
-                "depths": (1, 4, 5),
-                "width": 16,
-                "epochs": 1,
-                "train_images": 1000,
-                "record_every": 20,
-                "probe_images": 100,
-            }  # fmt: skip
+            {"depths": (1, 4, 5), "width": 16, "epochs": 1, "train_images": 1000,
+             "record_every": 20, "probe_images": 100}
         ),
         "default": flags.Preset(
             {"width": 100, "epochs": 1, "record_every": 250, "probe_images": 300},
@@ -101,6 +89,7 @@ class Plateau:
             "defaults took 20 minutes on a busy 2-core CPU",
         ),
     }
+    # fmt: on
 
     depths: tuple[int, ...] = flag(
         (1, 2, 3, 4, 5), "Hidden layers of each network, comma-separated.", type=cli.int_list

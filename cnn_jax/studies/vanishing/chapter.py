@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import Chapter, FromPreset, Keys, Run, Setting, argv, keys, presets_of
+from cnn_jax.chapter import Chapter, FromPreset, Keys, Run, Setting, argv, keys, scales
 from cnn_jax.tables import md_table, pct, published
 from cnn_jax.training.config import RESULT_KEYS
 
@@ -39,8 +39,8 @@ GRADIENT_KEYS = keys(
     ),
 )
 
-SWEEP = presets_of("cnn_jax.studies.vanishing.study:Sweep")
-TRAINING = presets_of("cnn_jax.studies.vanishing.study:Training")
+SWEEP = "cnn_jax.studies.vanishing.study:Sweep"
+TRAINING = "cnn_jax.studies.vanishing.study:Training"
 # Nielsen's network2.py settings for his chapter-5 784-30-30-30-30-10
 NIELSEN = (FromPreset("cnn_jax.training.config:TrainConfig", "nielsen"),)
 
@@ -222,16 +222,8 @@ CHAPTER = Chapter(
         Run(
             "vanishing/gradients",
             "vanishing_gradient.py",
-            smoke=Setting(
-                argv(train=True, no_progress=True),
-                0.3,
-                presets=(SWEEP("smoke"), TRAINING("smoke")),
-            ),
-            default=Setting(argv(train=True, no_progress=True), 1.0, presets=(SWEEP("default"),)),
-            full=Setting(
-                argv(train=True, no_progress=True),
-                12.0,
-                presets=(SWEEP("full"), TRAINING("full")),
+            **scales(
+                SWEEP, TRAINING, args=argv(train=True, no_progress=True), minutes=(0.3, 1, 12)
             ),
         ),
         mlp("sigmoid"),
