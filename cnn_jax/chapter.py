@@ -79,15 +79,29 @@ class FromPreset:
         return getattr(importlib.import_module(module), cls)
 
     def args(self) -> tuple[str, ...]:
-        return flags.preset_args(self._cls(), self.name)
+        """The preset's flags; none when the config has no preset of that name (the scale
+        is its defaults)."""
+        cls = self._cls()
+        return flags.preset_args(cls, self.name) if self.name in cls.PRESETS else ()
 
     def why(self) -> str:
-        return self._cls().PRESETS[self.name].why
+        preset = self._cls().PRESETS.get(self.name)
+        return preset.why if preset else ""
 
 
 def presets_of(config: str) -> Callable[[str], FromPreset]:
     """``presets_of("module:Class")("smoke")``: that config's preset "smoke"."""
     return functools.partial(FromPreset, config)
+
+
+def scales(*configs: str, args: tuple = (), minutes: tuple[float, float, float]) -> dict:
+    """smoke, default and full of a run whose every scale is its configs' preset of that
+    name (a config without one: its defaults), plus ``args``: ``Run(path, script,
+    **scales(config, args=..., minutes=(smoke, default, full)))``."""
+    return {
+        scale: Setting(args, m, presets=tuple(FromPreset(c, scale) for c in configs))
+        for scale, m in zip(SCALES, minutes, strict=True)
+    }
 
 
 @dataclass(frozen=True)
@@ -132,7 +146,8 @@ class Chapter:
 
     ``keep`` is the results contract: for every run a snapshot holds (by its folder under
     the reproduce output; ``<path>@full`` from a reproduction at --scale full), the keys of
-    its results.json that the tables read ("*" = every key at that level). ``optional``
+    its results.json that the tables read ("*" = every key at that level; a final "?" marks a
+    key that only some settings write, see :func:`contract_problems`). ``optional``
     names runs a reproduction may not make (hours on a CPU, or another script): a snapshot
     then keeps their stored entries; every ``@full`` run is optional.
     """
@@ -178,14 +193,23 @@ def keys(*groups: Keys | str) -> tuple[str, ...]:
     return tuple(out)
 
 
+OPTIONAL_KEY = "?"  # the last character of a kept key that only some settings write
+
+
+def key_parts(path: str) -> list[str]:
+    """ "rows.*.seeds?" -> ["rows", "*", "seeds"]: a kept key's path, without its mark."""
+    return path.removesuffix(OPTIONAL_KEY).split(".")
+
+
 def contract_problems(results: dict, paths: tuple[str, ...]) -> list[str]:
     """What breaks the results contract ``paths`` in ``results``: a key path that finds
-    nothing ("*" must match at least one key or item), or a number under it that is not
-    finite. None is a value ("not within the run"); NaN and infinity are not."""
+    nothing ("*" must match at least one key or item) unless it ends in "?", or a number
+    under it that is not finite. None is a value ("not within the run"); NaN and infinity
+    are not."""
     problems = []
     for path in paths:
-        found = _find(results, path.split("."))
-        if not found:
+        found = _find(results, key_parts(path))
+        if not found and not path.endswith(OPTIONAL_KEY):
             problems.append(f"{path}: missing")
         problems += [f"{path}: {v!r} is not finite" for v in found if not _finite(v)]
     return problems

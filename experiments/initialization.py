@@ -17,6 +17,7 @@ import time
 
 from cnn_jax import cli, flags
 from cnn_jax.results import provenance, save_figure, write_json
+from cnn_jax.studies.initialization import config as config_lib
 from cnn_jax.studies.initialization import plots
 from cnn_jax.studies.initialization import study as study_lib
 
@@ -28,7 +29,11 @@ def build_parser() -> cli.Parser:
         "test-error table; writes <out>/results.json and PNG figures."
     )
     p = flags.script_parser(
-        "initialization.py", description, study_lib.Study, out="runs/initialization", seed_default=0
+        "initialization.py",
+        description,
+        config_lib.Study,
+        out="runs/initialization",
+        seed_default=0,
     )
     p.add_argument("--no-table", action="store_true", help="Skip the Table 1 training.")
     return p
@@ -38,7 +43,7 @@ def build_parser() -> cli.Parser:
 def main(argv: list[str] | None = None) -> int:
     started = time.time()
     args = vars(build_parser().parse_args(argv))
-    study, table = flags.from_flags(study_lib.Study, args), not args["no_table"]
+    study, table = flags.from_flags(config_lib.Study, args), not args["no_table"]
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     study_lib.check_data(study, mnist, table=table)
     with cli.RunFolder(args["out"]) as out:
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(out.path / "results.json", results)
         store.finish()
         print(study_lib.format_table(results))
-        for name, fig in plots.figures(results, study_lib.PUBLISHED_JACOBIAN).items():
+        for name, fig in plots.figures(results, config_lib.PUBLISHED_JACOBIAN).items():
             save_figure(fig, out.path / f"{name}.png")
     print(f"\n{results['timings']['total_s']:.1f} s in all; results and figures in {args['out']}")
     return 0

@@ -127,8 +127,10 @@ def _job(tmp_path, code: str, path="x/run"):
 
 
 def test_done_marker_skips_the_same_command_only(tmp_path):
-    stamp = tmp_path / "count"
+    stamp, results = tmp_path / "count", tmp_path / "x" / "run" / "results.json"
     code = f"import pathlib; p = pathlib.Path({str(stamp)!r}); p.write_text(p.read_text() + 'x' if p.exists() else 'x')"  # noqa: E501
+    # a run is done only while the results it wrote are there
+    code += f"; r = pathlib.Path({str(results)!r}); r.parent.mkdir(parents=True, exist_ok=True); r.write_text('{{}}')"  # noqa: E501
     logs = []
     assert runner.run_job(_job(tmp_path, code), tmp_path, logs.append) == 0
     assert runner.run_job(_job(tmp_path, code), tmp_path, logs.append) == 0
@@ -137,7 +139,6 @@ def test_done_marker_skips_the_same_command_only(tmp_path):
     assert done["returncode"] == 0 and done["command"].startswith("python -c")
     assert done["provenance"]["machine"]["cpu_count"] >= 1
     # Another command for the same run: its folder (another configuration) is cleared first.
-    (tmp_path / "x" / "run").mkdir(parents=True)
     (tmp_path / "x" / "run" / "old").write_text("")
     assert runner.run_job(_job(tmp_path, code + " # v2"), tmp_path, logs.append) == 0
     assert stamp.read_text() == "xx" and not (tmp_path / "x" / "run" / "old").exists()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import Chapter, FromPreset, Out, Run, Setting, argv
+from cnn_jax.chapter import Chapter, Out, Run, argv, scales
 from cnn_jax.tables import md_table
 
 # The keys of visualize_layers.py's results.json (page.py) that the table reads.
 KEEP = ("statistics.layers",)
 SEED_CNN = argv(checkpoint=Out("cnn/seed/s0"), no_progress=True)
-SMOKE = FromPreset("cnn_jax.inside.network:VisualizeConfig", "smoke")
+SIZES = "cnn_jax.inside.network:VisualizeConfig"
 
 
 def stats(s: dict) -> str:
@@ -43,9 +43,7 @@ CHAPTER = Chapter(
         Run(
             "layers",
             "visualize_layers.py",
-            smoke=Setting(SEED_CNN, 0.2, presets=(SMOKE,)),
-            default=Setting(SEED_CNN, 0.4),
-            full=Setting(SEED_CNN, 0.4),
+            **scales(SIZES, args=SEED_CNN, minutes=(0.2, 0.4, 0.4)),
             page="one digit through every layer",
         ),
     ),

@@ -31,9 +31,11 @@ class VisualizeConfig:
     """Which network and which test image to draw (experiments/visualize_layers.py)."""
 
     # experiments/reproduce.py's smoke scale (the others are the defaults)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset({"stats_images": 100}),
     }
+    # fmt: on
 
     checkpoint: str | None = flag(
         None,

@@ -145,6 +145,7 @@ class ProbeConfig:
     """The probes' data and fit (experiments/probe_layers.py has one flag per field)."""
 
     # experiments/reproduce.py's scales (the full scale is the defaults)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset({"train_images": 100, "test_images": 50, "steps": 20}),
         "default": flags.Preset(
@@ -152,6 +153,7 @@ class ProbeConfig:
             "100 of the 200 probe Adam steps: the two seed CNNs take about 2 minutes",
         ),
     }
+    # fmt: on
 
     train_images: int = flag(
         2000, "fit the probes on the first N training images", type=cli.positive_int

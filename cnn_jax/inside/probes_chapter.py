@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Out, Run, Setting, argv, presets_of
+from cnn_jax.chapter import FULL, Chapter, FromPreset, Out, Run, Setting, argv, scales
 from cnn_jax.tables import md_table, pct
 
 # The keys of probe_layers.py's results.json (probe_page.py) that the tables read.
 KEEP = ("runs.*.label", "runs.*.layers")
 BY_EPOCH_KEEP = (*KEEP, "by_epoch")
 
-PROBE = presets_of("cnn_jax.inside.probe_networks:ProbeConfig")
+PROBE = "cnn_jax.inside.probe_networks:ProbeConfig"
 QUIET = argv(no_progress=True)
 SEED_CNN = (*argv(checkpoint=Out("cnn/seed/s0"), at_init_of=Out("cnn/seed/s0")), *QUIET)
 
@@ -99,20 +99,18 @@ CHAPTER = Chapter(
         Run(
             "probes",
             "probe_layers.py",
-            smoke=Setting(SEED_CNN, 0.3, presets=(PROBE("smoke"),)),
-            default=Setting(SEED_CNN, 0.7, presets=(PROBE("default"),)),
-            full=Setting(SEED_CNN, 2.0),
+            **scales(PROBE, args=SEED_CNN, minutes=(0.3, 0.7, 2.0)),
             page="probes, separation and CKA",
         ),
         Run(
             "probes_mlp",
             "probe_layers.py",
-            smoke=Setting(_mlps("0,1"), 0.3, presets=(PROBE("smoke"),)),
+            smoke=Setting(_mlps("0,1"), 0.3, presets=(FromPreset(PROBE, "smoke"),)),
             default=Setting(
                 _mlps("0,1,2"),
                 0.3,
                 "the 2-epoch MLPs at epochs 0, 1 and 2, with 100 of the 200 probe Adam steps",
-                presets=(PROBE("default"),),
+                presets=(FromPreset(PROBE, "default"),),
             ),
             full=Setting(_mlps("0,1,2,5,30"), 1.5),
         ),

@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-from cnn_jax.chapter import FULL
+from cnn_jax.chapter import FULL, key_parts
 from cnn_jax.errors import UsageError
 from cnn_jax.report import checks, runner
 from cnn_jax.report.chapters import CHAPTERS, NAMES, chapter
@@ -139,7 +139,7 @@ def trim(results: dict, paths: list[str]) -> dict:
     """``results`` trimmed to ``paths`` (dotted, "*" for every key at that level)."""
     out: dict = {}
     for p in paths:
-        parts = p.split(".")
+        parts = key_parts(p)
         out = _merge(
             out, {parts[0]: _pick(results[parts[0]], parts[1:])} if parts[0] in results else {}
         )

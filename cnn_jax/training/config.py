@@ -60,30 +60,18 @@ def _convs():
 class TrainConfig:
     # tiny: tests; smoke: experiments/reproduce.py's CNNs at test size; nielsen: Nielsen's
     # network2.py settings for his chapter-5 784-30-30-30-30-10 (README, "probes")
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "tiny": flags.Preset(
-            {
-                "epochs": 1,
-                "batch_size": 32,
-                "limit": 256,
-                "test_limit": 200,
-                "eval_batch_size": 100,
-            }  # fmt: skip
+            {"epochs": 1, "batch_size": 32, "limit": 256, "test_limit": 200, "eval_batch_size": 100}
         ),
         "smoke": flags.Preset({"batch_size": 32, "limit": 256, "test_limit": 100, "epochs": 1}),
         "nielsen": flags.Preset(
-            {
-                "arch": "mlp",
-                "mlp_widths": (30, 30, 30, 30, 10),
-                "init": "nielsen",
-                "loss": "sigmoid_ce",
-                "optimizer": "sgd",
-                "lr": 0.1,
-                "batch_size": 10,
-                "l2": 5e-5,
-            }  # fmt: skip
+            {"arch": "mlp", "mlp_widths": (30, 30, 30, 30, 10), "init": "nielsen",
+             "loss": "sigmoid_ce", "optimizer": "sgd", "lr": 0.1, "batch_size": 10, "l2": 5e-5}
         ),
     }
+    # fmt: on
 
     arch: str = flag(
         "seed",

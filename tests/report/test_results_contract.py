@@ -41,3 +41,9 @@ def test_every_table_reads_a_kept_run(chap):
     for name in chap.keep:
         base = name.removesuffix("@full")
         assert base in paths or chap.is_optional(name), (chap.name, name)
+
+
+def test_a_key_only_some_settings_write_is_marked():
+    results = {"rows": {"a": {"error": 1.0}}}
+    assert contract_problems(results, ("rows.*.seeds?",)) == []
+    assert contract_problems({"rows": {"a": {"seeds": [float("inf")]}}}, ("rows.*.seeds?",))

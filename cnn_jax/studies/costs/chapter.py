@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys, presets_of
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, argv, keys, scales
 from cnn_jax.tables import md_table, pct, published, side
 
 # The keys of the results.json of cost_functions.py (study.py) and regularization.py
@@ -34,8 +34,8 @@ REGULARIZATION_KEYS = keys(
         "configs.*.final_train_accuracy",
         "images",
         "epochs",
-        "configs.*.seeds",
-        "configs.*.per_seed",
+        "configs.*.seeds?",  # with --seeds above 1
+        "configs.*.per_seed?",  # the dropout study's (--skip-dropout leaves it out)
         "configs.*.mechanism.*.kernel_norm",
         "configs.*.mechanism.*.abs_z_median",
         "configs.*.mechanism.*.fraction_saturated",
@@ -46,9 +46,9 @@ REGULARIZATION_KEYS = keys(
     ),
 )
 
-COSTS = presets_of("cnn_jax.studies.costs.study:CostConfig")
-REGULARIZATION = presets_of("cnn_jax.studies.costs.regularization:RegularizationConfig")
-KERAS = presets_of("cnn_jax.studies.costs.keras_mlp:KerasConfig")
+COSTS = "cnn_jax.studies.costs.study:CostConfig"
+REGULARIZATION = "cnn_jax.studies.costs.regularization:RegularizationConfig"
+KERAS = "cnn_jax.studies.costs.keras_mlp:KerasConfig"
 QUIET = argv(no_progress=True)
 
 _COST = {"quadratic": "quadratic", "sigmoid_ce": "cross-entropy"}
@@ -139,14 +139,8 @@ def l2(s: dict) -> str:
                 pct(c["final_test_accuracy"]),
             ]
         )
-    header = [
-        "study",
-        "λ",
-        "Nielsen best (%)",
-        "ours best (%) (epoch)",
-        "Nielsen final (%)",
-        "ours final (%)",
-    ]
+    header = ["study", "λ", "Nielsen best (%)", "ours best (%) (epoch)",
+              "Nielsen final (%)", "ours final (%)"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -232,24 +226,14 @@ CHAPTER = Chapter(
         Run(
             "costs/cost_functions",
             "cost_functions.py",
-            smoke=Setting(QUIET, 0.2, presets=(COSTS("smoke"),)),
-            default=Setting(QUIET, 0.7),
-            full=Setting(QUIET, 2.6, presets=(COSTS("full"),)),
+            **scales(COSTS, args=QUIET, minutes=(0.2, 0.7, 2.6)),
         ),
         Run(
             "costs/regularization",
             "regularization.py",
-            smoke=Setting(QUIET, 0.3, presets=(REGULARIZATION("smoke"),)),
-            default=Setting(QUIET, 2.0),
-            full=Setting(QUIET, 4.5, presets=(REGULARIZATION("full"),)),
+            **scales(REGULARIZATION, args=QUIET, minutes=(0.3, 2.0, 4.5)),
         ),
-        Run(
-            "costs/keras_mlp",
-            "keras_mlp.py",
-            smoke=Setting((), 0.1, presets=(KERAS("smoke"),)),
-            default=Setting((), 0.2),
-            full=Setting((), 0.2),
-        ),
+        Run("costs/keras_mlp", "keras_mlp.py", **scales(KERAS, minutes=(0.1, 0.2, 0.2))),
     ),
     keep={
         "costs/cost_functions": COST_KEYS,

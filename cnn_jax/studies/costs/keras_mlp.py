@@ -37,9 +37,11 @@ class KerasConfig:
     """The fit's sizes; experiments/keras_mlp.py has one flag per field."""
 
     # experiments/reproduce.py's smoke scale (the others are the defaults)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset({"points": 8, "batch_size": 8, "hidden": 4, "epochs": 1}),
     }
+    # fmt: on
 
     hidden: int = flags.count(20, "tanh units in the hidden layer")
     epochs: int = flags.count(2000, "epochs of mini-batch SGD")

@@ -56,20 +56,15 @@ class RegularizationConfig:
     """The three studies' sizes (experiments/regularization.py has one flag per field)."""
 
     # experiments/reproduce.py's scales (the default scale is the defaults)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset(
-            {
-                "overfit_images": 100,
-                "overfit_epochs": 2,
-                "full_images": 200,
-                "full_epochs": 1,
-                "test_images": 200,
-                "block": 1,
-                "skip_dropout": True,
-            }  # fmt: skip
+            {"overfit_images": 100, "overfit_epochs": 2, "full_images": 200, "full_epochs": 1,
+             "test_images": 200, "block": 1, "skip_dropout": True}
         ),
         "full": flags.Preset({"seeds": 5}),
     }
+    # fmt: on
 
     skip_full: bool = flag(False, "skip the 50,000-image L2 study")
     overfit_images: int = flags.count(1000, "the first N training images of the overfitting study")

@@ -37,18 +37,15 @@ class CostConfig:
     """The single neuron's epochs and the MNIST sweep's sizes (experiments/cost_functions.py)."""
 
     # experiments/reproduce.py's scales (the default scale is the defaults)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset(
-            {
-                "hidden": (30, 100),
-                "images": 100,
-                "test_images": 200,
-                "epochs": 2,
-                "neuron_epochs": 5,
-            }  # fmt: skip
+            {"hidden": (30, 100), "images": 100, "test_images": 200, "epochs": 2,
+             "neuron_epochs": 5}
         ),
         "full": flags.Preset({"hidden": (30, 100)}),
     }
+    # fmt: on
 
     mnist: bool = flag(
         True,

@@ -36,14 +36,8 @@ def spn(s: dict) -> str:
         ]
         for r in s["runs"]["depth"]["spn"]
     ]
-    header = [
-        "n",
-        "depth",
-        "deep units",
-        "depth-2 product units (counted)",
-        "2^(√n − 1)",
-        "deep vs expansion, max relative gap",
-    ]
+    header = ["n", "depth", "deep units", "depth-2 product units (counted)",
+              "2^(√n − 1)", "deep vs expansion, max relative gap"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -61,15 +55,9 @@ def regions(s: dict) -> str:
         ]
         for r in reg["rows"]
     ]
-    header = [
-        f"depth × {reg['width']} units",
-        "params",
-        "deep regions (mean)",
-        "shallow width, same params",
-        "shallow regions (mean)",
-        "sawtooth (2 units/layer)",
-        f"bound {reg['width'] + 1}^depth",
-    ]
+    header = [f"depth × {reg['width']} units", "params", "deep regions (mean)",
+              "shallow width, same params", "shallow regions (mean)",
+              "sawtooth (2 units/layer)", f"bound {reg['width'] + 1}^depth"]  # fmt: skip
     return md_table(header, rows)
 
 

@@ -15,6 +15,7 @@ import dataclasses
 import shutil
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +26,7 @@ from cnn_jax import data as data_lib
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.flags import flag
 from cnn_jax.nn.mlp import draw_params
-from cnn_jax.studies.initialization import study as study_lib
+from cnn_jax.studies.initialization import config as config_lib
 from cnn_jax.training import sgd
 from cnn_jax.training.divergence import json_floats
 from cnn_jax.training.rows import RowStore, slug
@@ -39,8 +40,30 @@ class Budget:
     """Every knob of the long run; each field is one flag of
     experiments/initialization_budget.py."""
 
+    # tiny: tests; smoke, default, full: experiments/reproduce.py's scales
+    # fmt: off
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "tiny": flags.Preset(
+            {"networks": ("tanh", "tanh N"), "lrs": (0.1, 0.05), "width": 8, "hidden": 2,
+             "epochs": 2, "seeds": 2, "train_images": 200}
+        ),
+        "smoke": flags.Preset({"width": 8, "hidden": 2, "epochs": 1, "train_images": 1000}),
+        "default": flags.Preset(
+            {"width": 100, "epochs": 1},
+            "100 units per layer and 1 of the default 6 epochs: at 5 × 1,000 units one "
+            "epoch of 2 networks took 5–11 minutes on a busy 2-core CPU",
+        ),
+        "full": flags.Preset(
+            {"networks": ("tanh", "tanh N", "softsign", "softsign N"),
+             "lrs": (0.1, 0.03, 0.3, 0.03), "epochs": 3}
+        ),
+    }
+    # fmt: on
+
     networks: tuple[str, ...] = flag(
-        TABLE1_NETWORKS, "Networks, comma-separated (Table 1's rows).", type=study_lib.network_names
+        TABLE1_NETWORKS,
+        "Networks, comma-separated (Table 1's rows).",
+        type=config_lib.network_names,
     )
     lrs: tuple[float, ...] = flag(
         (0.1, 0.03, 0.3, 0.03, 0.1),
@@ -58,9 +81,9 @@ class Budget:
     def __post_init__(self):
         object.__setattr__(self, "networks", tuple(self.networks))
         object.__setattr__(self, "lrs", tuple(self.lrs))
-        unknown = [n for n in self.networks if n not in study_lib.NETWORKS]
+        unknown = [n for n in self.networks if n not in config_lib.NETWORKS]
         if unknown:
-            choices = ", ".join(study_lib.NETWORKS)
+            choices = ", ".join(config_lib.NETWORKS)
             raise UsageError(f"unknown network {unknown[0]!r}; choose from {choices}")
         cli.check(
             len(self.lrs) == len(self.networks),
@@ -74,15 +97,7 @@ class Budget:
     @classmethod
     def tiny(cls) -> Budget:
         """Seconds on a CPU: for tests."""
-        return cls(
-            networks=("tanh", "tanh N"),
-            lrs=(0.1, 0.05),
-            width=8,
-            hidden=2,
-            epochs=2,
-            seeds=2,
-            train_images=200,
-        )
+        return flags.preset(cls, "tiny")
 
     @property
     def updates_per_epoch(self) -> int:
@@ -92,7 +107,7 @@ class Budget:
         """{activation: its networks}: the networks that share one compiled sweep."""
         out: dict[str, list[str]] = {}
         for label in self.networks:
-            out.setdefault(study_lib.NETWORKS[label][0], []).append(label)
+            out.setdefault(config_lib.NETWORKS[label][0], []).append(label)
         return out
 
 
@@ -102,9 +117,9 @@ def group_rows(activation: str, labels, config: Budget, root, train, test, check
     s-th draw (index: its place in :data:`study.NETWORKS`); every network shares the seed's
     shuffling key."""
     s = config.seeds
-    nets = [study_lib.network(label, config.hidden, config.width) for label in labels]
+    nets = [config_lib.network(label, config.hidden, config.width) for label in labels]
     init_keys = [
-        jax.random.split(jax.random.fold_in(root, list(study_lib.NETWORKS).index(label)), s)
+        jax.random.split(jax.random.fold_in(root, list(config_lib.NETWORKS).index(label)), s)
         for label in labels
     ]
     params = jax.tree.map(
@@ -149,7 +164,7 @@ def group_rows(activation: str, labels, config: Budget, root, train, test, check
             "test_error": float(final.mean()),  # over the seeds that did not diverge
             "test_error_sd": float(final.std(ddof=1)) if len(final) > 1 else 0.0,
             "diverged": diverged,
-            "published_test_error": study_lib.PUBLISHED_TEST_ERROR.get(label),
+            "published_test_error": config_lib.PUBLISHED_TEST_ERROR.get(label),
         }
     return rows
 
@@ -204,6 +219,6 @@ def measure(
         "seed": seed,
         "updates_per_epoch": config.updates_per_epoch,
         "networks": {label: networks[label] for label in config.networks},
-        "paper_updates": study_lib.PAPER_UPDATES,
+        "paper_updates": config_lib.PAPER_UPDATES,
         "timings": {"total_s": time.perf_counter() - started},
     }

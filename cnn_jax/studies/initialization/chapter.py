@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, argv, keys, scales
 from cnn_jax.tables import g, md_table, published, scalar
 
 # The keys of the results.json of initialization.py (study.py), initialization_budget.py
@@ -46,6 +46,10 @@ PLATEAU_KEYS = keys(
     "summary",
 )
 BUDGET, PLATEAU = "initialization_budget", "initialization_plateau"
+STUDY = "cnn_jax.studies.initialization.config:Study"
+BUDGET_SIZES = "cnn_jax.studies.initialization.budget:Budget"
+PLATEAU_SIZES = "cnn_jax.studies.initialization.plateau:Plateau"
+QUIET = argv(no_progress=True)
 
 
 def jacobian(s: dict) -> str:
@@ -75,13 +79,8 @@ def table1(s: dict) -> str:
         if gone := sorted({r["lr"] for r in e.get("diverged", [])}):  # never picked
             lr += f" ({', '.join(f'{v:g}' for v in gone)}: diverged)"
         rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, lr])
-    header = [
-        "network",
-        "paper, Table 1 (%)",
-        "ours (%), mean ± sd",
-        "seeds",
-        "learning rate picked on validation",
-    ]
+    header = ["network", "paper, Table 1 (%)", "ours (%), mean ± sd", "seeds",
+              "learning rate picked on validation"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -109,14 +108,10 @@ def section43(s: dict) -> str:
         )
     if not rows:
         return "(no Section 4.3 curves in this snapshot: rerun the chapter)"
-    header = [
-        "network",
-        "Var(∂C/∂s) layer 1 / top layer, init → end",
-        "ratio first ≥ 1 at update",
-        "Var(∂C/∂W) layer 1 / top hidden layer, init → end",
-        "largest / smallest over hidden layers, init → end",
-        "updates",
-    ]
+    header = ["network", "Var(∂C/∂s) layer 1 / top layer, init → end",
+              "ratio first ≥ 1 at update",
+              "Var(∂C/∂W) layer 1 / top hidden layer, init → end",
+              "largest / smallest over hidden layers, init → end", "updates"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -167,13 +162,9 @@ def plateau(s: dict, run: str) -> str:
                 " / ".join(f"{v:.1f}" for v in e["final_error"]),
             ]
         )
-    header = [
-        "hidden layers",
-        "top layer's floor (mean activation), per seed",
-        "top layer (saturated: floor < 0.1) leaves its floor at update",
-        "error leaves chance at update",
-        "final error (%)",
-    ]
+    header = ["hidden layers", "top layer's floor (mean activation), per seed",
+              "top layer (saturated: floor < 0.1) leaves its floor at update",
+              "error leaves chance at update", "final error (%)"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -201,84 +192,17 @@ CHAPTER = Chapter(
         Run(
             "initialization",
             "initialization.py",
-            smoke=Setting(
-                argv(
-                    width=8,
-                    hidden=2,
-                    epochs=1,
-                    lrs="0.1",
-                    seeds=2,
-                    train_images=1000,
-                    networks="sigmoid,tanh,tanh N,softsign,softsign N",
-                    init_width=64,
-                    init_hidden=3,
-                    init_seeds=2,
-                    init_images=8,
-                    curve_width=32,
-                    curve_hidden=4,
-                    record_every=50,
-                    probe_images=100,
-                    curve_networks="sigmoid,tanh,tanh N",
-                    no_progress=True,
-                ),
-                0.4,
-            ),
-            default=Setting(
-                argv(epochs=1, lrs="0.03,0.1,0.3", no_progress=True),
-                2.5,
-                "1 of the default 5 Table-1 epochs (5,000 updates), and 3 of the 4 learning "
-                "rates (0.01 was never picked on validation), so that the 3 seeds of each "
-                "row fit: Table 1 is then a fifth of the run; the default one trains 6.7 "
-                "times as much",
-            ),
-            full=Setting(
-                argv(width=1000, init_width=1000, curve_width=1000, no_progress=True), 700.0
-            ),
+            **scales(STUDY, args=QUIET, minutes=(0.4, 2.5, 700.0)),
         ),
         Run(
             PLATEAU,
             "initialization_plateau.py",
-            smoke=Setting(
-                argv(
-                    depths="1,4,5",
-                    width=16,
-                    epochs=1,
-                    train_images=1000,
-                    record_every=20,
-                    probe_images=100,
-                    no_progress=True,
-                ),
-                0.2,
-            ),
-            default=Setting(
-                argv(width=100, epochs=1, record_every=250, probe_images=300, no_progress=True),
-                0.2,
-                "100 units per layer and 1 of the default 10 epochs (5,000 updates): the "
-                "defaults took 20 minutes on a busy 2-core CPU",
-            ),
-            full=Setting(argv(no_progress=True), 20.0),
+            **scales(PLATEAU_SIZES, args=QUIET, minutes=(0.2, 0.2, 20.0)),
         ),
         Run(
             BUDGET,
             "initialization_budget.py",
-            smoke=Setting(
-                argv(width=8, hidden=2, epochs=1, train_images=1000, no_progress=True), 0.2
-            ),
-            default=Setting(
-                argv(width=100, epochs=1, no_progress=True),
-                0.2,
-                "100 units per layer and 1 of the default 6 epochs: at 5 × 1,000 units one "
-                "epoch of 2 networks took 5–11 minutes on a busy 2-core CPU",
-            ),
-            full=Setting(
-                argv(
-                    networks="tanh,tanh N,softsign,softsign N",
-                    lrs="0.1,0.03,0.3,0.03",
-                    epochs=3,
-                    no_progress=True,
-                ),
-                43.0,
-            ),
+            **scales(BUDGET_SIZES, args=QUIET, minutes=(0.2, 0.2, 43.0)),
         ),
     ),
     keep={

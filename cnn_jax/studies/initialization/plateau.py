@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,8 @@ from cnn_jax.errors import Diverged
 from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import draw_params
-from cnn_jax.studies.initialization import study as study_lib
+from cnn_jax.studies.initialization import config as config_lib
+from cnn_jax.studies.initialization import curves, network_stats
 from cnn_jax.training import sgd
 from cnn_jax.training.rows import RowStore, non_finite
 
@@ -70,6 +72,25 @@ class Plateau:
     """Every knob of the plateau sweep; each field is one flag of
     experiments/initialization_plateau.py."""
 
+    # tiny: tests; smoke, default: experiments/reproduce.py's scales (full: the defaults)
+    # fmt: off
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "tiny": flags.Preset(
+            {"depths": (1, 2), "width": 16, "seeds": 2, "epochs": 1, "train_images": 500,
+             "record_every": 10, "probe_images": 50}
+        ),
+        "smoke": flags.Preset(
+            {"depths": (1, 4, 5), "width": 16, "epochs": 1, "train_images": 1000,
+             "record_every": 20, "probe_images": 100}
+        ),
+        "default": flags.Preset(
+            {"width": 100, "epochs": 1, "record_every": 250, "probe_images": 300},
+            "100 units per layer and 1 of the default 10 epochs (5,000 updates): the "
+            "defaults took 20 minutes on a busy 2-core CPU",
+        ),
+    }
+    # fmt: on
+
     depths: tuple[int, ...] = flag(
         (1, 2, 3, 4, 5), "Hidden layers of each network, comma-separated.", type=cli.int_list
     )
@@ -100,22 +121,14 @@ class Plateau:
     def __post_init__(self):
         object.__setattr__(self, "depths", tuple(self.depths))
         cli.check(all(d >= 1 for d in self.depths), "--depths must be >= 1 each")
-        study_lib.check_records(self.train_images, self.batch_size, self.record_every)
+        config_lib.check_records(self.train_images, self.batch_size, self.record_every)
         cli.check(0 < self.chance_margin < CHANCE_ERROR, "--chance-margin must be in (0, 90)")
         cli.check(self.tolerance > 0, "--tolerance must be > 0")
 
     @classmethod
     def tiny(cls) -> Plateau:
         """Seconds on a CPU: for tests."""
-        return cls(
-            depths=(1, 2),
-            width=16,
-            seeds=2,
-            epochs=1,
-            train_images=500,
-            record_every=10,
-            probe_images=50,
-        )
+        return flags.preset(cls, "tiny")
 
     @property
     def updates_per_epoch(self) -> int:
@@ -124,7 +137,7 @@ class Plateau:
 
 def probe_record(net, params, images, targets) -> dict[str, jax.Array]:
     """Mean activation of each hidden layer [H] and the error (%) on the probe images."""
-    logits, _, post = study_lib.forward(net, params, images)
+    logits, _, post = network_stats.forward(net, params, images)
     accuracy = losses.accuracy(logits, jnp.argmax(targets, -1))
     return {
         "mean": jnp.stack([jnp.mean(z) for z in post]),
@@ -135,7 +148,7 @@ def probe_record(net, params, images, targets) -> dict[str, jax.Array]:
 @functools.partial(jax.jit, static_argnames=("net", "epochs", "batch_size", "every"))
 def _train_seeds(params, keys, lr, train, probe, *, net, epochs, batch_size, every):
     def one(p, k):
-        _, records = study_lib.train_recorded(
+        _, records = curves.train_recorded(
             net,
             p,
             k,
@@ -155,7 +168,7 @@ def _train_seeds(params, keys, lr, train, probe, *, net, epochs, batch_size, eve
 def depth_row(depth: int, config: Plateau, key, train, probe) -> dict:
     """One depth: records over seeds and the plateau exits of each seed (updates; None when
     the curve never leaves its plateau within the run)."""
-    net = study_lib.network("sigmoid", depth, config.width)
+    net = config_lib.network("sigmoid", depth, config.width)
     init_key, train_key = jax.random.split(key)
     params = draw_params(net.model(), jax.random.split(init_key, config.seeds))
     records = jax.device_get(

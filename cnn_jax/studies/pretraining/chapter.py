@@ -74,14 +74,9 @@ def _bengio_order(rows: dict) -> bool:
 
 
 def rows_table(s: dict, run: str = "pretraining") -> str:
-    header = [
-        "start",
-        "η (picked on validation)",
-        "test error (%), last epoch",
-        "test error (%), best validation epoch",
-        "gap to random init (points)",
-        "‖δ¹‖/‖δ³‖",
-    ]
+    header = ["start", "η (picked on validation)", "test error (%), last epoch",
+              "test error (%), best validation epoch", "gap to random init (points)",
+              "‖δ¹‖/‖δ³‖"]  # fmt: skip
     if run not in s["runs"]:
         return f"({run} is not in these results)"
     rows = [
@@ -125,15 +120,10 @@ def readout(s: dict, run: str = "pretraining") -> str:
                 _readout(r, -1, "nearest_mean_accuracy"),
             ]
         )
-    header = [
-        "start",
-        "‖δ¹‖",
-        "‖δ³‖",
-        "‖δ¹‖/‖δ³‖",
-        "linear probe h1 (%), before → after",
-        "linear probe h3 (%), before → after",
-        "nearest class mean h3 (%), before → after",
-    ]
+    header = ["start", "‖δ¹‖", "‖δ³‖", "‖δ¹‖/‖δ³‖",
+              "linear probe h1 (%), before → after",
+              "linear probe h3 (%), before → after",
+              "nearest class mean h3 (%), before → after"]  # fmt: skip
     pixels = data.get("input_readout") or {}
     table = md_table(header, rows)
     if pixels:
@@ -162,16 +152,9 @@ def converged(s: dict, name: str = CONVERGED) -> str:
                 f"{r['first_over_last_hidden_median']:.3f}",
             ]
         )
-    header = [
-        "start",
-        "η",
-        "epochs run",
-        "best validation epoch per seed",
-        "test error (%), best validation epoch",
-        "test error (%), last epoch",
-        "gap to random init (points)",
-        "‖δ¹‖/‖δ³‖",
-    ]
+    header = ["start", "η", "epochs run", "best validation epoch per seed",
+              "test error (%), best validation epoch", "test error (%), last epoch",
+              "gap to random init (points)", "‖δ¹‖/‖δ³‖"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -196,15 +179,9 @@ def depth(s: dict) -> str:
                     "–" if not base else f"{sd / base:.2f}",
                 ]
             )
-    header = [
-        "hidden layers",
-        "start",
-        "η",
-        "test error (%), best validation epoch, mean ± sd",
-        "min–max over seeds",
-        "gap to random init (points)",
-        "sd / random init's sd",
-    ]
+    header = ["hidden layers", "start", "η",
+              "test error (%), best validation epoch, mean ± sd", "min–max over seeds",
+              "gap to random init (points)", "sd / random init's sd"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -248,15 +225,9 @@ def gaps(s: dict) -> str:
                 "–" if e is None else f"1 layer {e[0]:+.2f}, 2 layers {e[1]:+.2f}",
             ]
         )
-    header = [
-        "start",
-        "ours, default run",
-        "ours, converged, 3 × 100",
-        "ours, converged, 3 × 500",
-        "ours, depth sweep (hidden layers: gap)",
-        "Bengio et al. 2007, Table 2",
-        "Erhan et al. 2010, Table 1",
-    ]
+    header = ["start", "ours, default run", "ours, converged, 3 × 100",
+              "ours, converged, 3 × 500", "ours, depth sweep (hidden layers: gap)",
+              "Bengio et al. 2007, Table 2", "Erhan et al. 2010, Table 1"]  # fmt: skip
     return md_table(header, rows)
 
 

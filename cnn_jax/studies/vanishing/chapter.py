@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import Chapter, FromPreset, Keys, Run, Setting, argv, keys, presets_of
+from cnn_jax.chapter import Chapter, FromPreset, Keys, Run, Setting, argv, keys, scales
 from cnn_jax.tables import md_table, pct, published
 from cnn_jax.training.config import RESULT_KEYS
 
@@ -39,8 +39,8 @@ GRADIENT_KEYS = keys(
     ),
 )
 
-SWEEP = presets_of("cnn_jax.studies.vanishing.study:Sweep")
-TRAINING = presets_of("cnn_jax.studies.vanishing.study:Training")
+SWEEP = "cnn_jax.studies.vanishing.study:Sweep"
+TRAINING = "cnn_jax.studies.vanishing.study:Training"
 # Nielsen's network2.py settings for his chapter-5 784-30-30-30-30-10
 NIELSEN = (FromPreset("cnn_jax.training.config:TrainConfig", "nielsen"),)
 
@@ -84,14 +84,9 @@ def nielsen(s: dict) -> str:
                     f"{e['published_percentile'][i]:.0f}",
                 ]
             )
-    header = [
-        "network",
-        "hidden layer",
-        "Nielsen (fig/norms_during_training_*.json, epoch 0)",
-        "our median",
-        "our p01–p99",
-        "percentile of Nielsen's value",
-    ]
+    header = ["network", "hidden layer",
+              "Nielsen (fig/norms_during_training_*.json, epoch 0)", "our median",
+              "our p01–p99", "percentile of Nielsen's value"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -125,12 +120,8 @@ def comparison(s: dict) -> str:
         med, t = e["median"], run.get("training", {}).get(label)
         after = f"{t['train_accuracy'][-1]:.3f} / {t['test_accuracy'][-1]:.3f}" if t else "–"
         rows.append([label, ", ".join(f"{m:.2g}" for m in med), f"1/{med[-2] / med[0]:.3g}", after])
-    header = [
-        "network",
-        "median ‖δˡ‖ at init, h1 … last hidden, output",
-        "h1 / last hidden",
-        "after training: train / test accuracy",
-    ]
+    header = ["network", "median ‖δˡ‖ at init, h1 … last hidden, output",
+              "h1 / last hidden", "after training: train / test accuracy"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -188,16 +179,9 @@ def nielsen_ratio(s: dict) -> str:
         inside = f"{100 * o['inside_min_max']:.0f} / {100 * o['inside_p10_p90']:.0f}"
         rows.append([name, o["seeds"], *cells, inside])
     first, last = next(iter(run["nielsen_training"].values()))["ratio_epochs"]
-    header = [
-        "network",
-        "our seeds",
-        "at init",
-        f"min over epochs {first}–{last}",
-        "median",
-        "max",
-        f"at epoch {last}",
-        "his points inside our min–max / p10–p90 (%)",
-    ]
+    header = ["network", "our seeds", "at init", f"min over epochs {first}–{last}",
+              "median", "max", f"at epoch {last}",
+              "his points inside our min–max / p10–p90 (%)"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -207,11 +191,8 @@ def depth_accuracy(s: dict) -> str:
     # Nielsen ch. 5, validation accuracy by number of hidden layers of 30 (single runs)
     his = {k: published()[f"nielsen_ch5_depth_{k}"] for k in (1, 2, 3, 4)}
     rows = [["784" + "-30" * k + "-10", f"{v:.2f}", ours.get(k, "not run")] for k, v in his.items()]
-    header = [
-        "network",
-        "Nielsen ch. 5, validation (%), one run of 30 epochs",
-        f"ours, test (%), after {run['epochs']} epochs",
-    ]
+    header = ["network", "Nielsen ch. 5, validation (%), one run of 30 epochs",
+              f"ours, test (%), after {run['epochs']} epochs"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -241,16 +222,8 @@ CHAPTER = Chapter(
         Run(
             "vanishing/gradients",
             "vanishing_gradient.py",
-            smoke=Setting(
-                argv(train=True, no_progress=True),
-                0.3,
-                presets=(SWEEP("smoke"), TRAINING("smoke")),
-            ),
-            default=Setting(argv(train=True, no_progress=True), 1.0, presets=(SWEEP("default"),)),
-            full=Setting(
-                argv(train=True, no_progress=True),
-                12.0,
-                presets=(SWEEP("full"), TRAINING("full")),
+            **scales(
+                SWEEP, TRAINING, args=argv(train=True, no_progress=True), minutes=(0.3, 1, 12)
             ),
         ),
         mlp("sigmoid"),

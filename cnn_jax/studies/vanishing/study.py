@@ -51,6 +51,7 @@ class Sweep:
     """The init sweeps: ‖δˡ‖ of every network over many seeds, on the first training images."""
 
     # experiments/reproduce.py's scales of vanishing_gradient.py (with --train)
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset({"images": 100, "seeds": 8}),
         "default": flags.Preset(
@@ -60,6 +61,7 @@ class Sweep:
         ),
         "full": flags.Preset({"per_example": True}),
     }
+    # fmt: on
 
     seeds: int = flags.count(1000, "initializations per network, vmapped")
     hidden: tuple[int, ...] = flag(
@@ -87,10 +89,12 @@ class Sweep:
 class Training:
     """Full-batch gradient descent after the init sweeps (Nielsen: 500 epochs, η 0.1, λ 5)."""
 
+    # fmt: off
     PRESETS: ClassVar[dict[str, flags.Preset]] = {
         "smoke": flags.Preset({"epochs": 4, "eval_every": 2}),
         "full": flags.Preset({"train_seeds": 20}),
     }
+    # fmt: on
 
     epochs: int = flags.count(500, "with --train: epochs of full-batch gradient descent")
     lr: float = flags.learning_rate(0.1, "with --train: the learning rate η")

@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from cnn_jax.errors import Diverged, UsageError
-from cnn_jax.studies.depth import study as D
+from cnn_jax.studies.depth import config as config_lib
+from cnn_jax.studies.depth import cybenko as cybenko_lib
+from cnn_jax.studies.depth import regions as regions_lib
+from cnn_jax.studies.depth import sum_product, trained
 
 
 @pytest.fixture(scope="module")
@@ -42,23 +45,25 @@ def _brute_force_spn(weights, x):
 
 @pytest.mark.parametrize("n", [4, 16, 64])
 def test_spn_expansion_equals_the_deep_network_and_counts_match(n):
-    weights = D.spn_weights(jax.random.key(n), n)
-    poly = D.expand_spn(weights, n)
+    weights = sum_product.spn_weights(jax.random.key(n), n)
+    poly = sum_product.expand_spn(weights, n)
     x = np.asarray(jax.random.uniform(jax.random.key(1), (5, n), minval=0.5, maxval=1.5))
-    deep = np.asarray(jax.jit(D.deep_spn)(weights, jnp.asarray(x)))
-    shallow = D.evaluate_polynomial(poly, x)
+    deep = np.asarray(jax.jit(sum_product.deep_spn)(weights, jnp.asarray(x)))
+    shallow = sum_product.evaluate_polynomial(poly, x)
     brute = np.array([_brute_force_spn([np.asarray(w) for w in weights], row) for row in x])
     np.testing.assert_allclose(shallow, brute, rtol=1e-9)
     np.testing.assert_allclose(deep, brute, rtol=1e-5)
     assert len(poly) == _monomials_by_recurrence(n) == 2 ** (math.isqrt(n) - 1)
-    assert D.spn_deep_units(n) == sum(n >> layer for layer in range(1, int(math.log2(n)) + 1))
+    assert sum_product.spn_deep_units(n) == sum(
+        n >> layer for layer in range(1, int(math.log2(n)) + 1)
+    )
     # Every monomial uses √n distinct inputs: no two product units can be merged.
     assert {len(set(m)) for m in poly} == {math.isqrt(n)}
 
 
 def test_spn_expansion_is_the_polynomial_on_four_inputs():
     w = [np.array([[2.0, 3.0]])]
-    assert D.expand_spn(w, 4) == {(0, 1): 2.0, (2, 3): 3.0}
+    assert sum_product.expand_spn(w, 4) == {(0, 1): 2.0, (2, 3): 3.0}
 
 
 # ----------------------------------------------------------------------------- sawtooth
@@ -66,12 +71,16 @@ def test_spn_expansion_is_the_polynomial_on_four_inputs():
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_relu_sawtooth_equals_the_composed_tent_and_has_2_to_the_k_pieces(k):
-    layers = D.sawtooth_relu_layers(k)
+    layers = trained.sawtooth_relu_layers(k)
     x = np.linspace(0.0, 1.0, 4097)
     np.testing.assert_allclose(
-        D.relu_forward(layers, x[:, None])[:, 0], np.asarray(D.sawtooth(x, k)), atol=1e-6
+        trained.relu_forward(layers, x[:, None])[:, 0],
+        np.asarray(trained.sawtooth(x, k)),
+        atol=1e-6,
     )
-    count, breaks = D.count_regions_on_segment(layers, [0.0], [1.0], return_breakpoints=True)
+    count, breaks = regions_lib.count_regions_on_segment(
+        layers, [0.0], [1.0], return_breakpoints=True
+    )
     assert count == 2**k
     np.testing.assert_allclose(breaks, np.arange(1, 2**k) / 2**k, atol=1e-12)
     assert 2 * k == sum(b.shape[0] for _, b in layers[:-1])  # 2 units per layer
@@ -84,18 +93,20 @@ def test_region_counter_on_known_breakpoints():
     # One hidden layer on [0, 1]: unit j switches at x = c_j. Two share a point, one is outside.
     c = np.array([0.1, 0.35, 0.35, 0.7, 1.5])
     layers = [(np.ones((1, 5)), -c), (np.ones((5, 1)), np.zeros(1))]
-    count, breaks = D.count_regions_on_segment(layers, [0.0], [1.0], return_breakpoints=True)
+    count, breaks = regions_lib.count_regions_on_segment(
+        layers, [0.0], [1.0], return_breakpoints=True
+    )
     assert count == 4
     np.testing.assert_allclose(breaks, [0.1, 0.35, 0.7])
     # Along a reversed, stretched line through 2-D input the same three switches remain.
     layers2 = [(np.vstack([np.ones((1, 5)), np.zeros((1, 5))]), -c), layers[1]]
-    assert D.count_regions_on_segment(layers2, [1.0, 5.0], [0.0, -3.0]) == 4
+    assert regions_lib.count_regions_on_segment(layers2, [1.0, 5.0], [0.0, -3.0]) == 4
 
 
 def test_region_counter_agrees_with_a_dense_grid():
-    layers = D.random_relu_layers(jax.random.key(3), [6, 6, 6], input_dim=2)
+    layers = regions_lib.random_relu_layers(jax.random.key(3), [6, 6, 6], input_dim=2)
     a, b = np.array([-1.5, 0.5]), np.array([1.0, -1.0])
-    exact = D.count_regions_on_segment(layers, a, b)
+    exact = regions_lib.count_regions_on_segment(layers, a, b)
     t = np.linspace(0.0, 1.0, 200_001)
     x = a[None] + t[:, None] * (b - a)[None]
     patterns = []
@@ -111,9 +122,9 @@ def test_region_counter_agrees_with_a_dense_grid():
 
 def test_matched_shallow_width_has_the_same_parameter_count():
     for depth, d in itertools.product([1, 3, 8], [2, 4]):
-        params = D.mlp_params([16] * depth, d)
-        w = D.shallow_width_matching(params, d)
-        assert abs(D.mlp_params([w], d) - params) <= (d + 2) // 2
+        params = trained.mlp_params([16] * depth, d)
+        w = regions_lib.shallow_width_matching(params, d)
+        assert abs(trained.mlp_params([w], d) - params) <= (d + 2) // 2
 
 
 # ----------------------------------------------------------------------------- fits
@@ -121,7 +132,7 @@ def test_matched_shallow_width_has_the_same_parameter_count():
 
 def test_one_hidden_layer_error_falls_with_width_and_is_deterministic():
     kw = dict(seeds=1, steps=400, lr=0.01)
-    fits = D.fit_one_hidden_layer(jax.random.key(0), (1, 4, 32), **kw)
+    fits = cybenko_lib.fit_one_hidden_layer(jax.random.key(0), (1, 4, 32), **kw)
     for name, fit in fits.items():
         rms = fit["rms_error"][:, 0]
         assert np.all(np.isfinite(rms)), name
@@ -129,8 +140,8 @@ def test_one_hidden_layer_error_falls_with_width_and_is_deterministic():
             assert rms[-1] <= rms[0] + 1e-3, (name, rms)
         else:
             assert rms[-1] < 0.5 * rms[0], (name, rms)
-    again = D.fit_one_hidden_layer(jax.random.key(0), (1, 4, 32), **kw)
-    other = D.fit_one_hidden_layer(jax.random.key(1), (1, 4, 32), **kw)
+    again = cybenko_lib.fit_one_hidden_layer(jax.random.key(0), (1, 4, 32), **kw)
+    other = cybenko_lib.fit_one_hidden_layer(jax.random.key(1), (1, 4, 32), **kw)
     name = next(iter(fits))
     np.testing.assert_array_equal(again[name]["rms_error"], fits[name]["rms_error"])
     assert not np.array_equal(other[name]["rms_error"], fits[name]["rms_error"])
@@ -188,18 +199,18 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(script, tmp_path, caps
 
 def test_a_non_finite_trained_error_is_recorded_and_only_an_all_diverged_family_stops():
     errors = np.array([[0.05, 0.2], [np.nan, 0.1]])  # [widths, seeds]
-    records = D.check_finite(errors, (2, 4), "shallow ReLU networks on sawtooth 3", 0.01)
+    records = trained.check_finite(errors, (2, 4), "shallow ReLU networks on sawtooth 3", 0.01)
     assert [(r["width"], r["seed"], r["lr"]) for r in records] == [(4, 0, 0.01)]
-    assert D.smallest_reaching(errors, (2, 4), 0.1) == (2, [0.5, 1.0])  # over finite seeds
-    assert D.check_finite(errors[:1], (2,), "shallow ReLU networks on sawtooth 3", 0.01) == []
+    assert trained.smallest_reaching(errors, (2, 4), 0.1) == (2, [0.5, 1.0])  # over finite seeds
+    assert trained.check_finite(errors[:1], (2,), "shallow ReLU networks on sawtooth 3", 0.01) == []
     with pytest.raises(
         Diverged, match="shallow ReLU networks on sawtooth 3: every .*width=4.*--lr"
     ):
-        D.check_finite(errors[1:] * np.nan, (4,), "shallow ReLU networks on sawtooth 3", 0.01)
+        trained.check_finite(errors[1:] * np.nan, (4,), "shallow ReLU networks on sawtooth 3", 0.01)
 
 
 def test_config_refuses_bad_values_with_a_usage_error():
     with pytest.raises(UsageError, match="powers of 4"):
-        D.DepthConfig.tiny(spn_inputs=(4, 8))
+        config_lib.DepthConfig.tiny(spn_inputs=(4, 8))
     with pytest.raises(UsageError, match=r"threshold must be in \(0, 1\)"):
-        D.DepthConfig(threshold=2.0)
+        config_lib.DepthConfig(threshold=2.0)

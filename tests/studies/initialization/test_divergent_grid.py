@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.errors import Diverged
-from cnn_jax.studies.initialization import study as I
+from cnn_jax.studies.initialization import config, table1
+from cnn_jax.studies.initialization import study as study_lib
 from cnn_jax.training import sgd
 
 
@@ -19,10 +20,10 @@ def data(mnist):
 
 
 def _row(data, lrs, seeds=2):
-    study = dataclasses.replace(I.Study.tiny(), lrs=lrs, seeds=seeds, epochs=2)
-    net = I.network("relu He", 2, 8)
+    study = dataclasses.replace(config.Study.tiny(), lrs=lrs, seeds=seeds, epochs=2)
+    net = config.network("relu He", 2, 8)
     keys = jax.random.split(jax.random.key(0))
-    return I.table_row(net, study, *keys, *data, None, "relu He"), study
+    return table1.table_row(net, study, *keys, *data, None, "relu He"), study
 
 
 def test_a_diverging_rate_is_recorded_and_left_out(data):
@@ -32,7 +33,7 @@ def test_a_diverging_rate_is_recorded_and_left_out(data):
     assert all(r["epoch"] == 1 and r["why"] for r in row["diverged"])
     assert row["validation_error_by_epoch"][1][0] == [None, None]  # JSON: no NaN
     assert np.isfinite(row["test_error"])
-    table = I.format_table({"init": {}, "table": {"relu He": row}})
+    table = study_lib.format_table({"init": {}, "table": {"relu He": row}})
     assert "diverged: lr=1e+20, seed=0: non-finite" in table
 
 

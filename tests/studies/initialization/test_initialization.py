@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from cnn_jax.nn.activations import ACTIVATIONS, INITS
-from cnn_jax.studies.initialization import study as I
+from cnn_jax.studies.initialization import config, network_stats
+from cnn_jax.studies.initialization import curves as curves_lib
 from cnn_jax.training import sgd
 
 
@@ -57,14 +58,16 @@ def _params(net, seed=0):
 
 
 def test_forward_and_backprop_agree_with_the_model_and_the_softmax_formula(batch):
-    net = I.network("softsign N", 2, 24)
+    net = config.network("softsign N", 2, 24)
     params = _params(net)
     images, targets = batch
-    logits, pre, post = I.forward(net, params, images)
+    logits, pre, post = network_stats.forward(net, params, images)
     np.testing.assert_allclose(
         logits, net.model().apply({"params": params}, images), rtol=1e-5, atol=1e-6
     )
-    grads, _, _ = jax.jit(I.backprop_grads, static_argnums=0)(net, params, images, targets)
+    grads, _, _ = jax.jit(network_stats.backprop_grads, static_argnums=0)(
+        net, params, images, targets
+    )
     # Per-example ∂C_x/∂s of softmax + NLL at the output: softmax(s) − y.
     np.testing.assert_allclose(grads[-1], jax.nn.softmax(logits) - targets, atol=1e-6)
     # One layer down by hand: ∂C/∂s^2 = f'(s^2) ⊙ (∂C/∂s^3 · W^3ᵀ).
@@ -75,11 +78,11 @@ def test_forward_and_backprop_agree_with_the_model_and_the_softmax_formula(batch
 
 
 def test_layer_jacobians_are_diag_slope_times_kernel_transposed(batch):
-    net = I.network("tanh", 2, 12)
+    net = config.network("tanh", 2, 12)
     params = _params(net)
     images = batch[0][:3]
-    jacobians = jax.jit(I.layer_jacobians, static_argnums=0)(net, params, images)
-    _, pre, post = I.forward(net, params, images)
+    jacobians = jax.jit(network_stats.layer_jacobians, static_argnums=0)(net, params, images)
+    _, pre, post = network_stats.forward(net, params, images)
     for i, name in enumerate(("dense1", "dense2")):
         slope = 1 - jnp.tanh(pre[i]) ** 2  # [B, n_i]
         expected = slope[:, :, None] * params[name]["kernel"].T[None]  # [B, n_i, n_{i-1}]
@@ -93,7 +96,9 @@ def tanh_at_init(batch):
     keys = jax.random.split(jax.random.key(7), 4)
     images, targets = batch[0][:8], batch[1][:8]
     return {
-        label: I.init_stats(I.network(label, 3, 256), keys, images, targets, images[:2])
+        label: network_stats.init_stats(
+            config.network(label, 3, 256), keys, images, targets, images[:2]
+        )
         for label in ("tanh", "tanh N")
     }
 
@@ -119,11 +124,11 @@ def test_backprop_gradients_shrink_toward_the_input_with_standard_init_only(tanh
 
 def test_sigmoid_top_hidden_layer_falls_below_the_lower_ones(mnist):
     """Figure 2's effect, on 2,000 images, 200 updates of mini-batch 10."""
-    study = I.Study(train_images=2000, curve_width=64, curve_hidden=4, record_every=50)
+    study = config.Study(train_images=2000, curve_width=64, curve_hidden=4, record_every=50)
     train = sgd.to_device(mnist.train_images[:2000], mnist.train_labels[:2000])
     probe = sgd.to_device(mnist.test_images[:300], mnist.test_labels[:300])
-    net = I.network("sigmoid", 4, 64)
-    records = I.training_curves(
+    net = config.network("sigmoid", 4, 64)
+    records = curves_lib.training_curves(
         net, jax.random.key(1), jax.random.key(2), 0.1, train, probe, study=study
     )
     mean = records["mean"]  # [R, 4]
@@ -203,7 +208,7 @@ def test_help_names_the_flags(script, help_text):
 def test_every_study_flag_helps_in_a_sentence():
     import dataclasses
 
-    fields = dataclasses.fields(I.Study)
+    fields = dataclasses.fields(config.Study)
     assert all(f.metadata for f in fields)
     for f in fields:
         text = f.metadata["help"]

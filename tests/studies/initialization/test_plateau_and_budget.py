@@ -10,7 +10,7 @@ import pytest
 
 from cnn_jax.studies.initialization import budget as B
 from cnn_jax.studies.initialization import plateau as P
-from cnn_jax.studies.initialization import study as I
+from cnn_jax.studies.initialization import study as study_lib
 from cnn_jax.training import sgd
 
 # ----------------------------------------------------------------------------- detector
@@ -99,12 +99,12 @@ def test_gradient_trends_from_known_records():
         "backprop_var": [[1.0, 4.0], [2.0, 2.0], [6.0, 3.0]],
         "weight_grad_var": [[1.0, 1.0, 9.0], [4.0, 1.0, 9.0], [1.0, 8.0, 9.0]],
     }
-    trends = I.gradient_trends(records, every=100)
+    trends = study_lib.gradient_trends(records, every=100)
     np.testing.assert_allclose(trends["backprop_ratio_first_to_last"], [0.25, 1.0, 2.0])
     np.testing.assert_allclose(trends["weight_grad_ratio_first_to_last"], [1.0, 4.0, 0.125])
     np.testing.assert_allclose(trends["weight_grad_spread"], [1.0, 4.0, 8.0])
     assert trends["backprop_reversed_at"] == 100
-    never = I.gradient_trends({**records, "backprop_var": [[1.0, 4.0]] * 3}, every=100)
+    never = study_lib.gradient_trends({**records, "backprop_var": [[1.0, 4.0]] * 3}, every=100)
     assert never["backprop_reversed_at"] is None
 
 
