@@ -51,15 +51,17 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def one_line_errors(main: Callable) -> Callable:
+def one_line_errors(main: Callable, *, compiles: bool = True) -> Callable:
     """Wrap a script's ``main(argv)``: a :class:`UsageError` (bad data, folder, checkpoint,
     config) ends it with one line and exit 2, :class:`Diverged` with one line and exit 3.
-    Every script reuses compiled programs from the persistent cache (:mod:`compile_cache`)."""
+    A script that ``compiles`` reuses compiled programs from the persistent cache
+    (:mod:`compile_cache`); one that only reads JSON (the report) never starts JAX."""
     prog = Path(inspect.getfile(main)).name
 
     @functools.wraps(main)
     def wrapped(argv: list[str] | None = None) -> int:
-        compile_cache.enable()  # before the first compile
+        if compiles:
+            compile_cache.enable()  # before the first compile
         try:
             return main(argv)
         except UsageError as e:
@@ -154,9 +156,29 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def epoch_list(text: str) -> tuple[int, ...]:
+    """ "0,1,2,5,30" -> (0, 1, 2, 5, 30): the epochs whose checkpoints to keep or read
+    (0 is the initialization); sorted, each once, every entry >= 0."""
+    try:
+        values = {int(v) for v in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated epochs, got {text!r}") from None
+    if min(values) < 0:
+        raise argparse.ArgumentTypeError(f"epochs must be >= 0, got {text!r}")
+    return tuple(sorted(values))
+
+
 def float_list(text: str) -> tuple[float, ...]:
     """ "0.1,0.5" -> (0.1, 0.5); every entry finite and > 0."""
     return tuple(positive_float(v) for v in text.split(","))
+
+
+class InOrder(argparse.Action):
+    """Appends (this flag's dest, value) to ``networks``: repeatable flags of several kinds
+    keep the order of the command line, whichever flag names each value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.networks = [*namespace.networks, (self.dest, values)]
 
 
 # ----------------------------------------------------------------------------- shared flags

@@ -19,6 +19,7 @@ import gzip
 import importlib.util
 import os
 import socket
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -68,11 +69,16 @@ class Mnist:
 
 
 def _open(path: Path) -> bytes:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot be read ({e.strerror or e})") from None
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError) as e:
+        # A bad header or CRC is an OSError, a cut stream EOFError, a bad deflate block
+        # zlib.error: all three are a corrupt download.
+        except (OSError, EOFError, zlib.error) as e:
             raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
     return raw
 

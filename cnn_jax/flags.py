@@ -4,8 +4,10 @@ A field made with :func:`flag` carries its flag in ``metadata``: ``help`` (argpa
 ``%(default)s``), ``type`` (a :mod:`cnn_jax.cli` checker), ``choices`` (a function returning
 them, so registries load only when asked) and ``flags`` (names other than ``--<field>``).
 :func:`add_flags` turns every such field into a flag and :func:`from_flags` builds the config
-back; the config's ``__post_init__`` validates (raising :class:`cnn_jax.errors.UsageError`),
-so a script only builds its parser (:func:`script_parser`), parses, runs and prints.
+back; the config's ``__post_init__`` validates (raising :class:`cnn_jax.errors.UsageError`):
+:func:`check` runs each field's own flag checker, so the check is written once, on the field,
+and ``__post_init__`` adds only the checks across fields. A script only builds its parser
+(:func:`script_parser`), parses, runs and prints.
 Fields that many configs share (:func:`seed`, :func:`learning_rate`, :func:`batch_size`,
 :func:`test_images`, :func:`count`) are made by one function each.
 
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cnn_jax import cli
+from cnn_jax.errors import UsageError
 
 
 def flag(default, help: str, **metadata):
@@ -85,6 +88,59 @@ def add_flags(parser: argparse.ArgumentParser, cls, defaults=None, skip=()) -> N
         if "type" in meta:
             kwargs["type"] = meta["type"]
         parser.add_argument(*names, **kwargs)
+
+
+def check(config) -> None:
+    """Run every flag field's value of ``config`` through its flag's own checker and
+    choices: the checks argparse runs on a command line, run again for a config built in
+    code, so that each check is written once (on the field). None (a field's "not set")
+    and switches are not checked. Raises :class:`UsageError` naming the flag."""
+    for field in dataclasses.fields(config):
+        meta, value = field.metadata, getattr(config, field.name)
+        if "help" not in meta or value is None or isinstance(value, bool):
+            continue
+        name = (meta.get("flags") or ("--" + field.name.replace("_", "-"),))[0]
+        if "choices" in meta and value not in (choices := meta["choices"]()):
+            raise UsageError(f"{name}: must be one of {', '.join(choices)}, got {value!r}")
+        if "type" in meta:
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            try:
+                meta["type"](text)
+            except argparse.ArgumentTypeError as e:
+                raise UsageError(f"{name}: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """Field values over a config's defaults, and why they differ from the defaults (empty:
+    a preset that only names a size, like "tiny" for tests). A config lists its presets in
+    ``PRESETS: ClassVar[dict[str, Preset]]``; experiments/reproduce.py's scales are taken
+    from them (:func:`preset_args`)."""
+
+    fields: Mapping[str, Any]
+    why: str = ""
+
+
+def preset(cls, name: str, **overrides):
+    """The ``cls`` of its preset ``name``, ``overrides`` on top."""
+    return cls(**{**cls.PRESETS[name].fields, **overrides})
+
+
+def preset_args(cls, name: str) -> tuple[str, ...]:
+    """The command-line arguments that give a script with ``cls``'s flags the values of its
+    preset ``name``, each by its field's flag (a tuple comma-separated, a switch bare)."""
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    args: list[str] = []
+    for name_, value in cls.PRESETS[name].fields.items():
+        meta = fields[name_].metadata
+        flag_name = (meta.get("flags") or ("--" + name_.replace("_", "-"),))[0]
+        if isinstance(value, bool) and "type" not in meta:
+            args.append(flag_name if value else "--no-" + flag_name.removeprefix("--"))
+        elif isinstance(value, tuple):
+            args += [flag_name, ",".join(map(str, value))]
+        else:
+            args += [flag_name, str(value)]
+    return tuple(args)
 
 
 def from_flags(cls, values: Mapping[str, Any], **overrides):

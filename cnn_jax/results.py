@@ -14,9 +14,6 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-import jax
-import numpy as np
-
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "matplotlib")
 
 
@@ -43,6 +40,8 @@ def cpu_model() -> str:
 
 
 def machine() -> dict:
+    import jax  # here, not above: the report writes results without starting JAX
+
     device = jax.devices()[0]
     return {
         "backend": jax.default_backend(),
@@ -114,6 +113,8 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_npz(path: str | Path, arrays) -> None:
     """``np.savez_compressed`` of a name -> array mapping (loads without pickle)."""
+    import numpy as np
+
     _atomic_write(
         path,
         lambda f: np.savez_compressed(f, **{k: np.asarray(v) for k, v in arrays.items()}),

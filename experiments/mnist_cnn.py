@@ -18,7 +18,7 @@ from pathlib import Path
 from cnn_jax import cli, flags
 from cnn_jax.training import devices
 from cnn_jax.training.config import TrainConfig
-from cnn_jax.training.run import add_keep_epochs_flag, default_out_dir, run_or_resume
+from cnn_jax.training.run import default_out_dir, run_or_resume
 from cnn_jax.training.train import check_data, check_devices, check_keep_epochs
 
 
@@ -31,9 +31,29 @@ def build_parser() -> cli.Parser:
     flags.add_flags(p, TrainConfig)
     cli.add_data_dir(p)
     p.add_argument("--out", help="Output folder (default: runs/mnist_cnn/<arch>[-<changes>]).")
-    add_keep_epochs_flag(p)
+    p.add_argument(
+        "--keep-epochs",
+        type=cli.epoch_list,
+        default=(),
+        metavar="E,E,...",
+        help="Also keep the checkpoints of these epochs for good (0: the initialization), "
+        "e.g. 0,1,2,5,30; the two newest are always kept.",
+    )
     p.add_argument("--no-progress", action="store_true", help="Show no progress bar.")
-    devices.add_flags(p)
+    env = devices.ENV  # each multi-process flag defaults to JAX's variable
+    g = p.add_argument_group("devices and hosts")
+    g.add_argument("--devices", type=cli.positive_int, default=None,
+                   help="use the first N devices (default: every visible device, of every "
+                   "process)")  # fmt: skip
+    g.add_argument("--coordinator", metavar="HOST:PORT", default=None,
+                   help="several processes: process 0's address and a free port, or 'auto' "
+                   f"(Slurm, Open MPI, TPU pods) (default: ${env['coordinator']})")  # fmt: skip
+    g.add_argument("--num-processes", type=cli.positive_int, default=None,
+                   help=f"several processes: how many (default: ${env['num_processes']})",
+                   )  # fmt: skip
+    g.add_argument("--process-id", type=cli.non_negative_int, default=None,
+                   help=f"several processes: this one's index (default: ${env['process_id']})",
+                   )  # fmt: skip
     return p
 
 

@@ -19,6 +19,7 @@ import jax
 from cnn_jax import cli, flags
 from cnn_jax.inside import probe_networks, probe_page, probes
 from cnn_jax.results import provenance
+from cnn_jax.training.config import ARCHS
 
 DEFAULT_ROOT = Path("runs/probe_layers")
 
@@ -30,7 +31,41 @@ def build_parser() -> cli.Parser:
         "<out>/results.json, figures and <out>/index.html."
     )
     p = flags.script_parser("probe_layers.py", description, probe_networks.ProbeConfig, out=None)
-    probe_networks.add_network_flags(p)
+    # --checkpoint, --at-init-of and --at-init, each repeatable, gathered in command-line
+    # order into ``networks`` [(TRAINED | INIT_OF_RUN | INIT_OF_ARCH, value)].
+    p.set_defaults(networks=[])
+    add = p.add_argument
+    add(
+        "--checkpoint",
+        metavar="RUN_DIR",
+        action=cli.InOrder,
+        dest=probe_networks.TRAINED,
+        help="a run folder of experiments/mnist_cnn.py, at its latest epoch or at each of "
+        "--epochs (repeatable)",
+    )
+    add(
+        "--epochs",
+        type=cli.epoch_list,
+        default=(),
+        metavar="E,E,...",
+        help="probe every --checkpoint run at each of these epochs (0: its initialization), "
+        "from the checkpoints experiments/mnist_cnn.py --keep-epochs kept",
+    )
+    add(
+        "--at-init-of",
+        metavar="RUN_DIR",
+        action=cli.InOrder,
+        dest=probe_networks.INIT_OF_RUN,
+        help="that run's network at its initialization (repeatable)",
+    )
+    add(
+        "--at-init",
+        metavar="ARCH",
+        choices=ARCHS,
+        action=cli.InOrder,
+        dest=probe_networks.INIT_OF_ARCH,
+        help="an architecture at its initialization, with --seed (repeatable)",
+    )
     return p
 
 

@@ -3,6 +3,7 @@ import socket
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,37 @@ def test_truncated_gzip_and_trailing_bytes(tmp_path):
     path.write_bytes(path.read_bytes() + b"\0")
     with pytest.raises(data.DataError, match="trailing"):
         data.read_idx(path, ndim=1)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda raw: raw[:10] + b"\xff" + raw[11:],  # a bad deflate block (zlib.error)
+        lambda raw: raw[:-4] + b"\0\0\0\0",  # a wrong length in the trailer
+        lambda raw: raw[:3] + b"\xff" + raw[4:],  # reserved header flags
+        lambda raw: raw[:12],  # cut inside the stream
+    ],
+)
+def test_every_malformed_gzip_is_one_data_error(tmp_path, damage):
+    folder = make_folder(tmp_path)
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(data.DataError, match="train-images.*corrupt or truncated gzip"):
+        data.load_idx_folder(folder)
+
+
+def test_a_bad_deflate_block_ends_a_script_with_one_line_and_exit_2(tmp_path):
+    folder = make_folder(tmp_path)
+    path = folder / "t10k-labels-idx1-ubyte.gz"
+    raw = path.read_bytes()
+    path.write_bytes(raw[:10] + b"\xff" + raw[11:])
+    script = Path(__file__).resolve().parents[1] / "experiments" / "mnist_cnn.py"
+    argv = [sys.executable, str(script), "--data-dir", str(folder), "--out", str(tmp_path / "o")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "t10k-labels" in done.stderr and "gzip" in done.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_file_and_folder(tmp_path):

@@ -6,16 +6,19 @@
                 Nielsen's vmapped SGD, per-layer gradient measurement, devices
     inside      looking into networks: every layer's output, probes, CKA
     studies/<chapter>   (side by side: no chapter imports another)
+    report      the report and the docs' tables: reads every chapter's declaration
 
 so plotting never imports training, the building blocks never import a study, and a study
-may measure its networks with the tools of ``inside`` (never the reverse).
+may measure its networks with the tools of ``inside`` (never the reverse). A chapter's
+declaration (studies/<chapter>/chapter.py, inside/<chapter>_chapter.py) imports only the
+foundations, so that the report runs without JAX (tests/report/test_no_jax.py).
 """
 
 import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cnn_jax"
-RANK = {"nn": 1, "training": 2, "inside": 3, "studies": 4}
+RANK = {"nn": 1, "training": 2, "inside": 3, "studies": 4, "report": 5}
 
 
 def module_name(path: Path) -> str:
@@ -33,9 +36,15 @@ def imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cnn_jax"):
             for alias in node.names:
                 full = f"{node.module}.{alias.name}"
-                is_module = (PACKAGE.parent / Path(*full.split("."))).with_suffix(".py").exists()
-                found.add(full if is_module else node.module)
+                found.add(full if _is_module(full) else node.module)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if node.value.startswith("cnn_jax.") and _is_module(node.value):
+                found.add(node.value)  # a module imported by name (importlib)
     return found
+
+
+def _is_module(name: str) -> bool:
+    return (PACKAGE.parent / Path(*name.split("."))).with_suffix(".py").exists()
 
 
 def graph() -> dict[str, set[str]]:
@@ -82,8 +91,41 @@ def test_import_graph_has_no_cycle():
             visit(m, [])
 
 
+def test_a_chapter_declaration_imports_only_foundations_and_config():
+    """What ``python -m cnn_jax.report`` reads of a chapter must not start JAX."""
+    registry = imports(PACKAGE / "report" / "chapters.py")
+    declarations = [m for m in registry if m.endswith("chapter") and m != "cnn_jax.chapter"]
+    assert len(declarations) >= 8, registry
+    allowed = {"cnn_jax.chapter", "cnn_jax.tables", "cnn_jax.training.config"}
+    for module in declarations:
+        path = PACKAGE.parent / Path(*module.split(".")).with_suffix(".py")
+        assert imports(path) <= allowed, (module, imports(path) - allowed)
+
+
 def test_the_rules_would_catch_a_violation():
     assert rank("cnn_jax.training.train") > rank("cnn_jax.plotting")
     assert rank("cnn_jax.studies.depth.study") > rank("cnn_jax.inside.layers")
     assert layer("cnn_jax.studies.depth.study") != layer("cnn_jax.studies.costs.study")
     assert "cnn_jax.nn.losses" in imports(PACKAGE / "training" / "sgd.py")
+    assert rank("cnn_jax.report.docs") > rank("cnn_jax.studies.depth.chapter")
+    assert "cnn_jax.studies.depth.chapter" in imports(PACKAGE / "report" / "chapters.py")
+
+
+def test_command_lines_are_parsed_only_in_cli_and_flags():
+    """A library module takes values, not flags: argparse lives in cli.py and flags.py (and
+    the report's own command line, report/__main__.py); scripts build their parsers."""
+    allowed = {"cli.py", "flags.py", "report/__main__.py"}
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        name = path.relative_to(PACKAGE).as_posix()
+        tree = ast.parse(path.read_text())
+        uses = any(
+            isinstance(node, ast.Import)
+            and any(a.name == "argparse" for a in node.names)
+            or isinstance(node, ast.Attribute)
+            and node.attr in ("add_argument", "ArgumentParser")
+            for node in ast.walk(tree)
+        )
+        if uses and name not in allowed:
+            found.append(name)
+    assert not found, found

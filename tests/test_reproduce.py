@@ -2,12 +2,14 @@
 The study end to end (smoke), kill -9 and resume, and the page: tests/report/."""
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cnn_jax import cli
 from cnn_jax.report import chapters, runner
 from cnn_jax.report.reproduce import plan_text
 
@@ -53,16 +55,29 @@ def test_every_run_has_three_scales_and_reasons():
         for run in chap.runs:
             for scale in chapters.SCALES:
                 assert run.setting(scale).minutes > 0
-            default = run.default
-            if default.flags.replace("--no-progress", "").strip() not in ("", *_defaultish(run)):
-                assert default.why, f"{run.path}: a reduced default says why"
-            total += default.minutes
+            if _reduced(run.default):
+                assert run.default.reason(), f"{run.path}: a reduced default says why"
+            total += run.default.minutes
     assert total <= 20.5  # the default study fits about 20 minutes on 2 cores
 
 
-def _defaultish(run):
-    """Default flags that only add a part of the script or name a checkpoint."""
-    return ("--train", "--checkpoint {out}/cnn/seed/s0")
+def _reduced(setting) -> bool:
+    """Flags beyond those that only add a part of the script or name a checkpoint."""
+    args = [a for a in setting.resolve(Path("out")) if a not in ("--no-progress", "--train")]
+    return bool(args) and not (len(args) == 2 and args[0] == "--checkpoint")
+
+
+def test_any_output_path_stays_one_argument(tmp_path):
+    """An --out with a space and a quote: every run's flags, and each path they name, are
+    single arguments, and the recorded command gives the same arguments back."""
+    out = tmp_path / "my runs" / 'it\'s "here"'
+    for scale in chapters.SCALES:
+        for job in runner.jobs(list(chapters.NAMES), scale, 2, out):
+            assert job.argv[-2:] == ("--out", str(out / job.path))
+            assert shlex.split(job.command) == ["python", *job.argv]
+    probes = runner.jobs(["probes"], "smoke", 1, out)[0].argv
+    at = probes.index("--checkpoint")
+    assert probes[at + 1] == str(out / "cnn/seed/s0")
 
 
 def test_plan_orders_chapters_and_seeds(tmp_path):
@@ -87,6 +102,23 @@ def test_recorded_wall_times_replace_the_estimates(tmp_path):
     assert job.estimate_s == 7.5
     (job,) = runner.jobs(["depth"], "default", 1, tmp_path)
     assert job.estimate_s == chapters.chapter("depth").runs[0].default.minutes * 60
+
+
+def test_scales_come_from_the_configs_presets():
+    """A scale's flags are its config's preset: they build that config back, and the
+    reason for a reduction is the preset's."""
+    from cnn_jax import flags
+    from cnn_jax.training.config import TrainConfig
+
+    job = runner.jobs(["cnn"], "smoke", 1, Path("out"))[0]
+    parser = cli.Parser()
+    flags.add_flags(parser, TrainConfig)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--out")
+    values = vars(parser.parse_args(job.argv[1:]))
+    assert flags.from_flags(TrainConfig, values) == flags.preset(TrainConfig, "smoke")
+    probes = chapters.chapter("probes").runs[0].default
+    assert probes.reason() == probes.presets[0].why() != ""
 
 
 def _job(tmp_path, code: str, path="x/run"):

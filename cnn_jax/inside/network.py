@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
@@ -28,6 +29,11 @@ DEFAULT_ROOT = Path("runs/visualize_layers")
 @dataclasses.dataclass(frozen=True)
 class VisualizeConfig:
     """Which network and which test image to draw (experiments/visualize_layers.py)."""
+
+    # experiments/reproduce.py's smoke scale (the others are the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset({"stats_images": 100}),
+    }
 
     checkpoint: str | None = flag(
         None,

@@ -3,22 +3,21 @@ init), which to compare layer by layer, and the probe study over them."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 
-from cnn_jax import cli
+from cnn_jax import cli, flags
 from cnn_jax import data as data_lib
 from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 from cnn_jax.inside import probes
 from cnn_jax.inside.layers import output_activation
-from cnn_jax.training.checkpoint import step_list
-from cnn_jax.training.config import ARCHS, TrainConfig
+from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.run import load_run
 from cnn_jax.training.train import build_model, create_train_state, initial_state
 
@@ -141,55 +140,18 @@ def cka_pairs(nets: Sequence[dict]) -> list[tuple[int, int]]:
     return pairs
 
 
-class InOrder(argparse.Action):
-    """Appends (this flag's kind, value) to ``networks``: the networks keep the order of
-    the command line, whichever flag names them."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        namespace.networks = [*namespace.networks, (self.dest, values)]
-
-
-def add_network_flags(parser: argparse.ArgumentParser) -> None:
-    """--checkpoint, --at-init-of and --at-init, each repeatable, gathered in command-line
-    order into ``networks`` [(TRAINED | INIT_OF_RUN | INIT_OF_ARCH, value)]."""
-    parser.set_defaults(networks=[])
-    add = parser.add_argument
-    add(
-        "--checkpoint",
-        metavar="RUN_DIR",
-        action=InOrder,
-        dest=TRAINED,
-        help="a run folder of experiments/mnist_cnn.py, at its latest epoch or at each of "
-        "--epochs (repeatable)",
-    )
-    add(
-        "--epochs",
-        type=step_list,
-        default=(),
-        metavar="E,E,...",
-        help="probe every --checkpoint run at each of these epochs (0: its initialization), "
-        "from the checkpoints experiments/mnist_cnn.py --keep-epochs kept",
-    )
-    add(
-        "--at-init-of",
-        metavar="RUN_DIR",
-        action=InOrder,
-        dest=INIT_OF_RUN,
-        help="that run's network at its initialization (repeatable)",
-    )
-    add(
-        "--at-init",
-        metavar="ARCH",
-        choices=ARCHS,
-        action=InOrder,
-        dest=INIT_OF_ARCH,
-        help="an architecture at its initialization, with --seed (repeatable)",
-    )
-
-
 @dataclasses.dataclass(frozen=True)
 class ProbeConfig:
     """The probes' data and fit (experiments/probe_layers.py has one flag per field)."""
+
+    # experiments/reproduce.py's scales (the full scale is the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset({"train_images": 100, "test_images": 50, "steps": 20}),
+        "default": flags.Preset(
+            {"steps": 100},
+            "100 of the 200 probe Adam steps: the two seed CNNs take about 2 minutes",
+        ),
+    }
 
     train_images: int = flag(
         2000, "fit the probes on the first N training images", type=cli.positive_int

@@ -8,6 +8,7 @@ or regenerate the tables of README.md and docs/*.md from docs/results (see
     python -m cnn_jax.report --docs [--check] [--from-runs runs/reproduce]
 """
 
+import functools
 import sys
 from pathlib import Path
 
@@ -15,9 +16,43 @@ from cnn_jax import cli, published
 from cnn_jax.report import build, compare, docs, md
 
 
+def docs_parser() -> cli.Parser:
+    p = cli.Parser(prog="python -m cnn_jax.report --docs", description=docs.__doc__)
+    add = p.add_argument
+    add("--docs", action="store_true", help="Regenerate the tables of README.md and docs/*.md.")
+    add("--check", action="store_true", help="Write nothing; exit 1 when a table differs.")
+    add("--from-runs", type=Path, help="First rebuild docs/results/*.json from this folder.")
+    add(
+        "--from-full-runs",
+        type=Path,
+        help="First take the runs named <run>@full in docs/results/*.json from this folder: a "
+        "reproduction at --scale full, e.g. --only cnn --seeds 5.",
+    )
+    add(
+        "--only",
+        type=lambda text: tuple(c.strip() for c in text.split(",") if c.strip()),
+        default=docs.NAMES,
+        help="Comma-separated chapters whose snapshots --from-runs rebuilds (default: all).",
+    )
+    add("--root", type=Path, default=docs.ROOT, help="The repository root.")
+    return p
+
+
+@functools.partial(cli.one_line_errors, compiles=False)
+def update_docs(argv: list[str]) -> int:
+    args = docs_parser().parse_args(argv)
+    return docs.update(
+        args.root,
+        check=args.check,
+        from_runs=args.from_runs,
+        from_full_runs=args.from_full_runs,
+        only=args.only,
+    )
+
+
 def main(argv: list[str]) -> int:
     if "--docs" in argv:
-        return cli.one_line_errors(docs.main)(argv)
+        return update_docs(argv)
     out = Path(argv[0] if argv else "runs/reproduce")
     if not out.is_dir():
         sys.stderr.write(f"python -m cnn_jax.report: error: {out} is not a folder\n")

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnn_jax import results
+from cnn_jax.chapter import Chapter, Run
 from cnn_jax.report import html, md
-from cnn_jax.report.chapters import CHAPTERS, Chapter
+from cnn_jax.report.chapters import CHAPTERS
 from cnn_jax.report.compare import Row
 from cnn_jax.report.runner import STATE
 
-# Pages written by a run that the report links to: run path -> its chapter's link text.
-PAGES = {"layers": "one digit through every layer", "probes": "probes, separation and CKA"}
 SKIP = {".lock", "checkpoints"}  # never copied: locks and Orbax checkpoints
 SKIP_SUFFIXES = {".npz", ".tmp"}
 
@@ -34,6 +33,7 @@ class RunInfo:
     provenance: dict = field(default_factory=dict)
     figures: list[str] = field(default_factory=list)  # relative to the report folder
     page: str | None = None  # the run's own HTML page, relative to the report folder
+    page_text: str = ""  # the link text of that page
 
 
 @dataclass
@@ -55,15 +55,16 @@ def _read(path: Path) -> dict:
         return {}
 
 
-def _run_folders(out: Path, chapter: Chapter) -> list[str]:
-    """The run paths of a chapter present under ``out`` (seeded runs: each seed)."""
+def _run_folders(out: Path, chapter: Chapter) -> list[tuple[Run, str]]:
+    """The runs of a chapter present under ``out``, with their paths (seeded runs: each
+    seed)."""
     found = []
     for run in chapter.runs:
         seeds = sorted((out / run.path).glob("s[0-9]*"), key=lambda p: int(p.name[1:]))
         if run.seeded and seeds:
-            found += [f"{run.path}/{s.name}" for s in seeds if s.is_dir()]
+            found += [(run, f"{run.path}/{s.name}") for s in seeds if s.is_dir()]
         elif (out / run.path).is_dir():
-            found.append(run.path)
+            found.append((run, run.path))
     return found
 
 
@@ -89,7 +90,7 @@ def _copy_page(src: Path, dest: Path) -> None:
     )
 
 
-def run_info(out: Path, report: Path, path: str) -> RunInfo:
+def run_info(out: Path, report: Path, run: Run, path: str) -> RunInfo:
     done = _read(out / STATE / f"{path}.done.json")
     own = _read(out / path / "results.json").get("provenance", {})
     info = RunInfo(
@@ -99,10 +100,9 @@ def run_info(out: Path, report: Path, path: str) -> RunInfo:
         wall_seconds=done.get("wall_seconds") or own.get("wall_seconds"),
         provenance=done.get("provenance") or own,
     )
-    top = path.split("/")[0]
-    if top in PAGES and (out / path / "index.html").is_file():
+    if run.page and (out / path / "index.html").is_file():
         _copy_page(out / path, report / "pages" / path)
-        info.page = f"pages/{path}/index.html"
+        info.page, info.page_text = f"pages/{path}/index.html", run.page
         info.figures = [f"pages/{path}/{p.name}" for p in sorted((out / path).glob("*.png"))[:2]]
     else:
         info.figures = _copy_figures(out / path, report / "figures" / path, report)
@@ -110,22 +110,20 @@ def run_info(out: Path, report: Path, path: str) -> RunInfo:
 
 
 def collect(out: Path, rows: list[Row], report: Path) -> list[ChapterInfo]:
-    """Per chapter, in the story's order: its rows, its runs, their figures and provenance.
-    The CNN chapter also links to the pages of the layers and probes chapters."""
+    """Per chapter, in the story's order: its rows, its runs, their figures and provenance,
+    and links to its runs' pages and to those of the runs it names in ``links_to``."""
     chapters = [
         ChapterInfo(
             chap,
             [r for r in rows if r.entry.chapter == chap.name],
-            [run_info(out, report, p) for p in _run_folders(out, chap)],
+            [run_info(out, report, run, p) for run, p in _run_folders(out, chap)],
         )
         for chap in CHAPTERS
     ]
-    pages = [(r.path, r.page) for c in chapters for r in c.runs if r.page]
+    pages = [r for c in chapters for r in c.runs if r.page]
     for info in chapters:
-        if info.chapter.name == "cnn":
-            info.links = [(f"{PAGES[path]} ({path})", page) for path, page in pages]
-        else:
-            info.links = [(f"{PAGES[r.path]} ({r.path})", r.page) for r in info.runs if r.page]
+        linked = [r for r in pages if r in info.runs or r.path in info.chapter.links_to]
+        info.links = [(f"{r.page_text} ({r.path})", r.page) for r in linked]
     return chapters
 
 

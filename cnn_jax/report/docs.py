@@ -6,36 +6,29 @@ Every results table in the docs sits between two markers::
     ...
     <!-- end generated: <chapter>/<table> -->
 
-and is rendered from ``docs/results/<chapter>.json`` (a snapshot of that chapter's runs, see
-:mod:`cnn_jax.report.chapter_tables`) and the published numbers. ``python -m cnn_jax.report
+and is rendered from ``docs/results/<chapter>.json`` (a snapshot of that chapter's runs: each
+run's results.json trimmed to the keys its chapter keeps) by the tables the chapter declares
+(:class:`cnn_jax.chapter.Chapter`) and the published numbers. ``python -m cnn_jax.report
 --docs`` rewrites the blocks; ``--check`` only reports the files that differ; ``--from-runs DIR``
 first rebuilds the snapshots from ``DIR/<chapter>/<run>/results.json``, and ``--from-full-runs
-DIR`` their ``<run>@full`` entries from a reproduction at --scale full.
+DIR`` their ``<run>@full`` entries from a reproduction at --scale full (the flags:
+cnn_jax/report/__main__.py; here :func:`update`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
 from pathlib import Path
 
+from cnn_jax.chapter import FULL
 from cnn_jax.errors import UsageError
-from cnn_jax.report import chapter_tables as T
 from cnn_jax.report import runner
+from cnn_jax.report.chapters import CHAPTERS, NAMES, chapter
 from cnn_jax.results import write_json
+from cnn_jax.tables import md_table
 
-CHAPTERS = (
-    "depth",
-    "vanishing",
-    "costs",
-    "initialization",
-    "pretraining",
-    "cnn",
-    "layers",
-    "probes",
-)
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(
     r"(<!-- begin generated: (?P<name>[\w./-]+) -->\n)(?P<body>.*?)"
@@ -49,7 +42,7 @@ def snapshot_path(root: Path, chapter: str) -> Path:
 
 
 def load_snapshots(root: Path) -> dict[str, dict]:
-    return {c: json.loads(snapshot_path(root, c).read_text()) for c in CHAPTERS}
+    return {c: json.loads(snapshot_path(root, c).read_text()) for c in NAMES}
 
 
 def _provenance_line(snapshot: dict) -> str:
@@ -78,21 +71,21 @@ def _provenance_line(snapshot: dict) -> str:
 def summary_table(snapshots: dict[str, dict]) -> str:
     """README: one row per chapter (question, headline against the published one, verdict)."""
     rows = []
-    for chapter in CHAPTERS:
-        measured, published, verdict = T.headline(chapter, snapshots[chapter])
+    for chap in CHAPTERS:
+        measured, published, verdict = chap.headline(snapshots[chap.name]["runs"])
         rows.append(
-            [T.QUESTIONS[chapter], measured, published, verdict, f"[{chapter}](docs/{chapter}.md)"]
+            [chap.summary, measured, published, verdict, f"[{chap.name}](docs/{chap.name}.md)"]
         )
-    return T.md_table(["question", "measured here", "published", "verdict", "page"], rows)
+    return md_table(["question", "measured here", "published", "verdict", "page"], rows)
 
 
 def render_blocks(snapshots: dict[str, dict]) -> dict[str, str]:
     """Every generated block, by name ``<chapter>/<table>``."""
     blocks = {"summary/chapters": summary_table(snapshots)}
-    for chapter in CHAPTERS:
-        for table, render in T.TABLES[chapter].items():
-            blocks[f"{chapter}/{table}"] = render(snapshots[chapter])
-        blocks[f"{chapter}/provenance"] = _provenance_line(snapshots[chapter])
+    for chap in CHAPTERS:
+        for table, render in chap.tables.items():
+            blocks[f"{chap.name}/{table}"] = render(snapshots[chap.name])
+        blocks[f"{chap.name}/provenance"] = _provenance_line(snapshots[chap.name])
     return blocks
 
 
@@ -172,21 +165,21 @@ def _done_provenance(runs_dir: Path, run: str) -> dict | None:
 
 
 def snapshot_from_runs(
-    runs_dir: Path | None, chapter: str, stored: dict | None = None, full_dir: Path | None = None
+    runs_dir: Path | None, name: str, stored: dict | None = None, full_dir: Path | None = None
 ) -> dict:
-    """Trim every run of ``chapter`` under ``runs_dir`` to its :data:`KEEP` keys; a run named
+    """Trim every run of chapter ``name`` under ``runs_dir`` to the keys it keeps; a run named
     ``<path>@full`` is ``full_dir/<path>`` (a reproduction at --scale full). A seeded run
     keeps its first seed and, when there are more, every seed under "seeds". An optional run
     missing from its folder keeps its entry in ``stored`` (the snapshot it replaces); so does
     every run when ``runs_dir`` is None."""
     runs, prov = {}, {}
-    for run, paths in T.KEEP[chapter].items():
-        full = run.endswith(T.FULL)
-        where = full_dir if full else runs_dir
-        folder = where / run.removesuffix(T.FULL) if where else None
+    chap = chapter(name)
+    for run, paths in chap.keep.items():
+        where = full_dir if run.endswith(FULL) else runs_dir
+        folder = where / run.removesuffix(FULL) if where else None
         found = _run_results(folder) if folder else []
         if not found:
-            keep = where is None or run in T.OPTIONAL
+            keep = where is None or chap.is_optional(run)
             if keep and stored and run in stored["runs"]:
                 runs[run], prov[run] = stored["runs"][run], stored["provenance"][run]
             elif not keep:
@@ -199,54 +192,37 @@ def snapshot_from_runs(
         # the folder and the machine the results name.
         prov[run] = (
             found[0].get("provenance")
-            or _done_provenance(where, run.removesuffix(T.FULL))
+            or _done_provenance(where, run.removesuffix(FULL))
             or {"source": str(folder), "machine": found[0].get("machine")}
         )
-    return {"chapter": chapter, "provenance": prov, "runs": runs}
+    return {"chapter": name, "provenance": prov, "runs": runs}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m cnn_jax.report --docs", description=__doc__)
-    p.add_argument(
-        "--docs", action="store_true", help="Regenerate the tables of README.md and docs/*.md."
-    )
-    p.add_argument(
-        "--check", action="store_true", help="Write nothing; exit 1 when a table differs."
-    )
-    p.add_argument(
-        "--from-runs", type=Path, help="First rebuild docs/results/*.json from this folder."
-    )
-    p.add_argument(
-        "--from-full-runs",
-        type=Path,
-        help="First take the runs named <run>@full in docs/results/*.json from this folder: a "
-        "reproduction at --scale full, e.g. --only cnn --seeds 5.",
-    )
-    p.add_argument(
-        "--only",
-        type=lambda text: [c.strip() for c in text.split(",") if c.strip()],
-        default=list(CHAPTERS),
-        help="Comma-separated chapters whose snapshots --from-runs rebuilds (default: all).",
-    )
-    p.add_argument("--root", type=Path, default=ROOT, help="The repository root.")
-    args = p.parse_args(argv)
-    if unknown := sorted(set(args.only) - set(CHAPTERS)):
-        p.error(f"--only: unknown chapter {unknown[0]!r}; choose from {','.join(CHAPTERS)}")
-    if args.from_runs or args.from_full_runs:
-        stored = load_snapshots(args.root)
-        snaps = {
-            c: snapshot_from_runs(args.from_runs, c, stored[c], args.from_full_runs)
-            for c in args.only
-        }
+def update(
+    root: Path = ROOT,
+    *,
+    check: bool = False,
+    from_runs: Path | None = None,
+    from_full_runs: Path | None = None,
+    only: tuple[str, ...] = NAMES,
+) -> int:
+    """Rewrite the docs' tables (``check``: only tell which files differ; exit status 1 when
+    one does), first rebuilding the snapshots of ``only`` from ``from_runs`` and
+    ``from_full_runs`` when given."""
+    if unknown := sorted(set(only) - set(NAMES)):
+        raise UsageError(f"--only: unknown chapter {unknown[0]!r}; choose from {','.join(NAMES)}")
+    if from_runs or from_full_runs:
+        stored = load_snapshots(root)
+        snaps = {c: snapshot_from_runs(from_runs, c, stored[c], from_full_runs) for c in only}
         for chapter, snap in snaps.items():
-            write_json(snapshot_path(args.root, chapter), snap)
+            write_json(snapshot_path(root, chapter), snap)
     stale = []
-    for path, (old, new) in regenerate(args.root).items():
+    for path, (old, new) in regenerate(root).items():
         if old != new:
             stale.append(path)
-            if not args.check:
+            if not check:
                 path.write_text(new)
-    verb = "differ from" if args.check else "rewritten from"
+    verb = "differ from" if check else "rewritten from"
     for path in stale:
-        print(f"{path.relative_to(args.root)}: tables {verb} docs/results", file=sys.stderr)
-    return 1 if args.check and stale else 0
+        print(f"{path.relative_to(root)}: tables {verb} docs/results", file=sys.stderr)
+    return 1 if check and stale else 0

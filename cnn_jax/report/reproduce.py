@@ -1,7 +1,7 @@
 """The whole study in one command: plan, run every chapter, compare, write the report.
 
-``main(argv)`` is experiments/reproduce.py's; the pieces (plan text, chapter loop, the
-summary) are here so that tests and other tools can call them.
+experiments/reproduce.py parses the flags and calls :func:`reproduce`; the pieces (plan
+text, chapter loop, the summary) are here so that tests and other tools can call them.
 """
 
 from __future__ import annotations
@@ -13,47 +13,8 @@ from pathlib import Path
 from cnn_jax import cli, published, results
 from cnn_jax.errors import UsageError
 from cnn_jax.report import build, compare, md
-from cnn_jax.report.chapters import CHAPTERS, NAMES, SCALES
+from cnn_jax.report.chapters import CHAPTERS
 from cnn_jax.report.runner import STATE, Job, is_done, jobs, prune_stale_seeds, run_job
-
-
-def build_parser() -> cli.Parser:
-    p = cli.Parser(
-        prog="reproduce.py",
-        description="Run every chapter of the study (each script in its own process, resuming "
-        "through its checkpoints), compare with the published numbers and write "
-        "<out>/report/index.html and report.md.",
-    )
-    add = p.add_argument
-    scales = (
-        "smoke: every chapter at test size; default: each script's defaults, reduced where "
-        "the whole study would pass 20 minutes on 2 cores; full: the published sizes"
-    )
-    add("--scale", choices=SCALES, default="default", help=scales)
-    add(
-        "--seeds",
-        type=cli.positive_int,
-        default=1,
-        help="seeds of each CNN, for their spread (runs cnn/<net>/s0, s1, ...)",
-    )
-    add(
-        "--only",
-        type=_chapters,
-        default=NAMES,
-        help=f"comma-separated chapters to run, of: {','.join(NAMES)}",
-    )
-    add("--out", default="runs/reproduce", help="output folder")
-    return p
-
-
-def _chapters(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in NAMES]
-    if unknown or not names:
-        raise cli.argparse.ArgumentTypeError(
-            f"unknown chapter {unknown[0] if unknown else text!r}; choose from {','.join(NAMES)}"
-        )
-    return names
 
 
 def plan_text(plan: list[Job], out: Path, scale: str) -> str:
@@ -104,24 +65,23 @@ def _recorded_wall(out: Path, job: Job) -> float:
         return 0.0
 
 
-@cli.one_line_errors
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out = Path(args.out).resolve()
+def reproduce(out: Path, scale: str, seeds: int, chapters: tuple[str, ...]) -> int:
+    """Run ``chapters`` at ``scale`` into ``out`` (locked meanwhile), compare and write the
+    report; 1 when a chapter failed, else 0."""
     registry = published.load()  # a broken registry is found before any work
     with cli.RunFolder(out):
         started = time.time()
-        plan = jobs(list(args.only), args.scale, args.seeds, out)
-        for path in prune_stale_seeds(list(args.only), args.scale, args.seeds, out):
+        plan = jobs(list(chapters), scale, seeds, out)
+        for path in prune_stale_seeds(list(chapters), scale, seeds, out):
             print(f"removed {path}: another configuration's seed")
         if not plan:
             raise UsageError("nothing to run")
-        print(plan_text(plan, out, args.scale), flush=True)
+        print(plan_text(plan, out, scale), flush=True)
         walls, failed = run_chapters(plan, out, log=lambda s: print(s, flush=True))
         info = {
-            "scale": args.scale,
-            "seeds": args.seeds,
-            "chapters": list(args.only),
+            "scale": scale,
+            "seeds": seeds,
+            "chapters": list(chapters),
             "wall_seconds": round(time.time() - started, 1),
             "chapter_wall_seconds": walls,
             "failed": failed,

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnn_jax import results
-from cnn_jax.report.chapters import CHAPTERS, Run
+from cnn_jax.chapter import Run
+from cnn_jax.report.chapters import CHAPTERS
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 STATE = "_state"
@@ -58,7 +59,7 @@ def jobs(chapters: list[str], scale: str, seeds: int, out: Path) -> list[Job]:
             continue
         for run in chap.runs:
             setting = run.setting(scale)
-            flags = shlex.split(setting.flags.replace("{out}", str(out)))
+            flags = setting.resolve(out)  # an argument list: any path stays one argument
             copies = [(f"{run.path}/s{k}", ["--seed", str(k)]) for k in range(seeds)]
             for path, extra in copies if run.seeded else [(run.path, [])]:
                 argv = (f"experiments/{run.script}", *flags, *extra, "--out", str(out / path))

@@ -2,7 +2,8 @@
 
 Layout under ``<out>/checkpoints/<step>/``: ``state`` (a pytree of arrays in Orbax's
 standard format), ``history`` and ``config`` (JSON), and ``digest`` (JSON: a SHA-256
-over the state's leaves, see :func:`state_digest`). Orbax writes each checkpoint to a
+over the state's leaves, see :func:`state_digest`, and one over the history and config,
+see :func:`json_digest`: everything a resume reads). Orbax writes each checkpoint to a
 temporary folder and renames it when complete, so a run killed mid-save leaves only
 complete checkpoints behind; the digest catches what a rename cannot: bytes changed on
 disk afterwards. Nothing is pickled.
@@ -26,7 +27,6 @@ checkpoint folder and a plain reason, never a library's own text.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -118,6 +118,13 @@ def state_digest(state: Any) -> str:
     return h.hexdigest()
 
 
+def json_digest(history: Any, config: Any) -> str:
+    """SHA-256 over a checkpoint's history and config as canonical JSON (sorted keys; floats
+    in Python's shortest round-trip form, so the JSON read back digests the same)."""
+    text = json.dumps({"history": history, "config": config}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def all_finite(state: Any) -> bool:
     """Every floating-point leaf finite (integer leaves always are)."""
     for leaf in jax.tree.leaves(state):
@@ -183,7 +190,7 @@ class RunCheckpoints:
                 state=ocp.args.StandardSave(state),
                 history=ocp.args.JsonSave(history),
                 config=ocp.args.JsonSave(config),
-                **{DIGEST_ITEM: ocp.args.JsonSave({"sha256": state_digest(state)})},
+                **{DIGEST_ITEM: ocp.args.JsonSave(_digest(state, history, config))},
             ),
         )
         self._manager.wait_until_finished()
@@ -230,7 +237,13 @@ class RunCheckpoints:
         self.check_format(step)
         history = self._json(step, "history")
         config = self._json(step, "config")
-        expected = self._json(step, DIGEST_ITEM).get("sha256")
+        expected = self._json(step, DIGEST_ITEM)
+        if not isinstance(expected, dict):
+            raise CheckpointError(f"{where} is corrupt (digest mismatch)")
+        # Checkpoints saved before the history and config were digested carry the state's
+        # digest alone ("sha256"); they are still read, their JSON unverified.
+        if "sha256_json" in expected and expected["sha256_json"] != _json_or_none(history, config):
+            raise CheckpointError(f"{where} is corrupt (digest mismatch in history or config)")
         if target is None:
             restore_args = ocp.args.StandardRestore()
         else:
@@ -244,7 +257,7 @@ class RunCheckpoints:
         except Exception as e:  # Orbax and TensorStore raise many types
             raise unreadable(where, e) from None
         state = jax.device_get(state["state"])
-        if state_digest(state) != expected:
+        if state_digest(state) != expected.get("sha256"):
             raise CheckpointError(f"{where} is corrupt (digest mismatch)")
         if not all_finite(state):
             raise CheckpointError(f"{where} is corrupt (non-finite values)")
@@ -303,16 +316,17 @@ class RunCheckpoints:
         self.close()
 
 
-def step_list(text: str) -> tuple[int, ...]:
-    """ "0,1,2,5,30" -> (0, 1, 2, 5, 30): the epochs whose checkpoints to keep or read
-    (0 is the initialization); sorted, each once, every entry >= 0."""
+def _digest(state: Any, history: Any, config: Any) -> dict:
+    """The digest item: the state's SHA-256 and that of its history and config."""
+    return {"sha256": state_digest(state), "sha256_json": json_digest(history, config)}
+
+
+def _json_or_none(history: Any, config: Any) -> str | None:
+    """:func:`json_digest`, or None for JSON that cannot have been saved (NaN, odd types)."""
     try:
-        values = {int(v) for v in text.split(",")}
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated epochs, got {text!r}") from None
-    if min(values) < 0:
-        raise argparse.ArgumentTypeError(f"epochs must be >= 0, got {text!r}")
-    return tuple(sorted(values))
+        return json_digest(history, config)
+    except (TypeError, ValueError):
+        return None
 
 
 def resume(

@@ -8,8 +8,7 @@ config back; ``__post_init__`` refuses a bad combination with a one-line UsageEr
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 from cnn_jax import cli, flags
 from cnn_jax.errors import UsageError
@@ -18,6 +17,9 @@ from cnn_jax.flags import flag
 ARCHS = ("seed", "deep", "mlp")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 NUM_CLASSES = 10
+# The keys of a training run's results.json (written by run.py) that the chapters'
+# tables read: the results contract of mnist_cnn.py.
+RESULT_KEYS = ("test_accuracy", "test_accuracies", "epochs")
 
 
 def _losses():
@@ -46,6 +48,33 @@ def _convs():
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
+    # tiny: tests; smoke: experiments/reproduce.py's CNNs at test size; nielsen: Nielsen's
+    # network2.py settings for his chapter-5 784-30-30-30-30-10 (README, "probes")
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "tiny": flags.Preset(
+            {
+                "epochs": 1,
+                "batch_size": 32,
+                "limit": 256,
+                "test_limit": 200,
+                "eval_batch_size": 100,
+            }  # fmt: skip
+        ),
+        "smoke": flags.Preset({"batch_size": 32, "limit": 256, "test_limit": 100, "epochs": 1}),
+        "nielsen": flags.Preset(
+            {
+                "arch": "mlp",
+                "mlp_widths": (30, 30, 30, 30, 10),
+                "init": "nielsen",
+                "loss": "sigmoid_ce",
+                "optimizer": "sgd",
+                "lr": 0.1,
+                "batch_size": 10,
+                "l2": 5e-5,
+            }  # fmt: skip
+        ),
+    }
+
     arch: str = flag(
         "seed",
         "The network: seed is the study's CNN (Conv32 6x6, ReLU, Conv32 6x6, MaxPool4, "
@@ -114,41 +143,15 @@ class TrainConfig:
     )
 
     def __post_init__(self):
-        checks = [  # flags are checked as parsed; these are for configs built in code
-            (self.arch in ARCHS, f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}"),
-            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}"),
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
-            (
-                math.isfinite(self.lr) and self.lr > 0,
-                f"learning rate must be a finite number > 0, got {self.lr}",
-            ),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}"),
-            (
-                math.isfinite(self.l2) and self.l2 >= 0,
-                f"l2 must be a finite number >= 0, got {self.l2}",
-            ),
-            (self.loss in _losses(), f"loss must be one of {', '.join(_losses())}"),
-            (0 <= self.seed < cli.SEED_RANGE, f"seed must be in [0, 2**32), got {self.seed}"),
-            (self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}"),
-            (self.test_limit is None or self.test_limit >= 1, "test limit must be >= 1"),
-            (
-                self.activation in _activations(),
-                f"activation must be one of {', '.join(_activations())}",
-            ),
-            (self.init in _inits(), f"init must be one of {', '.join(_inits())}"),
-            (len(self.mlp_widths) >= 1 and min(self.mlp_widths) >= 1, "MLP widths must be >= 1"),
+        flags.check(self)  # each field by its flag's checker and choices
+        checks = [  # across fields
             (
                 self.arch != "mlp" or self.mlp_widths[-1] == NUM_CLASSES,
                 f"the MLP's last width is its {NUM_CLASSES} outputs, one per digit; got "
                 f"{','.join(map(str, self.mlp_widths))}",
             ),
-            (self.eval_batch_size >= 1, "eval batch size must be >= 1"),
-            (self.conv in _convs(), f"conv must be one of {', '.join(_convs())}"),
             (
-                self.micro_batch is None
-                or (self.micro_batch >= 1 and self.batch_size % self.micro_batch == 0),
+                self.micro_batch is None or self.batch_size % self.micro_batch == 0,
                 f"micro batch must divide the batch size {self.batch_size}, got {self.micro_batch}",
             ),
         ]
@@ -158,9 +161,8 @@ class TrainConfig:
 
     @classmethod
     def tiny(cls, **overrides) -> TrainConfig:
-        """A few hundred images, one epoch: for tests and smoke runs."""
-        defaults = dict(epochs=1, batch_size=32, limit=256, test_limit=200, eval_batch_size=100)
-        return cls(**{**defaults, **overrides})
+        """A few hundred images, one epoch: for tests."""
+        return flags.preset(cls, "tiny", **overrides)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

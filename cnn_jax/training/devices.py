@@ -15,7 +15,6 @@ figures (:func:`is_writer`).
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 
@@ -35,23 +34,6 @@ ENV = {
     "num_processes": "JAX_NUM_PROCESSES",
     "process_id": "JAX_PROCESS_ID",
 }
-
-
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """``--devices`` and the three multi-process flags (each defaults to its variable)."""
-    g = parser.add_argument_group("devices and hosts")
-    g.add_argument("--devices", type=cli.positive_int, default=None,
-                   help="use the first N devices (default: every visible device, of every "
-                   "process)")  # fmt: skip
-    g.add_argument("--coordinator", metavar="HOST:PORT", default=None,
-                   help="several processes: process 0's address and a free port, or 'auto' "
-                   f"(Slurm, Open MPI, TPU pods) (default: ${ENV['coordinator']})")  # fmt: skip
-    g.add_argument("--num-processes", type=cli.positive_int, default=None,
-                   help=f"several processes: how many (default: ${ENV['num_processes']})",
-                   )  # fmt: skip
-    g.add_argument("--process-id", type=cli.non_negative_int, default=None,
-                   help=f"several processes: this one's index (default: ${ENV['process_id']})",
-                   )  # fmt: skip
 
 
 def _from_env(flags: dict, name: str, parse) -> object:

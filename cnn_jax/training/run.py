@@ -20,7 +20,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.nn.models import param_count
 from cnn_jax.results import provenance, save_figure, write_json
 from cnn_jax.training import devices
-from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints, step_list
+from cnn_jax.training.checkpoint import CheckpointError, RunCheckpoints
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.train import (
     build_model,
@@ -49,7 +49,8 @@ def default_out_dir(cfg: TrainConfig, root: str | Path = "runs/mnist_cnn") -> Pa
 
 
 def finished_results(out_dir: str | Path, cfg: TrainConfig, data_source: str = "") -> dict | None:
-    """The results of a run in ``out_dir`` that already trained ``cfg``, else None.
+    """The results of a run in ``out_dir`` that already trained ``cfg``, else None. A
+    finished run of more epochs than ``cfg`` asks for is refused (UsageError, one line).
 
     A finished run of the same config on other data (``data_source`` as ``Mnist.source``)
     is another run: ConfigMismatch."""
@@ -64,6 +65,11 @@ def finished_results(out_dir: str | Path, cfg: TrainConfig, data_source: str = "
     if not saved.same_run(cfg) or saved.epochs < cfg.epochs:
         return None
     check_data_source(Path(out_dir), results.get("data_source"), data_source)
+    if saved.epochs > cfg.epochs:  # refused, as the same folder without results.json is
+        raise UsageError(
+            f"{out_dir} already holds a finished run of {saved.epochs} epochs, more than the "
+            f"{cfg.epochs} asked for; ask for --epochs {saved.epochs} or use another --out"
+        )
     return results
 
 
@@ -132,18 +138,6 @@ def run(
     if warning := warn_if_stuck(results):
         log(warning)
     return results
-
-
-def add_keep_epochs_flag(p: cli.Parser) -> None:
-    """``--keep-epochs E,E,...``: checkpoints kept for good beside the two newest."""
-    p.add_argument(
-        "--keep-epochs",
-        type=step_list,
-        default=(),
-        metavar="E,E,...",
-        help="Also keep the checkpoints of these epochs for good (0: the initialization), "
-        "e.g. 0,1,2,5,30; the two newest are always kept.",
-    )
 
 
 def run_or_resume(

@@ -7,6 +7,9 @@ where C_batch is the batch-mean cost: Nielsen's w ← (1 − ηλ/n)·w − (η/
 :func:`cnn_jax.training.batches.epoch_batches` (``fold_in(shuffle_key, epoch)``), which drops
 the last partial batch.
 Long runs go in blocks of epochs, with a verified checkpoint after each block to resume from.
+A configuration that diverges is recorded, not raised (:mod:`cnn_jax.training.divergence`):
+its metrics read NaN from the epoch it diverged, the others train on; only a sweep whose
+every configuration diverged raises :class:`Diverged`.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import dataclasses
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,6 +37,7 @@ from cnn_jax.nn.tree import layer_names, named_leaves
 from cnn_jax.training import devices
 from cnn_jax.training.batches import epoch_batches
 from cnn_jax.training.checkpoint import RunCheckpoints, resume, state_digest
+from cnn_jax.training.divergence import diverged, require_survivor
 
 
 class Hyper(NamedTuple):
@@ -140,8 +144,13 @@ def load_checkpoint(directory: str | Path):
         found = ckpt.restore_latest_intact()
     if found is None:
         return None
-    metrics = {k: np.asarray(v) for k, v in found.state["metrics"].items()}
-    return found.state["params"], metrics, found.step, found.config
+    configs = len(found.config["train_keys"])
+    return (
+        found.state["params"],
+        _restored_metrics(found.state["metrics"], configs),
+        found.step,
+        found.config,
+    )
 
 
 def _resume(ckpt: RunCheckpoints, params_like, run: dict, epochs: int, log):
@@ -161,8 +170,7 @@ def _resume(ckpt: RunCheckpoints, params_like, run: dict, epochs: int, log):
     params = jax.tree.map(
         lambda like, p: jnp.asarray(p, like.dtype), params_like, found.state["params"]
     )
-    metrics = {k: np.asarray(v) for k, v in found.state["metrics"].items()}
-    return params, metrics, found.step
+    return params, _restored_metrics(found.state["metrics"], len(run["train_keys"])), found.step
 
 
 def _start_params(net: MLPSpec, params, init_keys: jax.Array, image_shape):
@@ -201,11 +209,15 @@ def run_sweep(
     ``init_keys`` (then only named in the checkpoint's run description).
     ``progress(desc, total)`` makes the bar (:mod:`cnn_jax.cli`'s convention, default
     silent), moved on after each block. Returns (params [C, ...],
-    {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E]).
+    {"train_cost", "train_accuracy", "test_cost", "test_accuracy"}: numpy [C, E], with
+    ``DIVERGED_EPOCH`` and ``DIVERGED_CAUSE``: [C] int). A configuration whose cost or
+    weights stop being finite is recorded there (see :func:`divergences`), its metrics NaN
+    from that epoch on and its parameters zero; the others train on. Raises
+    :class:`Diverged` only when every configuration diverged.
     """
     given = params is not None
     params = _start_params(net, params, init_keys, train[0].shape[1:])
-    done, metrics = 0, {k: np.zeros((len(init_keys), 0), np.float32) for k in EpochMetrics._fields}
+    done, metrics = 0, _empty_metrics(len(init_keys))
     ckpt = None
     if checkpoint is not None:
         ckpt = _checkpoints(Path(checkpoint))
@@ -223,7 +235,8 @@ def run_sweep(
             )
             done += n
             if ckpt is not None:
-                ckpt.save(done, {"params": params, "metrics": metrics}, {"epochs": done}, run)
+                state = {"params": params, "metrics": _storable(metrics)}
+                ckpt.save(done, state, {"epochs": done}, run)
             bar.update(n)
     finally:
         bar.close()
@@ -248,17 +261,37 @@ def _run_description(net, hyper, init_keys, train_keys, train, batch_size, given
 
 
 def _sweep_block(params, metrics, hyper, train_keys, train, test, done, n, net, batch_size):
-    """``n`` more epochs after ``done``: (params, metrics with n more columns). Raises
-    Diverged before anything of a non-finite block is kept."""
+    """``n`` more epochs after ``done``: (params, metrics with n more columns). A
+    configuration that diverges in the block is recorded in the metrics (NaN from its
+    epoch on) and its parameters set to zero, so nothing non-finite is kept; raises
+    Diverged when every configuration has diverged."""
     params, new = _train_block(
         params, hyper, train_keys, train, test, done, net=net, epochs=n, batch_size=batch_size
     )
     new = jax.device_get(new)
-    _check_finite(new, params, hyper, done)
+    epoch, cause = _first_non_finite(new, params, done)
+    fresh = (metrics[DIVERGED_EPOCH] == 0) & (epoch > 0)
+    diverged_epoch = np.where(fresh, epoch, metrics[DIVERGED_EPOCH]).astype(np.int32)
+    diverged_cause = np.where(fresh, cause, metrics[DIVERGED_CAUSE]).astype(np.int32)
+    if (diverged_epoch > 0).all():
+        config = int(np.argmax(diverged_epoch == diverged_epoch.min()))
+        lr, cost = float(hyper.lr[config]), losses.COST_NAMES[int(hyper.cost[config])]
+        raise Diverged(
+            f"configuration {config} (lr={lr:g}, cost={cost}) has a non-finite cost in epoch "
+            f"{int(diverged_epoch[config])}; lower the learning rate"
+        )
+    gone = diverged_epoch > 0
+    if gone.any():
+        params = jax.tree.map(
+            lambda p: jnp.where(gone.reshape(-1, *[1] * (p.ndim - 1)), 0.0, p).astype(p.dtype),
+            params,
+        )
     metrics = {
-        k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1) for k in metrics
+        k: np.concatenate([metrics[k], np.asarray(getattr(new, k))], axis=1)
+        for k in EpochMetrics._fields
     }
-    return params, metrics
+    metrics[DIVERGED_EPOCH], metrics[DIVERGED_CAUSE] = diverged_epoch, diverged_cause
+    return params, _masked(metrics)
 
 
 def _given_params(net: MLPSpec, params, configs: int, input_shape):
@@ -276,10 +309,10 @@ def _given_params(net: MLPSpec, params, configs: int, input_shape):
     return jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
 
 
-def _check_finite(new: EpochMetrics, params, hyper: Hyper, done: int) -> None:
-    """Raise :class:`Diverged` naming the first configuration and epoch whose training cost
-    or parameters are not finite (a sigmoid network's cost can stay finite while its
-    weights overflow)."""
+def _first_non_finite(new: EpochMetrics, params, done: int):
+    """Per configuration, the first epoch (1-based, 0 for none) of this block whose training
+    cost, or by whose end the parameters, are not finite (a sigmoid network's cost can stay
+    finite while its weights overflow), and its cause (an index into ``CAUSES``): [C], [C]."""
     bad = ~np.isfinite(np.asarray(new.train_cost))  # [C, n]
     params_ok = np.stack(
         [
@@ -287,14 +320,89 @@ def _check_finite(new: EpochMetrics, params, hyper: Hyper, done: int) -> None:
             for leaf in jax.tree.leaves(params)
         ]
     ).all(0)  # [C]
+    cost_bad = bad.any(1)
     bad[:, -1] |= ~params_ok
-    if bad.any():
-        config, epoch = (int(i[0]) for i in np.nonzero(bad))
-        lr, cost = float(hyper.lr[config]), losses.COST_NAMES[int(hyper.cost[config])]
-        raise Diverged(
-            f"configuration {config} (lr={lr:g}, cost={cost}) has a non-finite cost in epoch "
-            f"{done + epoch + 1}; lower the learning rate"
+    epoch = np.where(bad.any(1), done + np.argmax(bad, axis=1) + 1, 0)
+    cause = np.where(cost_bad, 1, np.where(bad.any(1), 2, 0))
+    return epoch, cause
+
+
+# ----------------------------------------------------------------------------- divergence
+
+DIVERGED_EPOCH = "diverged_epoch"  # metrics key: [C] int, first non-finite epoch, 0 = none
+DIVERGED_CAUSE = "diverged_cause"  # metrics key: [C] int, an index into CAUSES
+CAUSES = ("", "non-finite training cost", "non-finite weights")
+
+
+def _empty_metrics(configs: int) -> dict:
+    """The metrics of a sweep before its first epoch."""
+    metrics = {k: np.zeros((configs, 0), np.float32) for k in EpochMetrics._fields}
+    metrics[DIVERGED_EPOCH] = np.zeros(configs, np.int32)
+    metrics[DIVERGED_CAUSE] = np.zeros(configs, np.int32)
+    return metrics
+
+
+def _masked(metrics: dict) -> dict:
+    """``metrics`` with NaN in every epoch from a configuration's divergence on."""
+    epochs = np.arange(1, metrics["train_cost"].shape[1] + 1)
+    first = metrics[DIVERGED_EPOCH]
+    after = (first[:, None] > 0) & (epochs[None, :] >= first[:, None])  # [C, E]
+    return {
+        k: np.where(after, np.nan, v).astype(v.dtype) if k in EpochMetrics._fields else v
+        for k, v in metrics.items()
+    }
+
+
+def _storable(metrics: dict) -> dict:
+    """``metrics`` with the NaN of diverged configurations as 0 (a checkpoint holds only
+    finite values; :func:`_restored_metrics` puts the NaN back from ``DIVERGED_EPOCH``)."""
+    return {k: np.nan_to_num(v, nan=0.0) if v.dtype.kind == "f" else v for k, v in metrics.items()}
+
+
+def _restored_metrics(saved: dict, configs: int) -> dict:
+    """A checkpoint's metrics as a sweep holds them (older checkpoints have no divergence
+    record: nothing diverged in them)."""
+    metrics = {**_empty_metrics(configs), **{k: np.asarray(v) for k, v in saved.items()}}
+    return _masked(metrics)
+
+
+def _shortest(value) -> float:
+    """A float32 as the shortest decimal that reads back as it (0.3, not 0.30000001)."""
+    return float(str(np.float32(value)))
+
+
+def divergences(metrics: dict, hyper: Hyper) -> list[dict]:
+    """The :func:`cnn_jax.training.divergence.diverged` record of every configuration that
+    diverged in a sweep (``metrics`` as :func:`run_sweep` returns them), config order."""
+    epochs, causes = metrics[DIVERGED_EPOCH], metrics[DIVERGED_CAUSE]
+    return [
+        diverged(
+            config=c,
+            epoch=int(epochs[c]),
+            why=CAUSES[int(causes[c])],
+            lr=_shortest(hyper.lr[c]),
+            l2_coeff=_shortest(hyper.l2_coeff[c]),
+            cost=losses.COST_NAMES[int(hyper.cost[c])],
         )
+        for c in np.nonzero(epochs)[0].tolist()
+    ]
+
+
+def row_survivors(
+    metrics: dict, hyper: Hyper, configs: Sequence[int], row: str, hint: str
+) -> tuple[list[int], list[dict]]:
+    """The configurations of one row of a sweep (indices ``configs``) that did not diverge,
+    and the :func:`divergences` records of those that did. A row with none left raises
+    :class:`Diverged` (one line naming ``row``, its first diverged configuration, ``hint``)."""
+    records = [r for r in divergences(metrics, hyper) if r["config"] in set(configs)]
+    require_survivor(row, records, len(configs), hint)
+    gone = {r["config"] for r in records}
+    return [c for c in configs if c not in gone], records
+
+
+def curves(metrics: dict, index: int) -> dict:
+    """Configuration ``index``'s per-epoch metrics as lists of floats (no divergence keys)."""
+    return {k: np.asarray(metrics[k][index], np.float64).tolist() for k in EpochMetrics._fields}
 
 
 def device_data(mnist: data_lib.Mnist, images: int | None = None):

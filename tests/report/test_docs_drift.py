@@ -4,8 +4,12 @@ import json
 
 import pytest
 
+from cnn_jax.chapter import FULL
 from cnn_jax.errors import UsageError
-from cnn_jax.report import chapter_tables, docs, runner
+from cnn_jax.report import __main__ as report
+from cnn_jax.report import chapters, docs, runner
+from cnn_jax.studies.cnn import chapter as cnn
+from cnn_jax.tables import where_in_spread
 
 
 def test_committed_docs_equal_their_generated_tables():
@@ -25,7 +29,7 @@ def test_a_hand_edited_number_is_caught(tmp_path):
     (tmp_path / "docs" / "results").mkdir(parents=True)
     for path in docs.doc_files(docs.ROOT):
         (tmp_path / path.relative_to(docs.ROOT)).write_text(path.read_text())
-    for chapter in docs.CHAPTERS:
+    for chapter in docs.NAMES:
         src = docs.snapshot_path(docs.ROOT, chapter)
         docs.snapshot_path(tmp_path, chapter).write_text(src.read_text())
     page = tmp_path / "docs" / "cnn.md"
@@ -34,10 +38,10 @@ def test_a_hand_edited_number_is_caught(tmp_path):
     assert edited != text
     page.write_text(edited)
     assert [p.name for p, (o, n) in docs.regenerate(tmp_path).items() if o != n] == ["cnn.md"]
-    assert docs.main(["--docs", "--check", "--root", str(tmp_path)]) == 1
-    assert docs.main(["--docs", "--root", str(tmp_path)]) == 0  # rewrites it
+    assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 1
+    assert report.main(["--docs", "--root", str(tmp_path)]) == 0  # rewrites it
     assert page.read_text() == text
-    assert docs.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
+    assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
 
 
 def test_unknown_block_name_is_an_error():
@@ -56,10 +60,10 @@ def test_trim_keeps_only_the_listed_keys():
 def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
     """A folder laid out like experiments/reproduce.py's output gives the stored tables back;
     a seeded run (<run>/s0, s1, ...) is shown as the mean (min–max) over its seeds."""
-    for chapter in docs.CHAPTERS:
+    for chapter in docs.NAMES:
         snap = json.loads(docs.snapshot_path(docs.ROOT, chapter).read_text())
         for run, results in snap["runs"].items():
-            path = run.removesuffix(chapter_tables.FULL)  # <run>@full: a full-scale folder
+            path = run.removesuffix(FULL)  # <run>@full: a full-scale folder
             where = tmp_path / ("full" if run != path else "default")
             seeded = path.startswith("cnn/")  # <run>/s0, s1, ... as experiments/reproduce.py
             for k, r in enumerate(results.get("seeds", [results]) if seeded else [results]):
@@ -67,7 +71,7 @@ def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
                 folder.mkdir(parents=True, exist_ok=True)
                 (folder / "results.json").write_text(json.dumps({**r, "extra": [0] * 10}))
         rebuilt = docs.snapshot_from_runs(tmp_path / "default", chapter, full_dir=tmp_path / "full")
-        for name, render in chapter_tables.TABLES[chapter].items():
+        for name, render in chapters.chapter(chapter).tables.items():
             assert render(rebuilt) == render(snap), f"{chapter}/{name}"
     seed = json.loads(docs.snapshot_path(docs.ROOT, "cnn").read_text())["runs"]["cnn/seed"]
     (tmp_path / "default/cnn/seed/s1").mkdir()
@@ -75,7 +79,7 @@ def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
     (tmp_path / "default/cnn/seed/s1/results.json").write_text(json.dumps(other))
     rebuilt = docs.snapshot_from_runs(tmp_path / "default", "cnn")
     assert len(rebuilt["runs"]["cnn/seed"]["seeds"]) == 2
-    row = chapter_tables.cnn_results(rebuilt).splitlines()[2]
+    row = cnn.results(rebuilt).splitlines()[2]
     mean = 100 * (seed["test_accuracy"] + 0.5) / 2
     assert f"| {mean:.2f} (50.00–{100 * seed['test_accuracy']:.2f}) |" in row
 
@@ -108,11 +112,9 @@ def test_provenance_from_the_reproduce_done_marker(tmp_path):
 
 
 def test_where_a_published_number_sits_among_seeds():
-    assert chapter_tables.where_in_spread(98.0, [97.5, 97.9]) == "above all 2 seeds"
-    assert chapter_tables.where_in_spread(98.0, [98.0, 98.4]) == "below all 2 seeds"
-    assert chapter_tables.where_in_spread(98.0, [97.9, 98.1, 98.2]) == (
-        "inside: 2 of 3 seeds reach it"
-    )
+    assert where_in_spread(98.0, [97.5, 97.9]) == "above all 2 seeds"
+    assert where_in_spread(98.0, [98.0, 98.4]) == "below all 2 seeds"
+    assert where_in_spread(98.0, [97.9, 98.1, 98.2]) == ("inside: 2 of 3 seeds reach it")
 
 
 def test_full_scale_seeds_fill_the_spread_table(tmp_path):
@@ -120,7 +122,7 @@ def test_full_scale_seeds_fill_the_spread_table(tmp_path):
     runs; the default-scale runs, and any network the folder lacks, keep their stored entries."""
     root = tmp_path / "repo"
     (root / "docs" / "results").mkdir(parents=True)
-    for chapter in docs.CHAPTERS:
+    for chapter in docs.NAMES:
         src = docs.snapshot_path(docs.ROOT, chapter)
         docs.snapshot_path(root, chapter).write_text(src.read_text())
     full = tmp_path / "full"
@@ -136,7 +138,7 @@ def test_full_scale_seeds_fill_the_spread_table(tmp_path):
     # a network missing from the full-scale folder keeps whatever the snapshot stored
     kept = stored["runs"].get("cnn/deep_dropout@full")
     assert snap["runs"].get("cnn/deep_dropout@full") == kept
-    table = chapter_tables.cnn_spread(snap).splitlines()
+    table = cnn.spread(snap).splitlines()
     assert len(table) == 4 + (kept is not None)  # header, rule, one line per network
     assert "| 98.20 ± 0.20 | 98.00–98.40 |" in table[2]
     assert "inside: 2 of 3 seeds reach it" in table[2]  # the study's 98.02 %
@@ -149,7 +151,7 @@ def test_only_rebuilds_the_chosen_chapters(tmp_path):
     (root / "docs" / "results").mkdir(parents=True)
     for path in docs.doc_files(docs.ROOT):
         (root / path.relative_to(docs.ROOT)).write_text(path.read_text())
-    for chapter in docs.CHAPTERS:
+    for chapter in docs.NAMES:
         docs.snapshot_path(root, chapter).write_text(
             docs.snapshot_path(docs.ROOT, chapter).read_text()
         )
@@ -160,15 +162,15 @@ def test_only_rebuilds_the_chosen_chapters(tmp_path):
     changed = {"statistics": {"layers": {**stats, first: {**stats[first], "mean": 123.0}}}}
     (runs / "layers").mkdir(parents=True)
     (runs / "layers" / "results.json").write_text(json.dumps(changed))
-    before = {c: docs.snapshot_path(root, c).read_text() for c in docs.CHAPTERS}
+    before = {c: docs.snapshot_path(root, c).read_text() for c in docs.NAMES}
     argv = ["--docs", "--from-runs", str(runs), "--only", "layers", "--root", str(root)]
-    assert docs.main(argv) == 0  # no other chapter's runs are there, and none is read
-    after = {c: docs.snapshot_path(root, c).read_text() for c in docs.CHAPTERS}
-    assert [c for c in docs.CHAPTERS if before[c] != after[c]] == ["layers"]
+    assert report.main(argv) == 0  # no other chapter's runs are there, and none is read
+    after = {c: docs.snapshot_path(root, c).read_text() for c in docs.NAMES}
+    assert [c for c in docs.NAMES if before[c] != after[c]] == ["layers"]
     assert (
         json.loads(after["layers"])["runs"]["layers"]["statistics"]["layers"][first]["mean"]
         == 123.0
     )
     with pytest.raises(SystemExit) as e:
-        docs.main(["--docs", "--only", "nope", "--root", str(root)])
+        report.main(["--docs", "--only", "nope", "--root", str(root)])
     assert e.value.code == 2

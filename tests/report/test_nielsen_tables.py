@@ -1,7 +1,8 @@
 """The costs chapter's table of Nielsen's runs against our seeds, and the probes chapter's
 table of the MLPs' layers by epoch, from hand-made snapshots."""
 
-from cnn_jax.report import chapter_tables as T
+from cnn_jax.inside import probes_chapter as probes
+from cnn_jax.studies.costs import chapter as costs
 
 
 def _measure(his, ours):
@@ -28,7 +29,7 @@ def test_costs_nielsen_rows_and_the_reduced_setting():
     }
     study = {"images": 50_000, "epochs": 30, "configs": {"lambda=5": {"nielsen": overlay}}}
     s = {"runs": {"costs/regularization": {"studies": {"full": study}}}}
-    table = T.costs_nielsen(s)
+    table = costs.nielsen(s)
     row = table.splitlines()[2]
     assert row.startswith("| 50,000 images, 30 epochs | 5 | 2 | 96.49 | 96.19 (95.96–96.42); ")
     assert "2 below, 0 above | 95.61 | 95.91 (95.71–96.11); 0 below, 2 above" in row
@@ -36,10 +37,10 @@ def test_costs_nielsen_rows_and_the_reduced_setting():
     overlay.update(seeds=1, differs=["images 200 (his 50000)"])
     for m in ("best", "final", "peak_epoch"):
         overlay[m] = _measure(overlay[m]["his"], overlay[m]["ours"][:1])
-    row = T.costs_nielsen(s).splitlines()[2]
+    row = costs.nielsen(s).splitlines()[2]
     assert "(not his: images 200 (his 50000))" in row and "96.42; 1 below, 0 above" in row
     empty = {"runs": {"costs/regularization": {"studies": {}}}}
-    assert T.costs_nielsen(empty).startswith("(no run")
+    assert costs.nielsen(empty).startswith("(no run")
 
 
 def test_probes_by_epoch_shows_each_hidden_output_and_the_output():
@@ -53,8 +54,8 @@ def test_probes_by_epoch_shows_each_hidden_output_and_the_output():
         "probe_test_accuracy": probe,
         "nearest_mean_accuracy": {n: [v / 2 for v in vs] for n, vs in probe.items()},
     }
-    table = T.probes_by_epoch({"runs": {"probes_mlp": {"by_epoch": [run]}}}).splitlines()
+    table = probes.by_epoch({"runs": {"probes_mlp": {"by_epoch": [run]}}}).splitlines()
     assert table[0] == "| network | epoch | test acc. (%) | hidden 1 | hidden 2 | output |"
     assert table[2] == "| mlp_relu | 0 | – | 0.300 (0.150) | 0.500 (0.250) | 0.700 (0.350) |"
     assert table[3] == "| mlp_relu | 2 | 93.00 | 0.350 (0.175) | 0.550 (0.275) | 0.750 (0.375) |"
-    assert T.probes_by_epoch({"runs": {}}).startswith("(no run")
+    assert probes.by_epoch({"runs": {}}).startswith("(no run")

@@ -135,7 +135,7 @@ def test_folder_of_another_sweep_is_refused(tmp_path):
 
 def test_divergence_stops_before_saving(tmp_path):
     train, test = _toy(), _toy(10, seed=1)
-    huge = sgd.hypers([1e38, 1e38], 0.0, ["quadratic", "sigmoid_ce"])
+    huge = sgd.hypers([1e38, 1e38], 0.0, ["sigmoid_ce", "sigmoid_ce"])
     ckpt = tmp_path / "ckpt"
     with pytest.raises(Diverged, match="lower the learning rate"):
         sgd.run_sweep(NET, huge, KEYS, KEYS, train, test, epochs=2, checkpoint=ckpt, **SWEEP)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -35,6 +35,11 @@ from cnn_jax.training.batches import epoch_batches
 @dataclasses.dataclass(frozen=True)
 class KerasConfig:
     """The fit's sizes; experiments/keras_mlp.py has one flag per field."""
+
+    # experiments/reproduce.py's smoke scale (the others are the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset({"points": 8, "batch_size": 8, "hidden": 4, "epochs": 1}),
+    }
 
     hidden: int = flags.count(20, "tanh units in the hidden layer")
     epochs: int = flags.count(2000, "epochs of mini-batch SGD")

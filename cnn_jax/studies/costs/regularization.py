@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +26,7 @@ from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.results import save_figure
 from cnn_jax.studies.costs import plots
 from cnn_jax.training import sgd
+from cnn_jax.training.divergence import DIVERGED, describe
 
 # Nielsen, chapter 3, test accuracy (%) of his runs' fig/*.json: "best" = the peak over
 # epochs (the number the book quotes), "final" = the last epoch.
@@ -52,6 +54,22 @@ NIELSEN_RUNS = {
 @dataclasses.dataclass(frozen=True)
 class RegularizationConfig:
     """The three studies' sizes (experiments/regularization.py has one flag per field)."""
+
+    # experiments/reproduce.py's scales (the default scale is the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset(
+            {
+                "overfit_images": 100,
+                "overfit_epochs": 2,
+                "full_images": 200,
+                "full_epochs": 1,
+                "test_images": 200,
+                "block": 1,
+                "skip_dropout": True,
+            }  # fmt: skip
+        ),
+        "full": flags.Preset({"seeds": 5}),
+    }
 
     skip_full: bool = flag(False, "skip the 50,000-image L2 study")
     overfit_images: int = flags.count(1000, "the first N training images of the overfitting study")
@@ -173,13 +191,18 @@ def l2_study(
     entry = {"images": images, "epochs": epochs, "seconds": time.perf_counter() - t0}
     entry["configs"] = {}
     for i, v in enumerate(lams):
-        # Test accuracy per epoch of config i, one row per seed: [seeds, epochs].
-        per_seed = np.asarray(metrics["test_accuracy"], np.float64)[i :: len(lams)]
+        configs = list(range(i, seeds * len(lams), len(lams)))  # λ v's seeds
+        live, diverged = sgd.row_survivors(
+            metrics, hyper, configs, f"{name} λ={v:g}", "lower the learning rate (--lr)"
+        )
+        # Test accuracy per epoch of the seeds that did not diverge: [seeds, epochs].
+        per_seed = np.asarray(metrics["test_accuracy"], np.float64)[live]
         entry["configs"][_label(v)] = {
             "lambda": v,
             "l2_coeff": coeffs[i],
             "published_pct": PUBLISHED.get(name, {}).get(_label(v)),
-            **_l2_entry(net, params, metrics, test[0], i, seeds, len(lams)),
+            **_l2_entry(net, params, metrics, test[0], configs, live),
+            "diverged": diverged,
         }
         if (his := nielsen_run(name, v, config)) is not None:
             entry["configs"][_label(v)]["nielsen"] = overlay(per_seed, his)
@@ -257,18 +280,20 @@ def overlay(per_seed, his: dict) -> dict:
     return out
 
 
-def _l2_entry(net: MLPSpec, params, metrics, test_x, i: int, seeds: int, configs: int) -> dict:
-    """Config ``i``'s summary, curves and mechanism; with several seeds, every seed's
-    final and best accuracy (configs are ordered seed by seed, ``configs`` per seed)."""
+def _l2_entry(net: MLPSpec, params, metrics, test_x, configs: list[int], live: list[int]):
+    """The summary, curves and mechanism of the first seed of ``configs`` that did not
+    diverge (``live``); with several seeds, every seed's final and best accuracy (None for
+    a seed that diverged)."""
+    first = live[0]
     out = {
-        **sgd.summary(metrics, i),
-        "curves": {k: np.asarray(m[i], np.float64).tolist() for k, m in metrics.items()},
-        "mechanism": sgd.layer_mechanism(net, jax.tree.map(lambda x: x[i], params), test_x),
+        **sgd.summary(metrics, first),
+        "curves": sgd.curves(metrics, first),
+        "mechanism": sgd.layer_mechanism(net, jax.tree.map(lambda x: x[first], params), test_x),
     }
-    if seeds > 1:
-        per_seed = [sgd.summary(metrics, s * configs + i) for s in range(seeds)]
+    if len(configs) > 1:
+        per_seed = [sgd.summary(metrics, c) if c in live else None for c in configs]
         out["seeds"] = {
-            k: [r[k] for r in per_seed]
+            k: [None if r is None else r[k] for r in per_seed]
             for k in ("final_test_accuracy", "best_test_accuracy", "best_epoch")
         }
     return out
@@ -309,14 +334,20 @@ def dropout_study(
             progress=progress,
             desc=f"dropout {r:g}, {seeds} seeds",
         )
-        per_seed = [sgd.summary(metrics, i) for i in range(seeds)]
+        live, diverged = sgd.row_survivors(
+            metrics, hyper, list(range(seeds)), f"dropout {r:g}", "lower the learning rate (--lr)"
+        )
+        per_seed = [sgd.summary(metrics, i) for i in live]
         mean = {k: float(np.mean([s[k] for s in per_seed])) for k in per_seed[0]}
         entry["configs"][f"dropout={r:g}"] = {
             "rate": r,
-            **mean,  # means over seeds (best_epoch too)
+            **mean,  # means over the seeds that did not diverge (best_epoch too)
             "final_train_test_gap": mean["final_train_accuracy"] - mean["final_test_accuracy"],
             "per_seed": per_seed,
-            "curves": {k: np.mean(m, axis=0).tolist() for k, m in metrics.items()},
+            "curves": {
+                k: np.mean(metrics[k][live], axis=0).tolist() for k in sgd.EpochMetrics._fields
+            },
+            "diverged": diverged,
         }
     entry["seconds"] = time.perf_counter() - t0
     return entry
@@ -334,13 +365,16 @@ def format_table(studies: dict) -> str:
             )
         for label, c in entry["configs"].items():
             if "seeds" in c:
-                final = 100 * np.asarray(c["seeds"]["final_test_accuracy"])
-                best = 100 * np.asarray(c["seeds"]["best_test_accuracy"])
+                final = 100 * np.asarray(_finite(c["seeds"]["final_test_accuracy"]))
+                best = 100 * np.asarray(_finite(c["seeds"]["best_test_accuracy"]))
                 lines.append(
                     f"  {name:<8}{label:<12} {len(final)} seeds: final {final.mean():6.2f} "
                     f"± {final.std(ddof=1):.2f} ({final.min():.2f}–{final.max():.2f})  best "
                     f"{best.mean():6.2f} ({best.min():.2f}–{best.max():.2f})"
                 )
+        for label, c in entry["configs"].items():
+            for record in c.get("diverged", []):
+                lines.append(f"  {name:<8}{label:<12} {DIVERGED}: {describe(record)}")
         lines.append(f"  {'':<8}({entry['seconds']:.0f} s)")
     lines += ["", "mechanism after training: per layer ‖W‖, median |z|, fraction saturated"]
     for name, entry in studies.items():
@@ -353,6 +387,11 @@ def format_table(studies: dict) -> str:
                 )
                 lines.append(f"  {name:<8}{label:<12} {cells}")
     return "\n".join(lines)
+
+
+def _finite(values: list) -> list:
+    """The values of the seeds that did not diverge (None marks one that did)."""
+    return [v for v in values if v is not None]
 
 
 def format_overlay(studies: dict) -> str:

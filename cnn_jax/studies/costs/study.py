@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,7 @@ from cnn_jax.nn.mlp import MLPSpec
 from cnn_jax.results import save_figure
 from cnn_jax.studies.costs import neuron, plots
 from cnn_jax.training import sgd
+from cnn_jax.training.divergence import DIVERGED, describe
 
 # Nielsen, chapter 3: test accuracy (%) after 30 epochs, [784, H, 10].
 PUBLISHED = {
@@ -33,6 +35,20 @@ MNIST_COSTS = ("sigmoid_ce", "quadratic")
 @dataclasses.dataclass(frozen=True)
 class CostConfig:
     """The single neuron's epochs and the MNIST sweep's sizes (experiments/cost_functions.py)."""
+
+    # experiments/reproduce.py's scales (the default scale is the defaults)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset(
+            {
+                "hidden": (30, 100),
+                "images": 100,
+                "test_images": 200,
+                "epochs": 2,
+                "neuron_epochs": 5,
+            }  # fmt: skip
+        ),
+        "full": flags.Preset({"hidden": (30, 100)}),
+    }
 
     mnist: bool = flag(
         True,
@@ -141,17 +157,21 @@ def mnist_study(
     out = {"network": net.name, "seconds": time.perf_counter() - t0, "costs": {}}
     for cost in MNIST_COSTS:
         idx = [i for i, c in enumerate(names) if c == cost]
-        per_seed = [sgd.summary(metrics, i) for i in idx]
-        final = [s["final_test_accuracy"] for s in per_seed]
-        best = [s["best_test_accuracy"] for s in per_seed]
+        live, diverged = sgd.row_survivors(
+            metrics, hyper, idx, f"784-{hidden}-10 {cost}", "lower the learning rate"
+        )
+        per_seed = [sgd.summary(metrics, i) if i in live else None for i in idx]
+        final = [None if s is None else s["final_test_accuracy"] for s in per_seed]
+        best = [None if s is None else s["best_test_accuracy"] for s in per_seed]
         out["costs"][cost] = {
             "lr": LR[cost],
             "published_test_accuracy_pct": PUBLISHED.get(hidden, {}).get(cost),
-            "final_test_accuracy_per_seed": final,
+            "final_test_accuracy_per_seed": final,  # None: the seed diverged
             "best_test_accuracy_per_seed": best,
-            "final_test_accuracy_mean": float(np.mean(final)),
-            "best_test_accuracy_mean": float(np.mean(best)),
-            "curves": {k: np.asarray(v[idx[0]], np.float64).tolist() for k, v in metrics.items()},
+            "final_test_accuracy_mean": float(np.mean([f for f in final if f is not None])),
+            "best_test_accuracy_mean": float(np.mean([b for b in best if b is not None])),
+            "curves": sgd.curves(metrics, live[0]),
+            "diverged": diverged,
         }
     return out
 
@@ -177,6 +197,8 @@ def format_mnist_table(entries: dict) -> str:
                 f"{100 * e['best_test_accuracy_mean']:6.2f}   published "
                 f"{pub if pub is not None else '-'}   ({entry['seconds']:.0f} s)"
             )
+            for record in e.get("diverged", []):
+                lines.append(f"  {'':10} {'':14} {DIVERGED}: {describe(record)}")
     return "\n".join(lines)
 
 

@@ -40,10 +40,11 @@ import numpy as np
 import optax
 
 from cnn_jax import cli, flags
-from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 from cnn_jax.results import save_figure
 from cnn_jax.studies.depth import plots
+from cnn_jax.training.divergence import DIVERGED, describe, diverged, json_floats, require_survivor
 
 # ----------------------------------------------------------------------------- config
 
@@ -451,9 +452,13 @@ def spn_data(key, n: int, points: int):
 def smallest_reaching(errors: np.ndarray, sizes: Sequence[int], threshold: float):
     """The first size whose best seed reaches ``threshold`` (None if none does), and per size
     the fraction of seeds that reach it. errors [len(sizes), seeds]."""
-    reached = errors <= threshold
+    reached = errors <= threshold  # a seed that diverged (NaN) never reaches it
     first = next((int(s) for s, r in zip(sizes, reached, strict=True) if r.any()), None)
-    return first, reached.mean(axis=1).tolist()
+    finite = np.isfinite(errors).sum(axis=1)
+    # Over the seeds that did not diverge; None at a size where every seed diverged.
+    return first, [
+        None if n == 0 else float(r.sum() / n) for r, n in zip(reached, finite, strict=True)
+    ]
 
 
 def shallow_vs_deep(key, config: DepthConfig, points: int = 512) -> list[dict]:
@@ -493,8 +498,11 @@ def shallow_vs_deep(key, config: DepthConfig, points: int = 512) -> list[dict]:
             ("shallow", shallow[i], config.shallow_widths, 1),
             ("deep", deep[i], config.deep_widths, depth),
         ):
-            check_finite(errors, widths, f"{name} ReLU networks on {task} {size}", config.lr)
+            records = check_finite(
+                errors, widths, f"{name} ReLU networks on {task} {size}", config.lr
+            )
             row[name] = _trained_sizes(errors, widths, d, input_dim, config.threshold)
+            row[name]["diverged"] = records
         if task == "sawtooth":
             # By construction 2 units per layer suffice deep; one hidden layer on [0, 1] has at
             # most (units + 1) pieces, so 2^k pieces need at least 2^k - 1 units.
@@ -505,13 +513,20 @@ def shallow_vs_deep(key, config: DepthConfig, points: int = 512) -> list[dict]:
     return out
 
 
-def check_finite(errors: np.ndarray, widths: Sequence[int], what: str, lr: float) -> None:
-    """Raise :class:`Diverged` naming the first width whose error is not finite for some
-    seed; errors [len(widths), seeds]."""
-    bad = ~np.isfinite(errors).all(axis=1)
-    if bad.any():
-        width = widths[int(np.argmax(bad))]
-        raise Diverged(f"{what}, width {width}: non-finite test error at lr={lr:g}; lower --lr")
+def check_finite(errors: np.ndarray, widths: Sequence[int], what: str, lr: float) -> list[dict]:
+    """The divergence records (:mod:`cnn_jax.training.divergence`) of every (width, seed)
+    whose error is not finite; errors [len(widths), seeds]. Raises :class:`Diverged` naming
+    ``what`` and its first width only when every one of them diverged."""
+    seeds = errors.shape[1]
+    records = [
+        diverged(
+            config=w * seeds + s, epoch=None, why="non-finite test error", lr=lr,
+            width=int(widths[w]), seed=int(s),
+        )
+        for w, s in np.argwhere(~np.isfinite(errors)).tolist()
+    ]  # fmt: skip
+    require_survivor(what, records, errors.size, "lower --lr")
+    return records
 
 
 def _trained_sizes(errors, widths: Sequence[int], depth: int, input_dim: int, threshold):
@@ -522,7 +537,7 @@ def _trained_sizes(errors, widths: Sequence[int], depth: int, input_dim: int, th
         "widths": list(widths),
         "units": [w * depth for w in widths],
         "params": [mlp_params([w] * depth, input_dim) for w in widths],
-        "relative_rms_error": errors.tolist(),
+        "relative_rms_error": json_floats(errors),  # None: that seed diverged
         "fraction_of_seeds_reaching": fractions,
         "smallest_units_reaching": None if width is None else width * depth,
         "smallest_params_reaching": (
@@ -672,6 +687,9 @@ def measure(config: DepthConfig, log: Callable[[str], None] = print) -> dict:
             f"{row['shallow']['smallest_units_reaching']} units, deep "
             f"{row['deep']['smallest_units_reaching']} units ({row['deep_depth']} layers)"
         )
+        for name in ("shallow", "deep"):
+            for record in row[name]["diverged"]:
+                log(f"    {name} {DIVERGED}: {describe(record)}")
     lap("trained_s")
     log("[4/4] linear regions along a line, counted exactly")
     regions = regions_by_depth(regions_key, config)

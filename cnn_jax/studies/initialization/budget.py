@@ -27,6 +27,7 @@ from cnn_jax.flags import flag
 from cnn_jax.nn.mlp import draw_params
 from cnn_jax.studies.initialization import study as study_lib
 from cnn_jax.training import sgd
+from cnn_jax.training.divergence import json_floats
 from cnn_jax.training.rows import RowStore, slug
 
 # The paired standard / normalized rows first: a run stopped early has those.
@@ -132,18 +133,22 @@ def group_rows(activation: str, labels, config: Budget, root, train, test, check
     train_error = 100.0 * (1.0 - np.asarray(metrics["train_accuracy"], np.float64))
     rows = {}
     for i, (label, net) in enumerate(zip(labels, nets, strict=True)):
-        errors = test_error[i * s : (i + 1) * s]  # [S, E]
-        final = errors[:, -1]
+        live, diverged = sgd.row_survivors(
+            metrics, hyper, list(range(i * s, (i + 1) * s)), label, "lower the learning rate"
+        )
+        errors = test_error[i * s : (i + 1) * s]  # [S, E]; NaN from a divergence on
+        final = test_error[live, -1]
         rows[label] = {
             "network": net.name,
             "activation": net.activation,
             "init": net.init,
             "lr": lr_of[label],
             "updates": [(e + 1) * config.updates_per_epoch for e in range(errors.shape[1])],
-            "test_error_by_epoch": errors.tolist(),
-            "train_error_by_epoch": train_error[i * s : (i + 1) * s].tolist(),
-            "test_error": float(final.mean()),
-            "test_error_sd": float(final.std(ddof=1)) if s > 1 else 0.0,
+            "test_error_by_epoch": json_floats(errors),
+            "train_error_by_epoch": json_floats(train_error[i * s : (i + 1) * s]),
+            "test_error": float(final.mean()),  # over the seeds that did not diverge
+            "test_error_sd": float(final.std(ddof=1)) if len(final) > 1 else 0.0,
+            "diverged": diverged,
             "published_test_error": study_lib.PUBLISHED_TEST_ERROR.get(label),
         }
     return rows

@@ -44,7 +44,7 @@ from cnn_jax.nn.activations import (
 )
 from cnn_jax.nn.mlp import MLPSpec, draw_params
 from cnn_jax.nn.tree import layer_names
-from cnn_jax.training import sgd
+from cnn_jax.training import divergence, sgd
 from cnn_jax.training.batches import epoch_batches
 from cnn_jax.training.rows import RowStore, non_finite, slug
 
@@ -461,9 +461,16 @@ def table_row(
         desc=f"Table 1 {label}, epochs",
     )
     shape = (n_lrs, n_seeds, -1)
+    diverged = _by_rate_and_seed(sgd.divergences(metrics, hyper), n_seeds)
+    rate_ok = divergence.survivors(n_lrs * n_seeds, diverged).reshape(n_lrs, n_seeds).all(1)
+    divergence.require_survivor(
+        "every rate", [{**r, "config": r["config"] // n_seeds} for r in diverged], n_lrs,
+        "lower the learning rate",
+    )  # fmt: skip
     validation_error = 100.0 * (1.0 - np.asarray(metrics["test_accuracy"], np.float64))
-    validation_error = validation_error.reshape(shape)  # [L, S, E]
-    best = int(np.argmin(validation_error[:, :, -1].mean(1)))
+    validation_error = validation_error.reshape(shape)  # [L, S, E]; NaN where diverged
+    final = np.where(rate_ok, np.nan_to_num(validation_error[:, :, -1]).mean(1), np.inf)
+    best = int(np.argmin(final))  # a rate where any seed diverged is never picked
     errors = [
         test_error(net, jax.tree.map(lambda x, c=best * n_seeds + s: x[c], params), *test)
         for s in range(n_seeds)
@@ -474,8 +481,11 @@ def table_row(
         "init": net.init,
         "lrs": list(study.lrs),
         "seeds": n_seeds,
-        "validation_error_by_epoch": validation_error.tolist(),
-        "train_accuracy_by_epoch": np.asarray(metrics["train_accuracy"]).reshape(shape).tolist(),
+        "validation_error_by_epoch": divergence.json_floats(validation_error),
+        "train_accuracy_by_epoch": divergence.json_floats(
+            np.asarray(metrics["train_accuracy"]).reshape(shape)
+        ),
+        "diverged": diverged,
         "chosen_lr": study.lrs[best],
         "validation_error": float(validation_error[best, :, -1].mean()),
         "test_errors": errors,
@@ -484,6 +494,17 @@ def table_row(
         "updates": study.epochs * study.updates_per_epoch,
         "published_test_error": PUBLISHED_TEST_ERROR.get(label),
     }
+
+
+def _by_rate_and_seed(records: list[dict], seeds: int) -> list[dict]:
+    """Divergence records of a Table 1 sweep (configuration c = rate index · seeds + seed)
+    named by learning rate and seed."""
+    return [
+        divergence.diverged(
+            config=r["config"], epoch=r["epoch"], why=r["why"], lr=r["lr"], seed=r["config"] % seeds
+        )
+        for r in records
+    ]
 
 
 # ----------------------------------------------------------------------------- the study
@@ -668,4 +689,6 @@ def format_table(results: dict) -> str:
             lines.append(
                 f"  {label:11s} {row['chosen_lr']:6g} {row['test_error']:6.2f} {paper_text}"
             )
+            for record in row.get("diverged", []):
+                lines.append(f"  {'':11s} {divergence.DIVERGED}: {divergence.describe(record)}")
     return "\n".join(lines)

@@ -12,10 +12,10 @@ Imports no JAX: the report reads the presets.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from typing import ClassVar
 
 from cnn_jax import cli, flags
-from cnn_jax.flags import flag
+from cnn_jax.flags import Preset, flag
 
 ROWS = (
     "random init",
@@ -29,14 +29,6 @@ ROWS = (
 )
 PRETRAINED = ("RBM", "autoencoder", "denoising autoencoder", "supervised greedy")
 TRAIN_IMAGES = 50_000  # the last 10,000 training images validate (Nielsen's split)
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """A named size: the config fields it sets and why it differs from the defaults."""
-
-    fields: Mapping[str, object]
-    why: str
 
 
 PRESETS = {
@@ -82,6 +74,8 @@ class PretrainConfig:
     with softmax cross-entropy and keeps the rate best on ``validation`` images; pretraining
     runs ``pretrain_epochs`` epochs per layer. Each field with a help text is one flag of
     experiments/pretraining.py."""
+
+    PRESETS: ClassVar[dict[str, Preset]] = PRESETS
 
     hidden: tuple[int, ...] = flag(
         (500, 500, 500), "Hidden layer widths, comma-separated.", type=cli.int_list
@@ -180,7 +174,7 @@ class PretrainConfig:
     @classmethod
     def preset(cls, name: str, **overrides) -> PretrainConfig:
         """The config of preset ``name`` (:data:`PRESETS`); ``overrides`` win."""
-        return cls(**{**PRESETS[name].fields, **overrides})
+        return flags.preset(cls, name, **overrides)
 
     @classmethod
     def tiny(cls, **overrides) -> PretrainConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +50,17 @@ def comparison_networks(hidden: int) -> dict[str, MLPSpec]:
 class Sweep:
     """The init sweeps: ‖δˡ‖ of every network over many seeds, on the first training images."""
 
+    # experiments/reproduce.py's scales of vanishing_gradient.py (with --train)
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset({"images": 100, "seeds": 8}),
+        "default": flags.Preset(
+            {"seeds": 300},
+            "300 of the default 1,000 initializations: the percentile band is as wide; "
+            "5 training seeds",
+        ),
+        "full": flags.Preset({"per_example": True}),
+    }
+
     seeds: int = flags.count(1000, "initializations per network, vmapped")
     hidden: tuple[int, ...] = flag(
         (2, 3, 4),
@@ -74,6 +86,11 @@ class Sweep:
 @dataclasses.dataclass(frozen=True)
 class Training:
     """Full-batch gradient descent after the init sweeps (Nielsen: 500 epochs, η 0.1, λ 5)."""
+
+    PRESETS: ClassVar[dict[str, flags.Preset]] = {
+        "smoke": flags.Preset({"epochs": 4, "eval_every": 2}),
+        "full": flags.Preset({"train_seeds": 20}),
+    }
 
     epochs: int = flags.count(500, "with --train: epochs of full-batch gradient descent")
     lr: float = flags.learning_rate(0.1, "with --train: the learning rate η")

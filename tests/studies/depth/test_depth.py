@@ -186,11 +186,16 @@ def test_bad_flags_exit_2_with_one_line_and_write_nothing(script, tmp_path, caps
     assert not (tmp_path / "run").exists()
 
 
-def test_a_non_finite_trained_error_is_diverged_naming_task_size_and_flag():
+def test_a_non_finite_trained_error_is_recorded_and_only_an_all_diverged_family_stops():
     errors = np.array([[0.05, 0.2], [np.nan, 0.1]])  # [widths, seeds]
-    with pytest.raises(Diverged, match="shallow ReLU networks on sawtooth 3, width 4: .*--lr"):
-        D.check_finite(errors, (2, 4), "shallow ReLU networks on sawtooth 3", 0.01)
-    D.check_finite(errors[:1], (2,), "shallow ReLU networks on sawtooth 3", 0.01)
+    records = D.check_finite(errors, (2, 4), "shallow ReLU networks on sawtooth 3", 0.01)
+    assert [(r["width"], r["seed"], r["lr"]) for r in records] == [(4, 0, 0.01)]
+    assert D.smallest_reaching(errors, (2, 4), 0.1) == (2, [0.5, 1.0])  # over finite seeds
+    assert D.check_finite(errors[:1], (2,), "shallow ReLU networks on sawtooth 3", 0.01) == []
+    with pytest.raises(
+        Diverged, match="shallow ReLU networks on sawtooth 3: every .*width=4.*--lr"
+    ):
+        D.check_finite(errors[1:] * np.nan, (4,), "shallow ReLU networks on sawtooth 3", 0.01)
 
 
 def test_config_refuses_bad_values_with_a_usage_error():

@@ -1,0 +1,299 @@
+"""The initialization chapter: Glorot & Bengio 2010 (docs/initialization.md)."""
+
+from __future__ import annotations
+
+from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.tables import g, md_table, published, scalar
+
+# The keys of the results.json of initialization.py (study.py), initialization_budget.py
+# (budget.py) and initialization_plateau.py (plateau.py) that the tables below read.
+STUDY_KEYS = keys(
+    Keys(
+        "table.*",
+        "test_error",
+        "test_error_sd",
+        "test_errors",
+        "chosen_lr",
+        "published_test_error",
+        "updates",
+    ),
+    "init.*.jacobian_mean_hidden_to_hidden",
+    Keys(
+        "curves.*",
+        "updates",
+        "backprop_ratio_first_to_last",
+        "weight_grad_ratio_first_to_last",
+        "weight_grad_spread",
+        "backprop_reversed_at",
+    ),
+)
+BUDGET_KEYS = keys(
+    "budget",
+    Keys("networks.*", "lr", "updates", "test_error_by_epoch", "published_test_error"),
+)
+PLATEAU_KEYS = keys(
+    "plateau",
+    Keys(
+        "depths.*",
+        "depth",
+        "top_floor",
+        "top_floor_update",
+        "top_exit_update",
+        "error_exit_update",
+        "final_error",
+    ),
+    "summary",
+)
+BUDGET, PLATEAU = "initialization_budget", "initialization_plateau"
+
+
+def jacobian(s: dict) -> str:
+    # Glorot & Bengio 2010, Section 4.2.2: mean singular value of the layer Jacobians
+    paper = {"standard": published()["glorot_jacobian_std"],
+             "normalized": published()["glorot_jacobian_norm"]}  # fmt: skip
+    rows = []
+    for label, e in s["runs"]["initialization"]["init"].items():
+        j = {k: scalar(v) for k, v in e["jacobian_mean_hidden_to_hidden"].items()}
+        theirs = ""
+        if label.startswith("tanh"):
+            theirs = f"≈ {paper['normalized' if label.endswith('N') else 'standard']}"
+        rows.append([label, theirs or "–", f"{j['median']:.3f}", f"{j['p05']:.3f}–{j['p95']:.3f}"])
+    header = ["network", "paper (Sec. 4.2.2, Shapeset)", "ours (median over seeds)", "5–95 %"]
+    return md_table(header, rows)
+
+
+def table1(s: dict) -> str:
+    rows = []
+    for label, e in s["runs"]["initialization"]["table"].items():
+        pub = e.get("published_test_error")
+        seeds = len(e.get("test_errors", [e["test_error"]]))
+        ours = f"{e['test_error']:.2f}"
+        if seeds > 1:
+            ours += f" ± {e['test_error_sd']:.2f}"
+        rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, e["chosen_lr"]])
+    header = [
+        "network",
+        "paper, Table 1 (%)",
+        "ours (%), mean ± sd",
+        "seeds",
+        "learning rate picked on validation",
+    ]
+    return md_table(header, rows)
+
+
+def _updates(u) -> str:
+    return "not within the run" if u is None else f"{u:,}"
+
+
+def section43(s: dict) -> str:
+    """Section 4.3: the gradient-variance ratios at init and at the end of the curves."""
+    rows = []
+    for label, e in s["runs"]["initialization"].get("curves", {}).items():
+        if not label.startswith("tanh") or "backprop_ratio_first_to_last" not in e:
+            continue
+        back, weight = e["backprop_ratio_first_to_last"], e["weight_grad_ratio_first_to_last"]
+        spread = e["weight_grad_spread"]
+        rows.append(
+            [
+                label,
+                f"{g(back[0])} → {g(back[-1])}",
+                _updates(e["backprop_reversed_at"]),
+                f"{g(weight[0])} → {g(weight[-1])}",
+                f"{g(spread[0])} → {g(spread[-1])}",
+                f"{e['updates'][-1]:,}",
+            ]
+        )
+    if not rows:
+        return "(no Section 4.3 curves in this snapshot: rerun the chapter)"
+    header = [
+        "network",
+        "Var(∂C/∂s) layer 1 / top layer, init → end",
+        "ratio first ≥ 1 at update",
+        "Var(∂C/∂W) layer 1 / top hidden layer, init → end",
+        "largest / smallest over hidden layers, init → end",
+        "updates",
+    ]
+    return md_table(header, rows)
+
+
+def _not_in_snapshot(run: str) -> str:
+    how = (
+        "`python -m cnn_jax.report --docs --from-full-runs DIR --only initialization`"
+        if run.endswith(FULL)
+        else "a reproduction of the chapter"
+    )
+    return f"({run} is not in docs/results yet: {how} adds it.)"
+
+
+def budget(s: dict, run: str) -> str:
+    """Test error after each epoch of the budget run ``run``, mean over its seeds."""
+    r = s["runs"].get(run)
+    if r is None:
+        return _not_in_snapshot(run)
+    networks = r["networks"]
+    updates = next(iter(networks.values()))["updates"]
+    rows = []
+    for label, e in networks.items():
+        per_epoch = [sum(col) / len(col) for col in zip(*e["test_error_by_epoch"], strict=True)]
+        pub = e.get("published_test_error")
+        rows.append([label, e["lr"], *[f"{v:.2f}" for v in per_epoch], "–" if pub is None else pub])
+    width = f"{r['budget']['hidden']} × {r['budget']['width']:,}"
+    header = [f"network ({width})", "lr", *[f"{u:,} updates" for u in updates], "paper, Table 1"]
+    return md_table(header, rows)
+
+
+def plateau(s: dict, run: str) -> str:
+    """Per depth: the top layer's floor and when it and the error leave their plateaus."""
+    r = s["runs"].get(run)
+    if r is None:
+        return _not_in_snapshot(run)
+    rows = []
+    for key, e in r["depths"].items():
+        saturated = r["summary"][key]["top_saturated_per_seed"]
+        exits = [
+            _updates(u) if s else "not saturated"
+            for u, s in zip(e["top_exit_update"], saturated, strict=True)
+        ]
+        rows.append(
+            [
+                e["depth"],
+                " / ".join(f"{v:.3f}" for v in e["top_floor"]),
+                " / ".join(exits),
+                " / ".join(_updates(u) for u in e["error_exit_update"]),
+                " / ".join(f"{v:.1f}" for v in e["final_error"]),
+            ]
+        )
+    header = [
+        "hidden layers",
+        "top layer's floor (mean activation), per seed",
+        "top layer (saturated: floor < 0.1) leaves its floor at update",
+        "error leaves chance at update",
+        "final error (%)",
+    ]
+    return md_table(header, rows)
+
+
+def headline(runs: dict) -> tuple[str, str, str]:
+    j = scalar(runs["initialization"]["init"]["tanh N"]["jacobian_mean_hidden_to_hidden"]["median"])
+    paper = published()["glorot_jacobian_norm"]
+    return (
+        f"tanh N Jacobian {j:.3f}",
+        f"≈ {paper} (Glorot & Bengio 2010)",
+        "agrees (within 0.05)" if abs(j - paper) <= 0.05 else "differs",
+    )
+
+
+CHAPTER = Chapter(
+    name="initialization",
+    title="Initialization: Glorot & Bengio 2010",
+    question="Does the scale of the initial weights decide whether a deep tanh, softsign or "
+    "sigmoid network trains at all? We measure activations, back-propagated gradients and "
+    "layer Jacobians at init and during training for the standard and the normalized "
+    "initialization, retrain the paper's Table 1 networks on MNIST over seeds at a far "
+    "smaller budget and once for longer at the paper's width, and time how long a "
+    "sigmoid network's saturated top layer holds learning at chance against depth.",
+    summary="Does a better starting point fix it?",
+    runs=(
+        Run(
+            "initialization",
+            "initialization.py",
+            smoke=Setting(
+                argv(
+                    width=8,
+                    hidden=2,
+                    epochs=1,
+                    lrs="0.1",
+                    seeds=2,
+                    train_images=1000,
+                    networks="sigmoid,tanh,tanh N,softsign,softsign N",
+                    init_width=64,
+                    init_hidden=3,
+                    init_seeds=2,
+                    init_images=8,
+                    curve_width=32,
+                    curve_hidden=4,
+                    record_every=50,
+                    probe_images=100,
+                    curve_networks="sigmoid,tanh,tanh N",
+                    no_progress=True,
+                ),
+                0.4,
+            ),
+            default=Setting(
+                argv(epochs=1, lrs="0.03,0.1,0.3", no_progress=True),
+                2.5,
+                "1 of the default 5 Table-1 epochs (5,000 updates), and 3 of the 4 learning "
+                "rates (0.01 was never picked on validation), so that the 3 seeds of each "
+                "row fit: Table 1 is then a fifth of the run; the default one trains 6.7 "
+                "times as much",
+            ),
+            full=Setting(
+                argv(width=1000, init_width=1000, curve_width=1000, no_progress=True), 700.0
+            ),
+        ),
+        Run(
+            PLATEAU,
+            "initialization_plateau.py",
+            smoke=Setting(
+                argv(
+                    depths="1,4,5",
+                    width=16,
+                    epochs=1,
+                    train_images=1000,
+                    record_every=20,
+                    probe_images=100,
+                    no_progress=True,
+                ),
+                0.2,
+            ),
+            default=Setting(
+                argv(width=100, epochs=1, record_every=250, probe_images=300, no_progress=True),
+                0.2,
+                "100 units per layer and 1 of the default 10 epochs (5,000 updates): the "
+                "defaults took 20 minutes on a busy 2-core CPU",
+            ),
+            full=Setting(argv(no_progress=True), 20.0),
+        ),
+        Run(
+            BUDGET,
+            "initialization_budget.py",
+            smoke=Setting(
+                argv(width=8, hidden=2, epochs=1, train_images=1000, no_progress=True), 0.2
+            ),
+            default=Setting(
+                argv(width=100, epochs=1, no_progress=True),
+                0.2,
+                "100 units per layer and 1 of the default 6 epochs: at 5 × 1,000 units one "
+                "epoch of 2 networks took 5–11 minutes on a busy 2-core CPU",
+            ),
+            full=Setting(
+                argv(
+                    networks="tanh,tanh N,softsign,softsign N",
+                    lrs="0.1,0.03,0.3,0.03",
+                    epochs=3,
+                    no_progress=True,
+                ),
+                43.0,
+            ),
+        ),
+    ),
+    keep={
+        "initialization": STUDY_KEYS,
+        BUDGET: BUDGET_KEYS,
+        BUDGET + FULL: BUDGET_KEYS,
+        PLATEAU: PLATEAU_KEYS,
+        PLATEAU + FULL: PLATEAU_KEYS,
+    },
+    # The plateau and budget runs are newer than the first snapshots, which lack them.
+    optional=frozenset({BUDGET, PLATEAU}),
+    tables={
+        "jacobian": jacobian,
+        "table1": table1,
+        "section43": section43,
+        "budget": lambda s: budget(s, BUDGET),
+        "budget_full": lambda s: budget(s, BUDGET + FULL),
+        "plateau": lambda s: plateau(s, PLATEAU),
+        "plateau_full": lambda s: plateau(s, PLATEAU + FULL),
+    },
+    headline=headline,
+)
