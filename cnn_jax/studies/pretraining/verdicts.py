@@ -76,3 +76,44 @@ def compare(rows: dict, baseline: str = BASELINE, test_images: int | None = None
             ]
         out[name] = entry
     return out
+
+
+def seeds_of(row: dict) -> int:
+    """How many seeds a row's numbers are over (its per-seed best epochs)."""
+    return len(row.get("best_epoch") or row.get(ERROR_KEY) or [])
+
+
+def gap_interval(row: dict, base: dict) -> stats.Interval | None:
+    """The interval of row − base test error (points, each seed's best validation epoch):
+    paired over matched seeds where both rows keep their per-seed values, else Welch's from
+    their mean, sd and seed count (a stored table that kept only those); None with fewer
+    than 2 seeds a side."""
+    a, b = row.get(ERROR_KEY), base.get(ERROR_KEY)
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) >= 2:
+        return stats.paired_difference(a, b)
+    n, m = seeds_of(row), seeds_of(base)
+    if min(n, m) < 2:
+        return None
+    mean, sd = f"{ERROR_KEY}_mean", f"{ERROR_KEY}_sd"
+    return stats.welch_from_summary((row[mean], row[sd], n), (base[mean], base[sd], m))
+
+
+def gap_verdict(name: str, row: dict, base: dict) -> stats.Verdict | None:
+    """:func:`gap_interval`'s verdict against the papers' sign for ``name`` (if any)."""
+    interval = gap_interval(row, base)
+    if interval is None:
+        return None
+    return stats.gap_verdict(interval, PUBLISHED_SIGN.get(name))
+
+
+def baseline_of(rows: dict) -> str | None:
+    """The row the others are compared with: the papers' baseline, else Nielsen's init."""
+    return next((name for name in (BASELINE, "random init") if name in rows), None)
+
+
+def edge_note(row: dict) -> str:
+    """ "" or ", at the edge of {0.3, 1}": when the row's picked η sits on its grid's edge."""
+    lrs, lr = row.get("lrs"), row.get("chosen_lr")
+    if not lrs or lr is None or not stats.edge_of_grid(lr, lrs):
+        return ""
+    return f", at the edge of {{{', '.join(f'{x:g}' for x in lrs)}}}"
