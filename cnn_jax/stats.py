@@ -202,7 +202,7 @@ class Verdict:
         return f"{self.word}: {self.rule}{where}"
 
 
-def _budget_gate(budget_ratio: float | None, claim_budget: float | None) -> Verdict | None:
+def budget_gate(budget_ratio: float | None, claim_budget: float | None) -> Verdict | None:
     """ "not comparable (budget r)" when our budget (a fraction of the published one) is below
     ``claim_budget``, the fraction at which the entry says the claim should already show."""
     if budget_ratio is None or claim_budget is None or budget_ratio >= claim_budget:
@@ -233,7 +233,7 @@ def value_verdict(
     - interval wholly above (below) that band: "above" ("below"), or "not reproduced" when
       our budget reaches ``claim_budget`` (the difference is then the paper's claim failing);
     - otherwise, the interval crosses an edge of the band: "inconclusive"."""
-    if (gate := _budget_gate(budget_ratio, claim_budget)) is not None:
+    if (gate := budget_gate(budget_ratio, claim_budget)) is not None:
         return gate
     lo, hi = published - tolerance, published + tolerance
     band = f"{published:g} ± {tolerance:g}" if tolerance else f"{published:g}"
@@ -262,7 +262,7 @@ def gap_verdict(
     - without a published claim (``published_sign`` None): "above" (a > b) or "below";
     - with one (the sign of the published a − b): "reproduced" when ours has that sign,
       else "not reproduced"."""
-    if (gate := _budget_gate(budget_ratio, claim_budget)) is not None:
+    if (gate := budget_gate(budget_ratio, claim_budget)) is not None:
         return gate
     if difference.contains(0.0):
         return Verdict(INCONCLUSIVE, "the interval of the difference contains 0", difference)

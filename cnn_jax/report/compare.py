@@ -2,8 +2,12 @@
 and give the verdict of its rule.
 
 Verdicts: ``reproduced`` (the rule holds), ``near`` (it misses by at most the entry's
-tolerance, or twice it for ``within``, or its square for ``factor``), ``not reproduced``,
-and ``not measured`` (the run or the key is missing).
+tolerance, or twice it for ``within``, or its square for ``factor``), ``inconclusive`` (it
+misses, but the 95 % t-interval of our seeds' mean reaches the published side), ``not
+comparable (budget r)`` (it misses at r of the published updates, below the fraction at which
+the entry's claim should already show: its ``claim_budget``, else :data:`CLAIM_BUDGET`), ``not
+reproduced``, and ``not measured`` (the run or the key is missing). The rules of the last two
+steps are :mod:`cnn_jax.stats`'s; a row's ``why`` says which rule gave it and the interval.
 
     rows = compare.rows(published.load(), "runs/reproduce")
 """
@@ -15,10 +19,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_jax import stats
 from cnn_jax.published import Entry, Key, lookup
 
 REPRODUCED, NEAR, NOT, MISSING = "reproduced", "near", "not reproduced", "not measured"
-VERDICTS = (REPRODUCED, NEAR, NOT, MISSING)
+INCONCLUSIVE, NOT_COMPARABLE = stats.INCONCLUSIVE, stats.NOT_COMPARABLE
+VERDICTS = (REPRODUCED, NEAR, INCONCLUSIVE, NOT_COMPARABLE, NOT, MISSING)
+# Where an entry does not say at what fraction of the published updates its claim should
+# already show, a miss below half of them is not held against the paper.
+CLAIM_BUDGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,14 @@ class Row:
     verdict: str
     budget_ratio: float | None  # our updates / the published updates
     problem: str = ""  # why there is no measurement
+    why: str = ""  # the rule and interval behind an inconclusive or not-comparable verdict
+
+    @property
+    def label(self) -> str:
+        """The verdict as shown: "not comparable (budget 0.001)" with its ratio."""
+        if self.verdict == NOT_COMPARABLE and self.budget_ratio is not None:
+            return f"{NOT_COMPARABLE} (budget {self.budget_ratio:.2g})"
+        return self.verdict
 
 
 # ----------------------------------------------------------------------------- the rules
@@ -133,15 +150,21 @@ def _scalar(value) -> float:
     return float(value)
 
 
+def seed_values(entry: Entry, trees: list[dict]) -> list[float]:
+    """Our values of one entry (not an ordering): one per seed, or per item of a list."""
+    values = []
+    for tree in trees:
+        number = _number(tree, entry, entry.key)
+        values += number if isinstance(number, list) else [number]
+    return values
+
+
 def measure(entry: Entry, trees: list[dict]):
     """(measured, band, seeds) for one entry from its run's results (one per seed)."""
     if entry.rule == "ordering":
         per_key = [[_scalar(_number(t, entry, k)) for t in trees] for k in entry.key]
         return tuple(sum(v) / len(v) for v in per_key), None, len(trees)
-    values = []
-    for tree in trees:
-        number = _number(tree, entry, entry.key)
-        values += number if isinstance(number, list) else [number]
+    values = seed_values(entry, trees)
     mean = sum(values) / len(values)
     band = (min(values), max(values)) if len(values) > 1 else None
     if entry.band is not None:
@@ -195,7 +218,36 @@ def row(entry: Entry, results_root: str | Path) -> Row:
     if not finite:
         return Row(entry, None, None, seeds, MISSING, None, f"{entry.run}: not a finite number")
     v = verdict(entry.rule, entry.value, measured, entry.tolerance, band)
-    return Row(entry, measured, band, seeds, v, budget_ratio(entry, trees))
+    ratio = budget_ratio(entry, trees)
+    v, why = settle(entry, v, [] if entry.rule == "ordering" else seed_values(entry, trees), ratio)
+    return Row(entry, measured, band, seeds, v, ratio, why=why)
+
+
+# The side of the published number on which each rule holds: (low, high) of the region.
+_HOLDS = {
+    "within": lambda p, tol: (p - tol, p + tol),
+    "at_most": lambda p, tol: (-math.inf, p),
+    "at_least": lambda p, tol: (p, math.inf),
+}
+
+
+def settle(entry: Entry, v: str, values: list[float], ratio: float | None) -> tuple[str, str]:
+    """A miss (``near`` or ``not reproduced``) read against its uncertainty and budget:
+    (verdict, why). A miss at a budget below the entry's claim budget is ``not comparable``;
+    one whose seeds' 95 % t-interval reaches the region where the rule holds is
+    ``inconclusive``; the rest stand."""
+    if v not in (NEAR, NOT):
+        return v, ""
+    claim = entry.claim_budget if entry.claim_budget is not None else CLAIM_BUDGET
+    if v == NOT and (gate := stats.budget_gate(ratio, claim)) is not None:
+        return NOT_COMPARABLE, gate.rule
+    finite = [x for x in values if math.isfinite(x)]
+    if entry.rule in _HOLDS and len(finite) >= 2 and len(finite) == len(values):
+        ci = stats.mean_interval(finite)
+        low, high = _HOLDS[entry.rule](float(entry.value), entry.tolerance)
+        if ci.low <= high and ci.high >= low:
+            return INCONCLUSIVE, f"the interval of our mean reaches where the rule holds; {ci}"
+    return v, ""
 
 
 def rows(entries: list[Entry], results_root: str | Path) -> list[Row]:

@@ -89,8 +89,8 @@ def _cells(row: Row) -> tuple[str, ...]:
         e.kind,
         published_text(row),
         measured_text(row),
-        f"**{row.verdict}**",
-        rule_text(row),
+        f"**{row.label}**",
+        rule_text(row) + (f"; {row.why}" if row.why else ""),
         budget_text(row),
         source_text(row),
     )
