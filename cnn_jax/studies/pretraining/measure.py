@@ -28,7 +28,7 @@ from cnn_jax.inside import probes
 from cnn_jax.results import provenance, write_json
 from cnn_jax.studies.pretraining import estimate, readout, stages, verdicts
 from cnn_jax.studies.pretraining import finetune as finetune_lib
-from cnn_jax.studies.pretraining.config import PretrainConfig
+from cnn_jax.studies.pretraining.config import PRETRAINED, PretrainConfig
 from cnn_jax.studies.pretraining.figures import write_figures
 from cnn_jax.studies.pretraining.stages import Start
 from cnn_jax.studies.pretraining.tables import format_table
@@ -87,6 +87,7 @@ def finetune_row(
             for when, p in (("before", first), ("after", tuned))
         }
     row = _row(name, start, stats, (lrs, curves, diverged), choice, config.seeds, seconds)
+    row["updates"] = _updates(name, row, config, len(data.train[0]))
     row["readout"] = readouts
     if (where := non_finite(row)) is not None:
         raise Diverged(f"fine-tuning {name}: {where} is not finite; lower --lrs")
@@ -235,6 +236,14 @@ def measure_depths(
 def _mean_sd(values) -> tuple[float, float]:
     v = np.asarray(values, np.float64)
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def _updates(name: str, row: dict, config: PretrainConfig, images: int) -> float:
+    """The SGD steps behind a row's numbers, for its budget against a paper's: each
+    pretraining epoch of each layer, then the fine-tuning epochs its seeds ran (their mean)."""
+    steps = images // config.batch_size
+    pretraining = config.pretrain_epochs * len(config.hidden) if name in PRETRAINED else 0
+    return float((pretraining + np.mean(row["epochs_run_by_seed"])) * steps)
 
 
 def _row(name, start: Start, stats: G.GradStats, grid, choice, seeds: int, seconds) -> dict:

@@ -132,6 +132,8 @@ def test_script_writes_results(load_script, mnist, tmp_path, capsys):
         assert len(errors) == 2 and ci["low"] <= np.mean(errors) == ci["estimate"] <= ci["high"]
         assert row["chosen_lr_at_edge"] == (row["chosen_lr"] in (0.1, 3.0))
         assert [len(b) for b in row["correct_bits"]] == [1668, 1668]  # 10,000 bits in base64
+        # SGD steps: 5 a fine-tuning epoch (100 images, batch 20), 5 a pretraining layer epoch
+        assert row["updates"] == (10.0 if row["pretrain_s"] > 0 else 5.0)
         base = results["rows"]["random init"]["early_stopping_test_error_mean"]
         assert row["gap_to_random_init"] == pytest.approx(
             row["early_stopping_test_error_mean"] - base
