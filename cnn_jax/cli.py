@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from cnn_jax import compile_cache
+from cnn_jax import compile_cache, interrupt
 from cnn_jax.errors import EXIT_DIVERGED, EXIT_USAGE, Diverged, UsageError
 
 SEED_RANGE = 2**32  # jax.random.key takes an unsigned 32-bit seed without wrapping
@@ -53,7 +53,8 @@ class Parser(argparse.ArgumentParser):
 
 def one_line_errors(main: Callable, *, compiles: bool = True) -> Callable:
     """Wrap a script's ``main(argv)``: a :class:`UsageError` (bad data, folder, checkpoint,
-    config) ends it with one line and exit 2, :class:`Diverged` with one line and exit 3.
+    config) ends it with one line and exit 2, :class:`Diverged` with one line and exit 3,
+    Ctrl-C with one line naming where a rerun continues and exit 130 (:mod:`interrupt`).
     A script that ``compiles`` reuses compiled programs from the persistent cache
     (:mod:`compile_cache`); one that only reads JSON (the report) never starts JAX."""
     prog = Path(inspect.getfile(main)).name
@@ -63,7 +64,8 @@ def one_line_errors(main: Callable, *, compiles: bool = True) -> Callable:
         if compiles:
             compile_cache.enable()  # before the first compile
         try:
-            return main(argv)
+            with interrupt.one_line(prog):  # Ctrl-C: one line, exit 130
+                return main(argv)
         except UsageError as e:
             sys.stderr.write(f"{prog}: error: {e}\n")
             raise SystemExit(EXIT_USAGE) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 EXIT_USAGE = 2  # bad input, data, output folder or checkpoint: nothing was computed
 EXIT_DIVERGED = 3  # training produced a non-finite loss or gradient: lower the learning rate
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as a shell reports it): rerun to continue
 
 
 class UsageError(Exception):

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             if args["no_progress"]
             else (lambda line: print(line, file=sys.stderr))
         )
+        if line := store.continuing():
+            print(line, file=sys.stderr)
         bars = cli.progress_bars(args["no_progress"])
         results = study_lib.measure(
             mnist, study, store, seed=args["seed"], progress=bars, log=log, table=table

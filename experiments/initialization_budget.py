@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     mnist = cli.load_mnist(args["data_dir"], progress=not args["no_progress"])
     with cli.RunFolder(args["out"]) as out:
         store = budget_lib.open_rows(out.path, config, seed=args["seed"])
+        if line := store.continuing():
+            print(line, file=sys.stderr)
         log = (
             (lambda line: None)
             if args["no_progress"]

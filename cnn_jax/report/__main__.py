@@ -13,7 +13,20 @@ import sys
 from pathlib import Path
 
 from cnn_jax import cli, published
-from cnn_jax.report import build, compare, docs, md
+from cnn_jax.errors import UsageError
+from cnn_jax.report import build, checks, compare, docs, md
+
+
+def build_parser() -> cli.Parser:
+    p = cli.Parser(
+        prog="python -m cnn_jax.report",
+        description="Rebuild the report (report.html, report.md) of a reproduce output folder "
+        "from the runs already in it, and print its summary table.",
+        epilog="python -m cnn_jax.report --docs [--check] [--from-runs FOLDER] regenerates the "
+        "tables of README.md and docs/*.md instead (see its --docs --help).",
+    )
+    p.add_argument("out", nargs="?", default="runs/reproduce", help="The reproduce output folder.")
+    return p
 
 
 def docs_parser() -> cli.Parser:
@@ -41,21 +54,29 @@ def docs_parser() -> cli.Parser:
 @functools.partial(cli.one_line_errors, compiles=False)
 def update_docs(argv: list[str]) -> int:
     args = docs_parser().parse_args(argv)
-    return docs.update(
-        args.root,
-        check=args.check,
-        from_runs=args.from_runs,
-        from_full_runs=args.from_full_runs,
-        only=args.only,
-    )
+    try:
+        return docs.update(
+            args.root,
+            check=args.check,
+            from_runs=args.from_runs,
+            from_full_runs=args.from_full_runs,
+            only=args.only,
+        )
+    except OSError as e:  # a read-only checkout or docs folder
+        raise UsageError(f"cannot write {e.filename or args.root} ({e.strerror or e})") from None
 
 
 def main(argv: list[str]) -> int:
     if "--docs" in argv:
         return update_docs(argv)
-    out = Path(argv[0] if argv else "runs/reproduce")
+    out = Path(build_parser().parse_args(argv).out)
     if not out.is_dir():
         sys.stderr.write(f"python -m cnn_jax.report: error: {out} is not a folder\n")
+        return 2
+    try:
+        checks.writable(out / "report", "the report folder")
+    except UsageError as e:
+        sys.stderr.write(f"python -m cnn_jax.report: error: {e}\n")
         return 2
     rows = compare.rows(published.load(), out)
     page = build.write_report(out, rows)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnn_jax import results
 from cnn_jax.chapter import Chapter, Run
-from cnn_jax.report import html, md
+from cnn_jax.report import checks, html, md
 from cnn_jax.report.chapters import CHAPTERS
 from cnn_jax.report.compare import Row
 from cnn_jax.report.runner import STATE
@@ -135,6 +135,7 @@ def write_report(out: str | Path, rows: list[Row]) -> Path:
     report.mkdir(parents=True, exist_ok=True)
     chapters = collect(out, rows, report)
     study = _read(out / STATE / "reproduce.json")
-    results.write_text(report / "report.md", md.report(chapters, rows, study))
-    results.write_text(report / "index.html", html.report(chapters, rows, study))
+    failed = checks.failed_runs(out)
+    results.write_text(report / "report.md", md.report(chapters, rows, study, failed))
+    results.write_text(report / "index.html", html.report(chapters, rows, study, failed))
     return report / "index.html"

@@ -6,25 +6,29 @@ tolerance, or twice it for ``within``, or its square for ``factor``), ``inconclu
 misses, but the 95 % t-interval of our seeds' mean reaches the published side), ``not
 comparable (budget r)`` (it misses at r of the published updates, below the fraction at which
 the entry's claim should already show: its ``claim_budget``, else :data:`CLAIM_BUDGET`), ``not
-reproduced``, and ``not measured`` (the run or the key is missing). The rules of the last two
-steps are :mod:`cnn_jax.stats`'s; a row's ``why`` says which rule gave it and the interval.
+reproduced``, ``unreadable`` (a value there is not a finite number of the expected kind: shown
+with the reason, never scored; :mod:`cnn_jax.report.checks`) and ``not measured`` (the run or
+the key is missing; a failed run says so, with its exit code and last line). The rules of
+inconclusive and not comparable are :mod:`cnn_jax.stats`'s; a row's ``why`` says which rule
+gave its verdict and the interval.
 
     rows = compare.rows(published.load(), "runs/reproduce")
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnn_jax import stats
 from cnn_jax.published import Entry, Key, lookup
+from cnn_jax.report import checks
 
 REPRODUCED, NEAR, NOT, MISSING = "reproduced", "near", "not reproduced", "not measured"
 INCONCLUSIVE, NOT_COMPARABLE = stats.INCONCLUSIVE, stats.NOT_COMPARABLE
-VERDICTS = (REPRODUCED, NEAR, INCONCLUSIVE, NOT_COMPARABLE, NOT, MISSING)
+UNREADABLE = "unreadable"
+VERDICTS = (REPRODUCED, NEAR, INCONCLUSIVE, NOT_COMPARABLE, NOT, UNREADABLE, MISSING)
 # Where an entry does not say at what fraction of the published updates its claim should
 # already show, a miss below half of them is not held against the paper.
 CLAIM_BUDGET = 0.5
@@ -41,6 +45,7 @@ class Row:
     verdict: str
     budget_ratio: float | None  # our updates / the published updates
     problem: str = ""  # why there is no measurement
+    scale: str | None = None  # the scale its run was reproduced at, when recorded
     why: str = ""  # the rule and interval behind an inconclusive or not-comparable verdict
 
     @property
@@ -104,37 +109,47 @@ def _ordering(published, measured, tolerance: float) -> str:
 
 
 def run_results(results_root: str | Path, run: str) -> list[dict]:
-    """The results.json of a run, or of each of its seeds (<run>/s0, s1, ...)."""
+    """The results.json of a run, or of each of its seeds (<run>/s0, s1, ...); one that is
+    not a JSON object is :class:`~cnn_jax.report.checks.Unreadable`."""
     folder = Path(results_root) / run
     if (folder / "results.json").is_file():
-        return [json.loads((folder / "results.json").read_text())]
+        return [checks.read_results(folder / "results.json")]
+    return [checks.read_results(s / "results.json") for s in _seed_folders(folder)]
+
+
+def _seed_folders(folder: Path) -> list[Path]:
     seeds = sorted(
         (p for p in folder.glob("s*") if p.name[1:].isdigit()), key=lambda p: int(p.name[1:])
     )
-    return [
-        json.loads((s / "results.json").read_text())
-        for s in seeds
-        if (s / "results.json").is_file()
-    ]
+    return [s for s in seeds if (s / "results.json").is_file()]
 
 
-def _number(tree, entry: Entry, key: Key) -> float | list[float]:
+def _number(tree, entry: Entry, key: Key, lists: bool = True) -> float | list[float]:
+    """The entry's number at ``key``, each value checked (:func:`checks.reals`); ``lists``:
+    a list there may hold one value per seed (a run without seed folders)."""
+    where = ".".join(map(str, key))
     value = lookup(tree, key)
     if entry.ratio_of is not None:  # rows of per-layer values, e.g. ‖δˡ‖ per epoch
         a, b = entry.ratio_of
-        value = _median([row[a] / row[b] for row in value])
+        if not isinstance(value, list):
+            raise checks.Unreadable(f"{where} is not a list of rows")
+        value = _median(
+            [checks.real(row[a], f"{where}.{a}") / checks.real(row[b], f"{where}.{b}")
+             for row in value]
+        )  # fmt: skip
     if entry.divide_by is not None:
-        value = _scalar(value) / _scalar(lookup(tree, entry.divide_by))
+        divisor = checks.reals(lookup(tree, entry.divide_by), "divide_by", lists=True)
+        value = _mean(checks.reals(value, where, lists=True)) / _mean(divisor)
+    value = checks.reals(value, where, lists=lists or entry.list_is == "layers")
     if isinstance(value, list) and entry.list_is == "layers":
-        value = _scalar(value)  # one number: the mean over the layers
+        value = _mean(value)  # one number: the mean over the layers
     if isinstance(value, list):
-        return [float(v) * entry.scale for v in _flat(value)]
-    return float(value) * entry.scale
+        return [v * entry.scale for v in value]
+    return value * entry.scale
 
 
-def _flat(values):
-    for v in values:
-        yield from _flat(v) if isinstance(v, list) else (v,)
+def _mean(value: float | list[float]) -> float:
+    return sum(value) / len(value) if isinstance(value, list) else value
 
 
 def _median(values: list[float]) -> float:
@@ -143,35 +158,31 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def _scalar(value) -> float:
-    if isinstance(value, list):
-        flat = list(_flat(value))
-        return sum(flat) / len(flat)
-    return float(value)
-
-
-def seed_values(entry: Entry, trees: list[dict]) -> list[float]:
-    """Our values of one entry (not an ordering): one per seed, or per item of a list."""
-    values = []
-    for tree in trees:
-        number = _number(tree, entry, entry.key)
-        values += number if isinstance(number, list) else [number]
-    return values
-
-
-def measure(entry: Entry, trees: list[dict]):
-    """(measured, band, seeds) for one entry from its run's results (one per seed)."""
+def measure(entry: Entry, trees: list[dict], lists: bool | None = None):
+    """(measured, band, seeds) for one entry from its run's results (one per seed).
+    ``lists``: whether a list at the key may hold one value per seed; by default only when
+    there is one results.json (a run in seed folders has one number per folder)."""
+    lists = len(trees) == 1 if lists is None else lists
     if entry.rule == "ordering":
-        per_key = [[_scalar(_number(t, entry, k)) for t in trees] for k in entry.key]
+        per_key = [[_mean(_number(t, entry, k, lists)) for t in trees] for k in entry.key]
         return tuple(sum(v) / len(v) for v in per_key), None, len(trees)
-    values = seed_values(entry, trees)
+    values = seed_values(entry, trees, lists)
     mean = sum(values) / len(values)
     band = (min(values), max(values)) if len(values) > 1 else None
     if entry.band is not None:
-        low = min(_scalar(lookup(t, entry.band[0])) * entry.scale for t in trees)
-        high = max(_scalar(lookup(t, entry.band[1])) * entry.scale for t in trees)
-        band = (low, high)
+        low = min(_mean(checks.reals(lookup(t, entry.band[0]), "band", lists=True)) for t in trees)
+        high = max(_mean(checks.reals(lookup(t, entry.band[1]), "band", lists=True)) for t in trees)
+        band = (low * entry.scale, high * entry.scale)
     return mean, band, len(values)
+
+
+def seed_values(entry: Entry, trees: list[dict], lists: bool) -> list[float]:
+    """Our values of one entry (not an ordering): one per seed, or per item of a list."""
+    values = []
+    for tree in trees:
+        number = _number(tree, entry, entry.key, lists)
+        values += number if isinstance(number, list) else [number]
+    return values
 
 
 def our_updates(entry: Entry, tree: dict) -> float | None:
@@ -180,7 +191,9 @@ def our_updates(entry: Entry, tree: dict) -> float | None:
         return float(entry.our_updates)
 
     def get(part):
-        return float(part) if isinstance(part, int | float) else _scalar(lookup(tree, part))
+        if isinstance(part, int | float):
+            return float(part)
+        return _mean(checks.reals(lookup(tree, part), "updates", lists=True))
 
     try:
         if entry.our_updates_key is not None:
@@ -188,8 +201,8 @@ def our_updates(entry: Entry, tree: dict) -> float | None:
         if entry.updates_from is not None:
             f = entry.updates_from
             return get(f["epochs"]) * math.ceil(get(f["images"]) / get(f["batch"]))
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None  # Unreadable is a ValueError
     return None
 
 
@@ -204,26 +217,39 @@ def budget_ratio(entry: Entry, trees: list[dict]) -> float | None:
 def row(entry: Entry, results_root: str | Path) -> Row:
     if not entry.run:
         return Row(entry, None, None, 0, MISSING, None, "no run of this study measures it")
+    root = Path(results_root)
+    scale = checks.run_scale(root, entry.run)
     try:
-        trees = run_results(results_root, entry.run)
-    except (OSError, ValueError) as e:
-        return Row(entry, None, None, 0, MISSING, None, f"cannot read {entry.run}: {e}")
+        trees = run_results(root, entry.run)
+    except checks.Unreadable as e:
+        return Row(entry, None, None, 0, UNREADABLE, None, f"unreadable: {e}", scale)
+    except OSError as e:
+        return Row(entry, None, None, 0, MISSING, None, f"cannot read {entry.run}: {e}", scale)
     if not trees:
-        return Row(entry, None, None, 0, MISSING, None, f"no results.json in {entry.run}")
+        why = checks.run_failure(root, entry.run) or f"no results.json in {entry.run}"
+        return Row(entry, None, None, 0, MISSING, None, why, scale)
     try:
-        measured, band, seeds = measure(entry, trees)
-    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError) as e:
-        return Row(entry, None, None, 0, MISSING, None, f"{entry.run}: {e}")
+        seeded = not (root / entry.run / "results.json").is_file()
+        measured, band, seeds = measure(entry, trees, lists=not seeded)
+    except checks.Unreadable as e:
+        return Row(entry, None, None, 0, UNREADABLE, None, f"unreadable: {e}", scale)
+    except (KeyError, IndexError, TypeError, AttributeError, ZeroDivisionError) as e:
+        why = checks.run_failure(root, entry.run) or f"{entry.run}: {e}"
+        return Row(entry, None, None, 0, MISSING, None, why, scale)
+    except ValueError as e:
+        return Row(entry, None, None, 0, UNREADABLE, None, f"unreadable: {e}", scale)
     finite = all(map(math.isfinite, measured if isinstance(measured, tuple) else [measured]))
-    if not finite:
-        return Row(entry, None, None, seeds, MISSING, None, f"{entry.run}: not a finite number")
+    if not finite:  # a ratio or mean of finite numbers can still overflow
+        why = f"unreadable: {entry.run}: not a finite number"
+        return Row(entry, None, None, seeds, UNREADABLE, None, why, scale)
     v = verdict(entry.rule, entry.value, measured, entry.tolerance, band)
     ratio = budget_ratio(entry, trees)
-    v, why = settle(entry, v, [] if entry.rule == "ordering" else seed_values(entry, trees), ratio)
-    return Row(entry, measured, band, seeds, v, ratio, why=why)
+    values = [] if entry.rule == "ordering" else seed_values(entry, trees, not seeded)
+    v, why = settle(entry, v, values, ratio)
+    return Row(entry, measured, band, seeds, v, ratio, "", scale, why)
 
 
-# The side of the published number on which each rule holds: (low, high) of the region.
+# The region where each rule holds, (low, high), around the published p with tolerance tol.
 _HOLDS = {
     "within": lambda p, tol: (p - tol, p + tol),
     "at_most": lambda p, tol: (-math.inf, p),
@@ -232,7 +258,7 @@ _HOLDS = {
 
 
 def settle(entry: Entry, v: str, values: list[float], ratio: float | None) -> tuple[str, str]:
-    """A miss (``near`` or ``not reproduced``) read against its uncertainty and budget:
+    """A miss (``near`` or ``not reproduced``) read against its budget and uncertainty:
     (verdict, why). A miss at a budget below the entry's claim budget is ``not comparable``;
     one whose seeds' 95 % t-interval reaches the region where the rule holds is
     ``inconclusive``; the rest stand."""

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cnn_jax.chapter import FULL
 from cnn_jax.errors import UsageError
-from cnn_jax.report import runner
+from cnn_jax.report import checks, runner
 from cnn_jax.report.chapters import CHAPTERS, NAMES, chapter
 from cnn_jax.results import write_json
 from cnn_jax.tables import md_table
@@ -150,9 +150,21 @@ def _run_results(folder: Path) -> list[dict]:
     """The results of a run folder: its results.json (or benchmark.json), or each seed's."""
     for name in ("results.json", "benchmark.json"):
         if (folder / name).is_file():
-            return [json.loads((folder / name).read_text())]
+            return [_checked(folder / name)]
     seeds = sorted(folder.glob("s[0-9]*/results.json"), key=lambda p: int(p.parent.name[1:]))
-    return [json.loads(p.read_text()) for p in seeds]
+    return [_checked(p) for p in seeds]
+
+
+def _checked(path: Path) -> dict:
+    """A run's results as a dict whose every number is finite; else one line (UsageError):
+    a snapshot holds only what the docs can show."""
+    try:
+        tree = checks.read_results(path)
+    except checks.Unreadable as e:
+        raise UsageError(f"{e}; rerun that run") from None
+    if (bad := checks.first_bad_number(tree)) is not None:
+        raise UsageError(f"{path}: {bad}; rerun that run") from None
+    return tree
 
 
 def _done_provenance(runs_dir: Path, run: str) -> dict | None:

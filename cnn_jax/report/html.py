@@ -55,7 +55,7 @@ def summary(rows: list[Row], walls: dict[str, float]) -> str:
     return f'<table id="summary"><tr><th>chapter</th>{head}</tr>{"".join(body)}</table>'
 
 
-def registry(rows: list[Row]) -> str:
+def registry(rows: list[Row], scale: str | None = None) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in md.HEADER)
     body = []
     for row in rows:
@@ -68,6 +68,7 @@ def registry(rows: list[Row]) -> str:
             f"<td>{escape(e.kind)}</td>"
             f"<td>{escape(md.published_text(row))}</td>"
             f"<td>{escape(md.measured_text(row))}</td>"
+            f"<td>{escape(md.scale_text(row, scale))}</td>"
             f'<td class="verdict {_cls(row.verdict)}">{escape(row.label)}</td>'
             f"<td>{escape(md.rule_text(row))}"
             f"{f'<br><small>{escape(row.why)}</small>' if row.why else ''}</td>"
@@ -78,7 +79,7 @@ def registry(rows: list[Row]) -> str:
     return f'<table class="registry"><tr>{head}</tr>{"".join(body)}</table>'
 
 
-def chapter_section(info) -> str:
+def chapter_section(info, scale: str | None = None) -> str:
     chap = info.chapter
     parts = [f'<section id="{chap.name}"><h2>{escape(chap.title)}</h2>',
              f"<p>{escape(chap.question)}</p>"]  # fmt: skip
@@ -92,7 +93,7 @@ def chapter_section(info) -> str:
                 "</figcaption></figure>"
             )
     if info.rows:
-        parts.append(registry(info.rows))
+        parts.append(registry(info.rows, scale))
     items = []
     for run in info.runs:
         status = "" if run.returncode in (0, None) else f" (exit {run.returncode})"
@@ -107,18 +108,22 @@ def chapter_section(info) -> str:
     return "\n".join(parts) + "</section>"
 
 
-def report(chapters, rows: list[Row], study: dict) -> str:
-    """index.html: counts, total time and machine at the top, then one section per chapter."""
+def report(chapters, rows: list[Row], study: dict, failed: list | None = None) -> str:
+    """index.html: counts, total time and machine at the top, the failed runs, then one
+    section per chapter."""
     walls = {c.chapter.name: c.wall_seconds for c in chapters if c.runs}
-    sections = "\n".join(chapter_section(c) for c in chapters)
+    sections = "\n".join(chapter_section(c, study.get("scale")) for c in chapters)
+    failures = "".join(f"<li>{escape(t)}</li>" for t in md.failed_text(failed or []))
+    failures = f'<h2>Failed runs</h2><ul id="failed">{failures}</ul>' if failures else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>cnn_jax: the study, reproduced</title><style>{STYLE}</style>{IMAGE_CHECK}</head>
 <body>
 <h1>cnn_jax: the study, reproduced</h1>
-<p id="headline">{escape(md.headline(rows, study))}</p>
+<p id="headline">{escape(md.headline(rows, study, failed))}</p>
 <p id="machine">Machine: {escape(md.machine_text(study))}.</p>
 {summary(rows, walls)}
+{failures}
 {sections}
 </body></html>
 """

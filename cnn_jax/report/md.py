@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnn_jax.report.chapters import NAMES
-from cnn_jax.report.compare import VERDICTS, Row, counts
+from cnn_jax.report.compare import MISSING, REPRODUCED, VERDICTS, Row, counts
 
 
 def number(x: float | None, digits: int = 4) -> str:
@@ -77,11 +77,25 @@ def source_text(row: Row) -> str:
     return f"{s.authors} {s.year}, {s.where}{checked}"
 
 
-HEADER = ("id", "quantity", "kind", "published", "measured", "verdict", "rule", "budget ratio",
-          "source")  # fmt: skip
+HEADER = ("id", "quantity", "kind", "published", "measured", "scale", "verdict", "rule",
+          "budget ratio", "source")  # fmt: skip
 
 
-def _cells(row: Row) -> tuple[str, ...]:
+def scale_text(row: Row, scale: str | None = None) -> str:
+    """The scale the row's run was reproduced at, flagged when it is not the report's."""
+    if row.scale is None:
+        return "–"
+    return row.scale if scale in (None, "?", row.scale) else f"{row.scale} (not {scale})"
+
+
+def other_scale(rows: list[Row], scale: str | None) -> list[Row]:
+    """The rows measured by runs of another scale than ``scale`` (the last reproduction's)."""
+    if scale in (None, "?"):
+        return []
+    return [r for r in rows if r.scale is not None and r.scale != scale]
+
+
+def _cells(row: Row, scale: str | None = None) -> tuple[str, ...]:
     e = row.entry
     return (
         f"`{e.id}`",
@@ -89,6 +103,7 @@ def _cells(row: Row) -> tuple[str, ...]:
         e.kind,
         published_text(row),
         measured_text(row),
+        scale_text(row, scale),
         f"**{row.label}**",
         rule_text(row) + (f"; {row.why}" if row.why else ""),
         budget_text(row),
@@ -103,10 +118,16 @@ def _table(header, body) -> str:
     return "\n".join([line(header), line(["---"] * len(header)), *map(line, body)]) + "\n"
 
 
-def registry_table(rows: list[Row], chapter: str | None = None) -> str:
-    """Published against measured, one line per entry (of ``chapter`` only, when given)."""
+def registry_table(rows: list[Row], chapter: str | None = None, scale: str | None = None) -> str:
+    """Published against measured, one line per entry (of ``chapter`` only, when given); a
+    row measured at another scale than ``scale`` is flagged."""
     chosen = [r for r in rows if chapter is None or r.entry.chapter == chapter]
-    return _table(HEADER, [_cells(r) for r in chosen])
+    return _table(HEADER, [_cells(r, scale) for r in chosen])
+
+
+def failed_text(failed: list[tuple[str, int, str]]) -> list[str]:
+    """One line per failed run: its path, exit code and the last line of its error."""
+    return [f"{path}: exit {code}" + (f": {line}" if line else "") for path, code, line in failed]
 
 
 def summary_table(rows: list[Row], wall_seconds: dict[str, float] | None = None) -> str:
@@ -169,24 +190,37 @@ def machine_text(study: dict) -> str:
     )
 
 
-def headline(rows: list[Row], study: dict) -> str:
+def headline(rows: list[Row], study: dict, failed: list | None = None) -> str:
     c = counts(rows)
-    text = ", ".join(f"{c[v]} {v}" for v in VERDICTS if c[v] or v != VERDICTS[-1])
+    text = ", ".join(f"{c[v]} {v}" for v in VERDICTS if c[v] or v in (REPRODUCED, MISSING))
     runs = sum((study.get("chapter_wall_seconds") or {}).values())
     total = duration(runs) if runs else "–"
     last = duration(study["wall_seconds"]) if study.get("wall_seconds") else "–"
     scale = study.get("scale", "?")
-    return (
+    text = (
         f"{len(rows)} published numbers: {text}. Scale {scale}; total time of the runs "
         f"{total} (the last call of reproduce.py: {last}, finished runs skipped)."
     )
+    if others := other_scale(rows, scale):
+        scales = ", ".join(sorted({r.scale for r in others}))
+        text += (
+            f" {len(others)} of the numbers come from runs at another scale ({scales}), "
+            "flagged in the tables."
+        )
+    if failed:
+        text += f" {len(failed)} run(s) failed: see Failed runs."
+    return text
 
 
-def report(chapters, rows: list[Row], study: dict) -> str:
-    """report.md: the same tables as index.html."""
+def report(chapters, rows: list[Row], study: dict, failed: list | None = None) -> str:
+    """report.md: the same tables as index.html. ``failed``: (run path, exit code, last
+    line) of every failed run (:func:`cnn_jax.report.checks.failed_runs`)."""
     walls = {c.chapter.name: c.wall_seconds for c in chapters if c.runs}
-    lines = ["# cnn_jax: the study, reproduced", "", headline(rows, study), "",
+    scale = study.get("scale")
+    lines = ["# cnn_jax: the study, reproduced", "", headline(rows, study, failed), "",
              f"Machine: {machine_text(study)}.", "", summary_table(rows, walls)]  # fmt: skip
+    if failed:
+        lines += ["", "## Failed runs", "", *(f"- {t}" for t in failed_text(failed))]
     for info in chapters:
         chap = info.chapter
         lines += ["", f"## {chap.title}", "", chap.question, ""]
@@ -194,7 +228,7 @@ def report(chapters, rows: list[Row], study: dict) -> str:
         for run in info.runs:
             lines += [f"![{run.path}: {Path(f).stem}]({f})" for f in run.figures]
         if info.rows:
-            lines += ["", registry_table(info.rows)]
+            lines += ["", registry_table(info.rows, scale=scale)]
         lines += ["", "Provenance:", ""]
         for run in info.runs:
             status = "" if run.returncode in (0, None) else f" (exit {run.returncode})"

@@ -10,11 +10,19 @@ import json
 import time
 from pathlib import Path
 
-from cnn_jax import cli, published, results
+from cnn_jax import cli, interrupt, published, results
 from cnn_jax.errors import UsageError
 from cnn_jax.report import build, compare, md
 from cnn_jax.report.chapters import CHAPTERS
-from cnn_jax.report.runner import STATE, Job, is_done, jobs, prune_stale_seeds, run_job
+from cnn_jax.report.runner import (
+    STATE,
+    HeldFolders,
+    Job,
+    is_done,
+    jobs,
+    prune_stale_seeds,
+    run_job,
+)
 
 
 def plan_text(plan: list[Job], out: Path, scale: str) -> str:
@@ -35,9 +43,12 @@ def plan_text(plan: list[Job], out: Path, scale: str) -> str:
     return "\n".join(lines)
 
 
-def run_chapters(plan: list[Job], out: Path, log=print) -> tuple[dict, list[str]]:
+def run_chapters(
+    plan: list[Job], out: Path, log=print, held: HeldFolders | None = None
+) -> tuple[dict, list[str]]:
     """Run the plan chapter by chapter; returns (wall seconds per chapter, failed chapters).
-    A failed run is one line; the other chapters still run."""
+    A failed run is one line; the other chapters still run. ``held``: the run folders this
+    reproduction holds (see :class:`HeldFolders`)."""
     walls, failed = {}, []
     names = list(dict.fromkeys(j.chapter for j in plan))
     for i, name in enumerate(names, 1):
@@ -45,13 +56,17 @@ def run_chapters(plan: list[Job], out: Path, log=print) -> tuple[dict, list[str]
         log(f"[{i}/{len(names)}] {name}: {len(chosen)} run(s)")
         codes = []
         for job in chosen:
+            interrupt.rows_saved(plan.index(job), len(plan), "run")  # for Ctrl-C's line
             skipped = is_done(out, job)
-            code = run_job(job, out, log)
+            code = run_job(job, out, log, held)
             codes.append(code)
             wall = _recorded_wall(out, job)
             walls[name] = walls.get(name, 0.0) + wall
             what = "done earlier, skipped" if skipped else f"{md.duration(wall)}"
-            log(f"  {job.path}: {what}" + ("" if code == 0 else f" (FAILED, exit {code})"))
+            rest = plan[plan.index(job) + 1 :]
+            left = sum(j.estimate_s for j in rest if not is_done(out, j))
+            when = f"; the whole study: ~{md.duration(left)} left" if rest else ""
+            log(f"  {job.path}: {what}" + ("" if code == 0 else f" (FAILED, exit {code})") + when)
         if any(codes):
             failed.append(name)
     return walls, failed
@@ -77,7 +92,11 @@ def reproduce(out: Path, scale: str, seeds: int, chapters: tuple[str, ...]) -> i
         if not plan:
             raise UsageError("nothing to run")
         print(plan_text(plan, out, scale), flush=True)
-        walls, failed = run_chapters(plan, out, log=lambda s: print(s, flush=True))
+        held = HeldFolders(out, plan)  # no other command writes into a run folder meanwhile
+        try:
+            walls, failed = run_chapters(plan, out, lambda s: print(s, flush=True), held)
+        finally:
+            held.release()
         info = {
             "scale": scale,
             "seeds": seeds,

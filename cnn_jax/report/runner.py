@@ -6,15 +6,18 @@ Each run is its script in a subprocess (a crash or a leak in one cannot touch an
 - ``<run path>.started.json``: the command, written before the script starts. A later call
   with another command for the same run clears the run folder first (its checkpoints belong
   to another configuration); with the same command the script resumes from its checkpoints.
-- ``<run path>.done.json``: the command, the exit status, the wall time and the provenance
-  (commit, machine, versions, date), written atomically when the script ends. A run whose
-  marker holds the same command and exit status 0 is skipped.
+- ``<run path>.done.json``: the command, the exit status, the wall time, the scale, the
+  SHA-256 of its results files and the provenance (commit, machine, versions, date), written
+  atomically when the script ends. A run whose marker holds the same command and exit status
+  0, and whose results files are there with those digests, is skipped.
 - ``walltimes.json``: the last wall time of every (run, scale) on this machine, which
   replaces the estimate of the plan the next time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -25,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnn_jax import results
+from cnn_jax import cli, results
 from cnn_jax.chapter import Run
 from cnn_jax.report.chapters import CHAPTERS
 
@@ -99,9 +102,27 @@ def marker(out: Path, path: str, kind: str) -> Path:
     return out / STATE / f"{path}.{kind}.json"
 
 
+RESULT_FILES = ("results.json", "benchmark.json")  # what a finished run leaves to be read
+
+
+def results_digest(folder: Path) -> dict[str, str]:
+    """{file name: SHA-256} of the results files in a run folder."""
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in RESULT_FILES
+        if (folder / name).is_file()
+    }
+
+
 def is_done(out: Path, job: Job) -> bool:
+    """The run finished with this very command and exit 0, and its results are there,
+    unchanged since (a deleted folder, or results another command wrote into it, do not
+    count)."""
     done = _read(marker(out, job.path, "done"))
-    return bool(done) and done.get("command") == job.command and done.get("returncode") == 0
+    if not done or done.get("command") != job.command or done.get("returncode") != 0:
+        return False
+    found = results_digest(out / job.path)
+    return bool(found) and found == done.get("results", found)
 
 
 # Runs the script as __main__ after asking Linux to SIGKILL it when reproduce dies
@@ -121,10 +142,50 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-def run_job(job: Job, out: Path, log) -> int:
-    """Run one script (or skip it when its done-marker matches); returns its exit status."""
+class HeldFolders:
+    """Every run folder of a plan locked by the reproduction (:class:`cnn_jax.cli.RunFolder`),
+    so that no other command writes into one, finished or not; a run's own script takes the
+    lock over while it runs (:meth:`lent`). A folder in use by another process is refused
+    (UsageError, one line) before any run starts."""
+
+    def __init__(self, out: Path, plan: list[Job]):
+        self.out = out
+        self.folders: dict[str, cli.RunFolder] = {}
+        try:
+            for job in plan:
+                self.folders[job.path] = cli.RunFolder(out / job.path)
+        except BaseException:
+            self.release()
+            raise
+
+    @contextlib.contextmanager
+    def lent(self, path: str):
+        """Unlock ``path`` while its script runs, and lock it again after."""
+        held = self.folders.pop(path, None)
+        if held is not None:
+            held.release()
+        try:
+            yield
+        finally:
+            if held is not None:
+                self.folders[path] = cli.RunFolder(self.out / path)
+
+    def release(self) -> None:
+        for held in self.folders.values():
+            held.release()
+        self.folders.clear()
+
+
+def run_job(job: Job, out: Path, log, held: HeldFolders | None = None) -> int:
+    """Run one script (or skip it when its done-marker matches); returns its exit status.
+    With ``held``, the run folder is unlocked for the script only while it runs."""
     if is_done(out, job):
         return 0
+    with held.lent(job.path) if held is not None else contextlib.nullcontext():
+        return _run(job, out, log)
+
+
+def _run(job: Job, out: Path, log) -> int:
     started = _read(marker(out, job.path, "started"))
     if started and started.get("command") != job.command:
         # another configuration's checkpoints: a script would refuse or mix them
@@ -148,7 +209,14 @@ def run_job(job: Job, out: Path, log) -> int:
     prov["command"] = job.command
     results.write_json(
         marker(out, job.path, "done"),
-        {"command": job.command, "returncode": code, "wall_seconds": wall, "provenance": prov},
+        {
+            "command": job.command,
+            "returncode": code,
+            "wall_seconds": wall,
+            "scale": job.scale,
+            "results": results_digest(out / job.path),
+            "provenance": prov,
+        },
     )
     if code == 0:
         _record_walltime(out, job, wall)

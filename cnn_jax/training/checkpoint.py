@@ -42,6 +42,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from cnn_jax import interrupt
 from cnn_jax.errors import Diverged, UsageError
 from cnn_jax.nn.tree import path_name
 
@@ -194,6 +195,7 @@ class RunCheckpoints:
             ),
         )
         self._manager.wait_until_finished()
+        interrupt.epoch_saved(step)
 
     def _json(self, step: int, item: str) -> Any:
         """A JSON item of a checkpoint, read directly (Orbax's JSON handler writes one file)."""
@@ -361,6 +363,8 @@ def resume(
         log(f"checkpoint after epoch {step} is corrupt ({why}); resuming from epoch {start}")
     if found is not None and not skipped and (epochs is None or start < epochs):
         log(f"resuming from the checkpoint after epoch {start}")
+    if found is not None:
+        interrupt.epoch_saved(found.step)
     return found
 
 

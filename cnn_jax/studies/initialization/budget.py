@@ -194,6 +194,7 @@ def measure(
                 raise Diverged(f"budget {activation}: {e} (--lrs)") from None
             store.put(key, saved)
             shutil.rmtree(checkpoint, ignore_errors=True)
+            log(store.pace())
         networks.update(saved)
         for label in labels:
             log(f"{label}: test error {saved[label]['test_error']:.2f} %")

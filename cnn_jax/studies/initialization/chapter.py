@@ -14,6 +14,7 @@ STUDY_KEYS = keys(
         "test_error_sd",
         "test_errors",
         "chosen_lr",
+        "diverged",
         "published_test_error",
         "updates",
     ),
@@ -70,7 +71,10 @@ def table1(s: dict) -> str:
         ours = f"{e['test_error']:.2f}"
         if seeds > 1:
             ours += f" ± {e['test_error_sd']:.2f}"
-        rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, e["chosen_lr"]])
+        lr = f"{e['chosen_lr']}"
+        if gone := sorted({r["lr"] for r in e.get("diverged", [])}):  # never picked
+            lr += f" ({', '.join(f'{v:g}' for v in gone)}: diverged)"
+        rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, lr])
     header = [
         "network",
         "paper, Table 1 (%)",

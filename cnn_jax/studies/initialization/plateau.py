@@ -87,7 +87,7 @@ class Plateau:
     )
     chance_margin: float = flag(
         10.0,
-        "The error has left chance once it is this many points below 90 %.",
+        "The error has left chance once it is this many points below chance (90 percent).",
         type=float,
     )
     tolerance: float = flag(

@@ -528,12 +528,16 @@ def open_rows(out, study: Study, *, seed: int, table: bool) -> RowStore:
     """The finished rows of this run in ``out`` (another configuration's rows there are
     refused: UsageError)."""
     total = len(study.networks) * (1 + table) + len(study.curve_networks)
-    return RowStore(out, {"study": dataclasses.asdict(study), "seed": seed, "table": table}, total)
+    kinds = {"init": len(study.networks), "curve": len(study.curve_networks)}
+    kinds |= {"table": len(study.networks)} if table else {}
+    config = {"study": dataclasses.asdict(study), "seed": seed, "table": table}
+    return RowStore(out, config, total, kinds)
 
 
-def _saved_row(store: RowStore, key: str, compute: Callable[[], dict], hint: str) -> dict:
+def _saved_row(store: RowStore, key: str, compute: Callable[[], dict], hint: str, log) -> dict:
     """Row ``key`` from ``store``, else ``compute()`` it, check that every number is finite
-    (else :class:`Diverged` naming the row, the number and ``hint``) and save it."""
+    (else :class:`Diverged` naming the row, the number and ``hint``), save it and ``log``
+    the whole run's progress."""
     saved = store.get(key)
     if saved is not None:
         return saved
@@ -541,6 +545,7 @@ def _saved_row(store: RowStore, key: str, compute: Callable[[], dict], hint: str
     if (where := non_finite(row)) is not None:
         raise Diverged(f"{key}: {where} is not finite; {hint}")
     store.put(key, row)
+    log(store.pace())
     return row
 
 
@@ -643,12 +648,14 @@ def measure(
             f"init {label}",
             lambda: init_row(label, study, keys, fixed, jacobian_images),
             "the network overflows at init; lower --init-hidden or --init-width",
+            log,
         ),
         "curves": lambda label: _saved_row(
             store,
             f"curve {label}",
             lambda: curve_row(label, study, curve_key, train, probe),
             "non-finite activations while training; lower --curve-lr",
+            log,
         ),
     }
     if table:
@@ -658,6 +665,7 @@ def measure(
             f"table {label}",
             lambda: _table_row(label, study, table_key, data, store, progress, log),
             "lower --lrs",
+            log,
         )
     results: dict = {"study": dataclasses.asdict(study), "seed": seed}
     timings = {}
