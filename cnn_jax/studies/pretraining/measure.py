@@ -137,8 +137,8 @@ def measure(
     line; ``log`` also hears each finished stage with the whole run's time left).
     ``progress(desc, total)``: a tqdm-like bar factory (default silent)."""
     start = time.perf_counter()
-    if store.done:
-        log(f"continuing: {len(store.done)} of {store.total} layers and rows saved in {store.out}")
+    if (continuing := store.continuing()) is not None:  # layers count as rows here
+        log(f"{continuing} in {store.out}")
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     data = split_data(mnist, config, keys)
     x = data.train[0].reshape(data.train[0].shape[0], -1)  # [N, 784]

@@ -173,7 +173,7 @@ def test_a_diverging_rate_is_recorded_and_a_rerun_says_it_continues(
     assert "1e+09 (diverged: seed 0 in epoch 1; seed 1 in epoch 1)" in first
     assert load_script("pretraining").main(argv) == 0
     again = capsys.readouterr().out
-    assert "continuing: 2 of 2 layers and rows saved in" in again
+    assert "continuing: 2 of 2 rows saved in" in again
     assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
 
 
