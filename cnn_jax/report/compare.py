@@ -29,9 +29,7 @@ REPRODUCED, NEAR, NOT, MISSING = "reproduced", "near", "not reproduced", "not me
 INCONCLUSIVE, NOT_COMPARABLE = stats.INCONCLUSIVE, stats.NOT_COMPARABLE
 UNREADABLE = "unreadable"
 VERDICTS = (REPRODUCED, NEAR, INCONCLUSIVE, NOT_COMPARABLE, NOT, UNREADABLE, MISSING)
-# Where an entry does not say at what fraction of the published updates its claim should
-# already show, a miss below half of them is not held against the paper.
-CLAIM_BUDGET = 0.5
+CLAIM_BUDGET = stats.CLAIM_BUDGET  # an entry's claim budget when it states none
 
 
 @dataclass(frozen=True)
