@@ -2,8 +2,9 @@
 
 Each stage (a pretraining layer of one method, a row's fine-tuning) is weighed by its
 multiply-adds: images × seeds (× rates) × the weights it trains, times its epochs. The time
-per multiply-add of the stages timed so far (their compiling included) prices the stages
-left. With ``patience`` a row's epochs are a bound, so the estimate is one too ("at most").
+per multiply-add of the stages of its kind timed so far (pretraining layers, fine-tuned rows;
+their compiling included), else of any kind, prices the stages left. With ``patience`` a row's
+epochs are a bound, so the estimate is one too ("at most").
 """
 
 from __future__ import annotations
@@ -35,14 +36,18 @@ def stage_work(config: PretrainConfig, images: int, validation: int) -> dict[str
     return work
 
 
+def _kind(key: str) -> str:
+    """ "pretraining" for a stage "<method> layer <l>", else "fine-tuning"."""
+    return "pretraining" if " layer " in key else "fine-tuning"
+
+
 class WholeRun:
     """Tracks the stages of one run; :meth:`finished` logs a line with the time left."""
 
     def __init__(self, work: dict[str, float], *, bound: bool, log: Callable[[str], None]):
         self.work, self.bound, self.log = work, bound, log
         self.left = dict(work)
-        self.timed_work = 0.0
-        self.timed_seconds = 0.0
+        self.timed: dict[str, list[float]] = {}  # kind -> [work, seconds] of its timed stages
         self.started = time.perf_counter()
 
     def saved(self, key: str) -> None:
@@ -50,17 +55,24 @@ class WholeRun:
         self.left.pop(key, None)
 
     def finished(self, key: str, seconds: float) -> None:
-        self.timed_work += self.left.pop(key, 0.0)
-        self.timed_seconds += seconds
+        timed = self.timed.setdefault(_kind(key), [0.0, 0.0])
+        timed[0] += self.left.pop(key, 0.0)
+        timed[1] += seconds
         self.log(f"{key}: {seconds:.0f} s; whole run: {self.remaining()}")
 
     def remaining(self) -> str:
         """ "about 12 min left (at most)", or "done"."""
         if not self.left:
             return "done"
-        if self.timed_work == 0:
+        work, seconds = (sum(t[i] for t in self.timed.values()) for i in (0, 1))
+        if work == 0:
             return "no estimate yet"
-        minutes = sum(self.left.values()) * self.timed_seconds / self.timed_work / 60
+
+        def rate(kind: str) -> float:
+            own = self.timed.get(kind)
+            return own[1] / own[0] if own and own[0] else seconds / work
+
+        minutes = sum(w * rate(_kind(key)) for key, w in self.left.items()) / 60
         elapsed = (time.perf_counter() - self.started) / 60
         return (
             f"{elapsed:.0f} min so far, about {minutes:.0f} min left"

@@ -254,3 +254,19 @@ def test_the_presets_are_readable_without_jax():
         "PretrainConfig.preset('tiny'); sys.exit('jax' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_whole_run_estimate_prices_each_kind_of_stage_by_its_own_rate():
+    from cnn_jax.studies.pretraining.estimate import WholeRun, stage_work
+
+    config = PretrainConfig.tiny(rows=("random init", "RBM"))
+    work = stage_work(config, images=100, validation=100)
+    assert list(work) == ["RBM layer 1", "random init", "RBM"]
+    lines = []
+    whole = WholeRun({"A layer 1": 10.0, "x": 100.0, "y": 100.0}, bound=True, log=lines.append)
+    whole.finished("A layer 1", 60.0)  # 6 s a unit: the rows are priced at it, none timed yet
+    assert "about 20 min left at most (2 of 3 stages to go)" in lines[-1]
+    whole.finished("x", 60.0)  # a row timed: 0.6 s a unit for the row left
+    assert "about 1 min left at most (1 of 3 stages to go)" in lines[-1]
+    whole.saved("y")
+    assert whole.remaining() == "done"
