@@ -61,6 +61,9 @@ class Entry:
     sd: float | None = None  # the published spread of a "mean ± sd" entry
     updates: float | None = None  # the published number of parameter updates
     updates_note: str = ""
+    # the fraction of ``updates`` at which the claim should already show: a miss at a smaller
+    # budget is "not comparable" (None: the report's default, compare.CLAIM_BUDGET)
+    claim_budget: float | None = None
     scale: float = 1.0  # our number × scale is in the published unit (fractions -> %)
     divide_by: Key | None = None  # our number is key / divide_by (a ratio of two results)
     band: tuple[Key, Key] | None = None  # keys of our seeds' low and high percentiles

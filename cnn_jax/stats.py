@@ -9,7 +9,7 @@ Intervals (95 % unless asked otherwise), each an :class:`Interval` that prints i
 - :func:`paired_difference`: the t-interval of the mean of per-seed differences a_i − b_i,
   for two of our rows run with matched seeds (same data order, same output layer...).
 - :func:`welch_difference`: the Welch t-interval of mean(a) − mean(b), for rows whose seeds
-  are not matched.
+  are not matched (:func:`welch_from_summary` from mean, sd and n alone).
 - :func:`mcnemar`: McNemar's exact test on per-image correctness of two networks on the same
   test images (kept as packed bits: :func:`pack_correct`).
 
@@ -41,6 +41,9 @@ BELOW = "below"
 INCONCLUSIVE = "inconclusive"
 NOT_COMPARABLE = "not comparable"  # printed with its budget ratio: "not comparable (budget 0.001)"
 WORDS = (REPRODUCED, ABOVE, BELOW, INCONCLUSIVE, NOT_COMPARABLE, NOT_REPRODUCED)
+# Where a registry entry does not say at what fraction of the published updates its claim
+# should already show, a miss below half of them is not held against the paper.
+CLAIM_BUDGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,22 @@ def paired_difference(a: Sequence[float], b: Sequence[float], level: float = LEV
 def welch_difference(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> Interval:
     """Welch's t-interval of mean(a) − mean(b) for unmatched samples (unequal variances)."""
     a, b = _values(a, "welch_difference"), _values(b, "welch_difference")
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff, se = float(a.mean() - b.mean()), math.sqrt(va + vb)
-    method = f"Welch t-interval, {a.size} against {b.size} seeds"
+    summary = (float(a.mean()), float(a.std(ddof=1)), a.size)
+    return welch_from_summary(summary, (float(b.mean()), float(b.std(ddof=1)), b.size), level)
+
+
+def welch_from_summary(a: tuple, b: tuple, level: float = LEVEL) -> Interval:
+    """:func:`welch_difference` from each sample's (mean, sd with ddof 1, n ≥ 2): what a
+    table that kept only mean ± sd over n seeds still allows."""
+    (ma, sa, na), (mb, sb, nb) = a, b
+    if min(na, nb) < 2:
+        raise ValueError(f"welch_from_summary: need at least 2 seeds a side, got {na} and {nb}")
+    va, vb = sa**2 / na, sb**2 / nb
+    diff, se = ma - mb, math.sqrt(va + vb)
+    method = f"Welch t-interval, {na} against {nb} seeds"
     if se == 0.0:
         return Interval(diff, diff, diff, level, method)
-    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    dof = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
     half = float(_scipy.t.ppf(0.5 + level / 2, dof)) * se
     return Interval(diff, diff - half, diff + half, level, method)
 
@@ -192,7 +205,7 @@ class Verdict:
         return f"{self.word}: {self.rule}{where}"
 
 
-def _budget_gate(budget_ratio: float | None, claim_budget: float | None) -> Verdict | None:
+def budget_gate(budget_ratio: float | None, claim_budget: float | None) -> Verdict | None:
     """ "not comparable (budget r)" when our budget (a fraction of the published one) is below
     ``claim_budget``, the fraction at which the entry says the claim should already show."""
     if budget_ratio is None or claim_budget is None or budget_ratio >= claim_budget:
@@ -223,7 +236,7 @@ def value_verdict(
     - interval wholly above (below) that band: "above" ("below"), or "not reproduced" when
       our budget reaches ``claim_budget`` (the difference is then the paper's claim failing);
     - otherwise, the interval crosses an edge of the band: "inconclusive"."""
-    if (gate := _budget_gate(budget_ratio, claim_budget)) is not None:
+    if (gate := budget_gate(budget_ratio, claim_budget)) is not None:
         return gate
     lo, hi = published - tolerance, published + tolerance
     band = f"{published:g} ± {tolerance:g}" if tolerance else f"{published:g}"
@@ -252,7 +265,7 @@ def gap_verdict(
     - without a published claim (``published_sign`` None): "above" (a > b) or "below";
     - with one (the sign of the published a − b): "reproduced" when ours has that sign,
       else "not reproduced"."""
-    if (gate := _budget_gate(budget_ratio, claim_budget)) is not None:
+    if (gate := budget_gate(budget_ratio, claim_budget)) is not None:
         return gate
     if difference.contains(0.0):
         return Verdict(INCONCLUSIVE, "the interval of the difference contains 0", difference)

@@ -17,6 +17,18 @@ def published() -> dict[str, float | tuple[float, ...]]:
     return {e.id: e.value for e in registry.load()}
 
 
+@functools.cache
+def tolerance(entry_id: str) -> float:
+    """The registry's tolerance of entry ``entry_id``."""
+    return next(e.tolerance for e in registry.load() if e.id == entry_id)
+
+
+@functools.cache
+def updates(entry_id: str) -> float | None:
+    """The published number of parameter updates of entry ``entry_id`` (None: not stated)."""
+    return next(e.updates for e in registry.load() if e.id == entry_id)
+
+
 def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A GitHub Markdown table; cells are written with ``str``."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

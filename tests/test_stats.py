@@ -76,6 +76,20 @@ def test_a_gap_of_two_seeds_against_two_is_inconclusive():
         assert "95 %" in verdict.text
 
 
+def test_welch_from_a_summary_is_welch_from_the_values():
+    a, b = [1.2, 1.5, 1.4], [1.7, 1.71, 1.8, 1.65]
+    summary = [(np.mean(v), np.std(v, ddof=1), len(v)) for v in (a, b)]
+    assert S.welch_from_summary(*summary) == S.welch_difference(a, b)
+    # Welch's degrees of freedom, by hand: (va + vb)² / (va²/(na − 1) + vb²/(nb − 1))
+    va, vb = np.var(a, ddof=1) / 3, np.var(b, ddof=1) / 4
+    dof = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 3)
+    from scipy import stats as scipy_stats
+
+    half = scipy_stats.t.ppf(0.975, dof) * np.sqrt(va + vb)
+    ci = S.welch_difference(a, b)
+    assert (ci.high - ci.low) / 2 == pytest.approx(half)
+
+
 def test_a_clear_separation_is_reproduced_or_above():
     rng = np.random.default_rng(1)
     low = 1.4 + 0.05 * rng.standard_normal(8)

@@ -2,10 +2,15 @@
 and give the verdict of its rule.
 
 Verdicts: ``reproduced`` (the rule holds), ``near`` (it misses by at most the entry's
-tolerance, or twice it for ``within``, or its square for ``factor``), ``not reproduced``,
-``unreadable`` (a value there is not a finite number of the expected kind: shown with the
-reason, never scored; :mod:`cnn_jax.report.checks`) and ``not measured`` (the run or the
-key is missing; a failed run says so, with its exit code and last line).
+tolerance, or twice it for ``within``, or its square for ``factor``), ``inconclusive`` (it
+misses, but the 95 % t-interval of our seeds' mean reaches the published side), ``not
+comparable (budget r)`` (it misses at r of the published updates, below the fraction at which
+the entry's claim should already show: its ``claim_budget``, else :data:`CLAIM_BUDGET`), ``not
+reproduced``, ``unreadable`` (a value there is not a finite number of the expected kind: shown
+with the reason, never scored; :mod:`cnn_jax.report.checks`) and ``not measured`` (the run or
+the key is missing; a failed run says so, with its exit code and last line). The rules of
+inconclusive and not comparable are :mod:`cnn_jax.stats`'s; a row's ``why`` says which rule
+gave its verdict and the interval.
 
     rows = compare.rows(published.load(), "runs/reproduce")
 """
@@ -16,12 +21,15 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_jax import stats
 from cnn_jax.published import Entry, Key, lookup
 from cnn_jax.report import checks
 
 REPRODUCED, NEAR, NOT, MISSING = "reproduced", "near", "not reproduced", "not measured"
+INCONCLUSIVE, NOT_COMPARABLE = stats.INCONCLUSIVE, stats.NOT_COMPARABLE
 UNREADABLE = "unreadable"
-VERDICTS = (REPRODUCED, NEAR, NOT, UNREADABLE, MISSING)
+VERDICTS = (REPRODUCED, NEAR, INCONCLUSIVE, NOT_COMPARABLE, NOT, UNREADABLE, MISSING)
+CLAIM_BUDGET = stats.CLAIM_BUDGET  # an entry's claim budget when it states none
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,14 @@ class Row:
     budget_ratio: float | None  # our updates / the published updates
     problem: str = ""  # why there is no measurement
     scale: str | None = None  # the scale its run was reproduced at, when recorded
+    why: str = ""  # the rule and interval behind an inconclusive or not-comparable verdict
+
+    @property
+    def label(self) -> str:
+        """The verdict as shown: "not comparable (budget 0.001)" with its ratio."""
+        if self.verdict == NOT_COMPARABLE and self.budget_ratio is not None:
+            return f"{NOT_COMPARABLE} (budget {self.budget_ratio:.2g})"
+        return self.verdict
 
 
 # ----------------------------------------------------------------------------- the rules
@@ -148,10 +164,7 @@ def measure(entry: Entry, trees: list[dict], lists: bool | None = None):
     if entry.rule == "ordering":
         per_key = [[_mean(_number(t, entry, k, lists)) for t in trees] for k in entry.key]
         return tuple(sum(v) / len(v) for v in per_key), None, len(trees)
-    values = []
-    for tree in trees:
-        number = _number(tree, entry, entry.key, lists)
-        values += number if isinstance(number, list) else [number]
+    values = seed_values(entry, trees, lists)
     mean = sum(values) / len(values)
     band = (min(values), max(values)) if len(values) > 1 else None
     if entry.band is not None:
@@ -159,6 +172,15 @@ def measure(entry: Entry, trees: list[dict], lists: bool | None = None):
         high = max(_mean(checks.reals(lookup(t, entry.band[1]), "band", lists=True)) for t in trees)
         band = (low * entry.scale, high * entry.scale)
     return mean, band, len(values)
+
+
+def seed_values(entry: Entry, trees: list[dict], lists: bool) -> list[float]:
+    """Our values of one entry (not an ordering): one per seed, or per item of a list."""
+    values = []
+    for tree in trees:
+        number = _number(tree, entry, entry.key, lists)
+        values += number if isinstance(number, list) else [number]
+    return values
 
 
 def our_updates(entry: Entry, tree: dict) -> float | None:
@@ -219,7 +241,37 @@ def row(entry: Entry, results_root: str | Path) -> Row:
         why = f"unreadable: {entry.run}: not a finite number"
         return Row(entry, None, None, seeds, UNREADABLE, None, why, scale)
     v = verdict(entry.rule, entry.value, measured, entry.tolerance, band)
-    return Row(entry, measured, band, seeds, v, budget_ratio(entry, trees), "", scale)
+    ratio = budget_ratio(entry, trees)
+    values = [] if entry.rule == "ordering" else seed_values(entry, trees, not seeded)
+    v, why = settle(entry, v, values, ratio)
+    return Row(entry, measured, band, seeds, v, ratio, "", scale, why)
+
+
+# The region where each rule holds, (low, high), around the published p with tolerance tol.
+_HOLDS = {
+    "within": lambda p, tol: (p - tol, p + tol),
+    "at_most": lambda p, tol: (-math.inf, p),
+    "at_least": lambda p, tol: (p, math.inf),
+}
+
+
+def settle(entry: Entry, v: str, values: list[float], ratio: float | None) -> tuple[str, str]:
+    """A miss (``near`` or ``not reproduced``) read against its budget and uncertainty:
+    (verdict, why). A miss at a budget below the entry's claim budget is ``not comparable``;
+    one whose seeds' 95 % t-interval reaches the region where the rule holds is
+    ``inconclusive``; the rest stand."""
+    if v not in (NEAR, NOT):
+        return v, ""
+    claim = entry.claim_budget if entry.claim_budget is not None else CLAIM_BUDGET
+    if v == NOT and (gate := stats.budget_gate(ratio, claim)) is not None:
+        return NOT_COMPARABLE, gate.rule
+    finite = [x for x in values if math.isfinite(x)]
+    if entry.rule in _HOLDS and len(finite) >= 2 and len(finite) == len(values):
+        ci = stats.mean_interval(finite)
+        low, high = _HOLDS[entry.rule](float(entry.value), entry.tolerance)
+        if ci.low <= high and ci.high >= low:
+            return INCONCLUSIVE, f"the interval of our mean reaches where the rule holds; {ci}"
+    return v, ""
 
 
 def rows(entries: list[Entry], results_root: str | Path) -> list[Row]:

@@ -183,7 +183,8 @@ def snapshot_from_runs(
     ``<path>@full`` is ``full_dir/<path>`` (a reproduction at --scale full). A seeded run
     keeps its first seed and, when there are more, every seed under "seeds". An optional run
     missing from its folder keeps its entry in ``stored`` (the snapshot it replaces); so does
-    every run when ``runs_dir`` is None."""
+    every run when ``runs_dir`` is None. A run of a modified working tree is refused
+    (UsageError, one line): a docs number must come from a commit a reader can check out."""
     runs, prov = {}, {}
     chap = chapter(name)
     for run, paths in chap.keep.items():
@@ -197,6 +198,11 @@ def snapshot_from_runs(
             elif not keep:
                 raise UsageError(f"{folder}: no results.json; run experiments/reproduce.py")
             continue
+        if (git := (found[0].get("provenance") or {}).get("git") or {}).get("modified"):
+            raise UsageError(
+                f"{folder}: run from a modified working tree (commit {str(git.get('commit'))[:10]}"
+                "); the docs take only runs of a clean commit: commit, then rerun it"
+            )
         runs[run] = trim(found[0], paths)
         if len(found) > 1:
             runs[run]["seeds"] = [trim(r, paths) for r in found]

@@ -24,6 +24,7 @@ th { background: #f3f3f3; }
 td.verdict { font-weight: bold; white-space: nowrap; }
 .reproduced { background: #dff3df; } .near { background: #fff3c4; }
 .not-reproduced { background: #f8d7d7; } .not-measured { background: #eee; }
+.inconclusive { background: #e3ecf7; } .not-comparable { background: #eee; }
 figure { display: inline-block; margin: 0.5em; } figure img { max-width: 540px; }
 figcaption { font-size: 12px; color: #555; } code { font-size: 12px; }
 .provenance { font-size: 12px; color: #333; }
@@ -68,8 +69,9 @@ def registry(rows: list[Row], scale: str | None = None) -> str:
             f"<td>{escape(md.published_text(row))}</td>"
             f"<td>{escape(md.measured_text(row))}</td>"
             f"<td>{escape(md.scale_text(row, scale))}</td>"
-            f'<td class="verdict {_cls(row.verdict)}">{escape(row.verdict)}</td>'
-            f"<td>{escape(md.rule_text(row))}</td>"
+            f'<td class="verdict {_cls(row.verdict)}">{escape(row.label)}</td>'
+            f"<td>{escape(md.rule_text(row))}"
+            f"{f'<br><small>{escape(row.why)}</small>' if row.why else ''}</td>"
             f"<td>{escape(md.budget_text(row))}</td>"
             f"<td>{escape(md.source_text(row))}<br><small>{escape(e.source.title)}; "
             f"checked: {escape(e.source.checked)}</small></td></tr>"

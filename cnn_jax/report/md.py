@@ -104,8 +104,8 @@ def _cells(row: Row, scale: str | None = None) -> tuple[str, ...]:
         published_text(row),
         measured_text(row),
         scale_text(row, scale),
-        f"**{row.verdict}**",
-        rule_text(row),
+        f"**{row.label}**",
+        rule_text(row) + (f"; {row.why}" if row.why else ""),
         budget_text(row),
         source_text(row),
     )

@@ -91,3 +91,32 @@ def test_seeds_give_a_band(tmp_path):
     assert r.seeds == 3 and r.band == pytest.approx((97.9, 99.0))
     assert r.measured == pytest.approx(98.4667, abs=1e-3)
     assert r.budget_ratio is None  # the study's number of updates is unknown
+
+
+def test_a_miss_is_inconclusive_when_the_seeds_interval_reaches_the_published_side():
+    import dataclasses
+
+    from cnn_jax.published import load
+    from cnn_jax.report.compare import INCONCLUSIVE, settle
+
+    entry = next(e for e in load() if e.id == "erhan2010_uniform")  # at_most 1.77 %
+    entry = dataclasses.replace(entry, updates=None)
+    assert verdict("at_most", 1.77, 1.85, 1.0) == NEAR
+    v, why = settle(entry, NEAR, [1.70, 2.00], None)  # mean 1.85, 2 seeds: wide
+    assert v == INCONCLUSIVE and "t-interval over 2 seeds" in why
+    assert settle(entry, NEAR, [1.84, 1.85, 1.86], None) == (NEAR, "")  # tight: a miss
+
+
+def test_a_miss_at_a_small_budget_is_not_comparable():
+    import dataclasses
+
+    from cnn_jax.published import load
+    from cnn_jax.report.compare import CLAIM_BUDGET, NOT_COMPARABLE, Row, settle
+
+    entry = next(e for e in load() if e.id == "hinton2006_dbn")
+    v, why = settle(entry, NOT, [7.1, 7.2, 7.3], 0.001)
+    assert v == NOT_COMPARABLE and "0.001 of the published" in why
+    assert settle(entry, NOT, [7.1, 7.2, 7.3], CLAIM_BUDGET)[0] == NOT  # the claim should show
+    stated = dataclasses.replace(entry, claim_budget=0.0005)
+    assert settle(stated, NOT, [7.1, 7.2, 7.3], 0.001)[0] == NOT
+    assert Row(entry, 7.2, None, 3, v, 0.001, why=why).label == "not comparable (budget 0.001)"

@@ -97,6 +97,19 @@ def test_a_missing_run_is_one_error_and_an_optional_one_is_kept(tmp_path):
     assert rebuilt["provenance"]["pretraining_full"] == stored["provenance"]["pretraining_full"]
 
 
+def test_a_run_of_a_modified_tree_is_refused(tmp_path):
+    stored = json.loads(docs.snapshot_path(docs.ROOT, "layers").read_text())
+    (tmp_path / "layers").mkdir()
+    prov = {"command": "x", "git": {"commit": "0123456789abcdef", "modified": True}}
+    results = {**stored["runs"]["layers"], "provenance": prov}
+    (tmp_path / "layers" / "results.json").write_text(json.dumps(results))
+    with pytest.raises(UsageError, match="modified working tree .commit 0123456789"):
+        docs.snapshot_from_runs(tmp_path, "layers")
+    prov["git"]["modified"] = False
+    (tmp_path / "layers" / "results.json").write_text(json.dumps(results))
+    assert docs.snapshot_from_runs(tmp_path, "layers")["provenance"]["layers"] == prov
+
+
 def test_provenance_from_the_reproduce_done_marker(tmp_path):
     stored = json.loads(docs.snapshot_path(docs.ROOT, "layers").read_text())
     (tmp_path / "layers").mkdir()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.studies.pretraining import verdicts
 from cnn_jax.tables import md_table, mean_sd, published, signed
 
-# The keys of pretraining.py's results.json (study.py) that the tables below read.
+# The keys of pretraining.py's results.json (measure.py) that the tables below read.
 ROW_KEYS = Keys(
     "rows.*",
+    "early_stopping_test_error",  # per seed: the intervals and verdicts are computed from them
+    "final_test_error",
     "test_error_mean",
     "test_error_sd",
     "early_stopping_test_error_mean",
@@ -82,7 +85,7 @@ def rows_table(s: dict, run: str = "pretraining") -> str:
     rows = [
         [
             label,
-            "–" if r.get("chosen_lr") is None else f"{r['chosen_lr']:g}",
+            _eta(r),
             mean_sd(r, "test_error"),
             mean_sd(r, "early_stopping_test_error"),
             signed(r.get("gap_to_random_init")),
@@ -134,27 +137,53 @@ def readout(s: dict, run: str = "pretraining") -> str:
     return table
 
 
+def _eta(r: dict) -> str:
+    """The picked η, flagged when it sits on an edge of the row's grid."""
+    if r.get("chosen_lr") is None:
+        return "–"
+    return f"{r['chosen_lr']:g}" + verdicts.edge_note(r)
+
+
+def _gap_cells(label: str, r: dict, rows: dict, base: str | None) -> list[str]:
+    """[gap to the baseline with its 95 % interval, the verdict and its rule]."""
+    if base is None or label == base:
+        return ["–", "(the baseline)" if label == base else "–"]
+    v = verdicts.gap_verdict(label, r, rows[base])
+    if v is None:
+        return ["–", "one seed: no interval"]
+    i = v.interval
+    return [f"{i.estimate:+.2f} [{i.low:+.2f}, {i.high:+.2f}]", f"{v.word}: {v.rule} ({i.method})"]
+
+
 def converged(s: dict, name: str = CONVERGED) -> str:
     run = s["runs"].get(name)
     if run is None:
         return "(the converged run is not in these results)"
-    rows = []
+    rows, base = [], verdicts.baseline_of(run["rows"])
     for label, r in run["rows"].items():
         rows.append(
             [
                 label,
-                f"{r['chosen_lr']:g}",
+                _eta(r),
                 r["epochs_run"],
                 ", ".join(map(str, r["best_epoch"])),
                 mean_sd(r, "early_stopping_test_error"),
                 mean_sd(r, "test_error"),
-                signed(r.get("gap_to_random_init")),
+                *_gap_cells(label, r, run["rows"], base),
                 f"{r['first_over_last_hidden_median']:.3f}",
             ]
         )
-    header = ["start", "η", "epochs run", "best validation epoch per seed",
-              "test error (%), best validation epoch", "test error (%), last epoch",
-              "gap to random init (points)", "‖δ¹‖/‖δ³‖"]  # fmt: skip
+    header = [
+        "start",
+        "η",
+        "epochs run",
+        "best validation epoch per seed",
+        "test error (%), best validation epoch",
+        "test error (%), last epoch",
+        f"gap to {base} (points), 95 % interval",
+        "verdict",
+        "‖δ¹‖/‖δ³‖",
+    ]
     return md_table(header, rows)
 
 
@@ -232,19 +261,28 @@ def gaps(s: dict) -> str:
 
 
 def headline(runs: dict) -> tuple[str, str, str]:
+    """The converged comparison of RBM against the baseline, its 95 % interval and the
+    verdict that follows from it (:mod:`.verdicts`); without one, the default run's order."""
     r, b = runs["pretraining"]["rows"], _bengio2007()
     key = "early_stopping_test_error_mean"
     for run in (CONVERGED_FULL, CONVERGED):  # the larger network first
         rows = runs.get(run, {}).get("rows", {})
-        if "RBM" in rows and "random init" in rows:
-            rbm, none = rows["RBM"][key], rows["random init"][key]
+        base = verdicts.baseline_of(rows)
+        if "RBM" in rows and base is not None:
+            v = verdicts.gap_verdict("RBM", rows["RBM"], rows[base])
+            if v is None:
+                continue
+            rbm, none, i = rows["RBM"][key], rows[base][key], v.interval
             hidden = runs[run]["network"].split("-")[1:-1]  # "784-500-500-500-10"
             units = f"{len(hidden)} × {hidden[0]}" if len(set(hidden)) == 1 else "-".join(hidden)
+            edges = [n for n in ("RBM", base) if verdicts.edge_note(rows[n])]
             return (
-                f"converged, η tuned, {units} units: RBM {rbm:.2f} %, random init {none:.2f} %",
+                f"converged, η tuned, {units} units, {verdicts.seeds_of(rows['RBM'])} seeds: "
+                f"RBM {rbm:.2f} %, {base} {none:.2f} %",
                 f"DBN {b['RBM']} %, no pretraining {b['none']} % (Bengio et al. 2007)",
-                f"gap {rbm - none:+.2f} points against theirs {b['RBM'] - b['none']:+.1f}: "
-                + ("pretraining helps, by less" if rbm < none else "no benefit once tuned"),
+                f"gap {i.estimate:+.2f} points, 95 % interval [{i.low:+.2f}, {i.high:+.2f}] "
+                f"({i.method}), theirs {b['RBM'] - b['none']:+.1f}: {v.word}"
+                + (f"; η at its grid's edge for {' and '.join(edges)}" if edges else ""),
             )
     key = key if key in r["RBM"] else "test_error_mean"
     return (
@@ -322,12 +360,11 @@ CHAPTER = Chapter(
             full=Setting(
                 argv(
                     preset="converged",
-                    rows="random init,RBM",
-                    seeds=2,
-                    lrs="0.3,1",
+                    rows="random init (zero biases),normalized init,RBM,denoising autoencoder",
+                    seeds=6,
                     no_progress=True,
                 ),
-                18.0,
+                270.0,
             ),
         ),
         Run(

@@ -19,6 +19,7 @@ from cnn_jax.flags import Preset, flag
 
 ROWS = (
     "random init",
+    "random init (zero biases)",
     "normalized init",
     "RBM",
     "autoencoder",
@@ -43,9 +44,10 @@ PRESETS = {
             grad_images=50,
             probe_images=50,
             filters=4,
+            widen=0,
         ),
         "seconds on 2 CPU cores, for tests and the smoke reproduction: one hidden layer of 8 "
-        "units on 100 images, 2 seeds, 2 epochs, 2 rates",
+        "units on 100 images, 2 seeds, 2 epochs, 2 rates, grid not widened",
     ),
     "full": Preset(
         dict(hidden=(1000, 1000, 1000), images=None),
@@ -96,6 +98,12 @@ class PretrainConfig:
         (0.1, 0.3, 1.0, 3.0),
         "Fine-tuning learning rates η, comma-separated; each row keeps the best on validation.",
         type=cli.float_list,
+    )
+    widen: int = flag(
+        1,
+        "Widen a row's grid by up to N rates when its pick sits on an edge: the next rate past "
+        "that edge, at the grid's own end ratio (0: never).",
+        type=cli.non_negative_int,
     )
     rows: tuple[str, ...] = flag(
         ROWS, "Rows to run, comma-separated, of: " + ", ".join(ROWS) + ".", type=row_names

@@ -10,10 +10,14 @@ best validation error) and gives each seed's test error at the last epoch and at
 validation epoch (early stopping).
 
 :func:`finetune` saves a verified checkpoint after every epoch and resumes from the newest
-intact one; with ``patience`` it stops once the row's best validation curve has not improved
-for that many epochs, which is how the converged mode runs "until validation stops improving".
-A configuration whose weights overflow (ReLU at a large rate) is marked diverged, frozen at its
-best parameters, and left out of the choice; the row fails only when every rate diverges.
+intact one. With ``patience`` each configuration stops on its own validation curve, once that
+curve has not improved for ``patience`` epochs (:func:`stalled`): a slow rate or seed is not
+cut short because another one stalled, which is how the converged mode runs "until validation
+stops improving". A stopped configuration is frozen (its last parameters are its final ones);
+the row ends when every configuration has stopped or ``epochs`` have run. A configuration
+whose weights or errors overflow (a large rate) is recorded as diverged in that epoch, frozen
+at its best parameters, and left out of the choice; the row fails only when every
+configuration diverges.
 """
 
 from __future__ import annotations
@@ -60,6 +64,15 @@ def test_error(params, images, targets, *, net):
     return 100.0 * (1.0 - accuracy)
 
 
+@functools.partial(jax.jit, static_argnames=("net",))
+def test_correct(params, images, targets, *, net):
+    """Per-image correctness bool [C, N] of every configuration (leaves [C, ...]) on images
+    [N, ...] and one-hot targets [N, K]: what McNemar's test pairs."""
+    model = net.model()
+    labels = jnp.argmax(targets, -1)
+    return jax.vmap(lambda p: jnp.argmax(model.apply({"params": p}, images), -1) == labels)(params)
+
+
 def grid(lrs, params, keys):
     """Every (learning rate, seed) pair, learning-rate major: configuration c = l·S + s.
     params leaves [S, ...] and keys [S] are repeated once per rate."""
@@ -71,14 +84,14 @@ def grid(lrs, params, keys):
     )
 
 
-def stalled(validation: np.ndarray, diverged: np.ndarray, n_lrs: int, patience: int) -> bool:
-    """True once the row's best curve (the lowest, over rates, of the seed-mean validation
-    error [C, E]) has not improved in the last ``patience`` epochs (never when 0)."""
-    if not patience or validation.shape[1] == 0:
-        return False
-    v = np.where(diverged[:, None], np.inf, validation).reshape(n_lrs, -1, validation.shape[1])
-    best = v.mean(1).min(0)  # [E]
-    return validation.shape[1] - 1 - int(np.argmin(best)) >= patience
+def stalled(validation: np.ndarray, patience: int) -> np.ndarray:
+    """bool [C]: the configurations whose own validation curve (error [C, E]) has not
+    improved in its last ``patience`` epochs (its first minimum is that long ago; never when
+    ``patience`` is 0)."""
+    c, e = validation.shape
+    if not patience or e == 0:
+        return np.zeros((c,), bool)
+    return e - 1 - np.argmin(validation, axis=1) >= patience
 
 
 def finetune(
@@ -95,6 +108,7 @@ def finetune(
     progress: Progress | None = None,
     desc: str = "fine-tune",
     log: Callable[[str], None] = lambda line: None,
+    must_learn: bool = True,
 ):
     """Fine-tune params (leaves [S, ...], one start per seed; keys [S]) at every rate in
     ``lrs``; data = (train, validation, test), each (images, one-hot targets) on the device.
@@ -103,7 +117,11 @@ def finetune(
     validation images is recorded, and each configuration's parameters at its best
     validation epoch so far are kept (the first of equal minima). Returns (final params
     [C, ...], {"train", "validation": error % [C, E], "test_final", "test_at_best": error %
-    [C]}, diverged [C] bool); E ≤ ``epochs`` (fewer when ``patience`` stopped it)."""
+    [C], "correct_at_best": per test image bool [C, N], "epochs_run": epochs each
+    configuration trained [C]}, the epoch each configuration
+    diverged in [C] int, 0 where it did not); E ≤ ``epochs`` (fewer when every configuration
+    stopped earlier: ``patience``). A stopped configuration's curve repeats its last values.
+    When every configuration diverges: :class:`Diverged`, unless ``must_learn`` is False."""
     lr, params, keys = grid(lrs, params, keys)
     hyper = sgd.hypers(lr, 0.0, net.cost)
     train, validation, test = data
@@ -114,7 +132,8 @@ def finetune(
         "best_params": params,
         "errors": np.zeros((c, 0, 2), np.float32),
         "best_validation": np.full((c,), np.inf, np.float32),
-        "diverged": np.zeros((c,), np.int32),
+        "diverged": np.zeros((c,), np.int32),  # the epoch it diverged in; 0: not
+        "stopped": np.zeros((c,), np.int32),  # the epoch its patience ran out; 0: running
     }
     ckpt, run = None, None
     if checkpoint is not None:
@@ -129,14 +148,19 @@ def finetune(
                 "errors": np.asarray(saved["errors"], np.float32).reshape(c, -1, 2),
                 "best_validation": np.asarray(saved["best_validation"], np.float32),
                 "diverged": np.asarray(saved["diverged"], np.int32),
+                "stopped": np.asarray(saved.get("stopped", np.zeros((c,))), np.int32),
             }
     bar = (progress or silent)(desc, epochs)
     bar.update(state["errors"].shape[1])
     try:
-        while state["errors"].shape[1] < epochs and not stalled(
-            state["errors"][:, :, 1], state["diverged"].astype(bool), len(lrs), patience
+        while (
+            state["errors"].shape[1] < epochs and not (state["diverged"] | state["stopped"]).all()
         ):
             state = _one_epoch(state, hyper, keys, (train, watched, validation), net, batch_size)
+            if must_learn and state["diverged"].all():
+                done = state["errors"].shape[1]
+                raise Diverged(f"every learning rate diverged by epoch {done}")
+            state = _stop(state, patience)
             if ckpt is not None:
                 done = state["errors"].shape[1]
                 ckpt.save(done, _finite(state), {"epochs": done}, run)
@@ -149,15 +173,30 @@ def finetune(
     curves = {name: errors[:, :, i] for i, name in enumerate(CURVES)}
     for name, p in (("test_final", state["params"]), ("test_at_best", state["best_params"])):
         curves[name] = np.where(diverged, 100.0, np.asarray(test_error(p, *test, net=net)))
-    return state["params"], curves, diverged
+    correct = np.asarray(test_correct(state["best_params"], *test, net=net))
+    curves["correct_at_best"] = correct & ~diverged[:, None]
+    stopped = state["stopped"]
+    ran = np.where(stopped > 0, stopped, errors.shape[1])
+    curves["epochs_run"] = np.where(state["diverged"] > 0, state["diverged"], ran).astype(np.int32)
+    return state["params"], curves, state["diverged"].copy()
+
+
+def _stop(state: dict, patience: int) -> dict:
+    """Mark the running configurations whose own validation curve has stalled."""
+    running = (state["diverged"] == 0) & (state["stopped"] == 0)
+    now = running & stalled(state["errors"][:, :, 1], patience)
+    done = state["errors"].shape[1]
+    return {**state, "stopped": np.where(now, done, state["stopped"]).astype(np.int32)}
 
 
 def _one_epoch(state: dict, hyper, keys, data, net, batch_size) -> dict:
-    """The state after one more epoch: diverged configurations frozen at their start."""
+    """The state after one more epoch: diverged configurations frozen at their best
+    parameters, stopped ones at their last, their errors repeated."""
     train, watched, validation = data
     done = state["errors"].shape[1]
-    diverged = state["diverged"].astype(bool)
-    step = hyper._replace(lr=jnp.where(jnp.asarray(diverged), 0.0, hyper.lr))
+    diverged = state["diverged"] > 0
+    frozen = diverged | (state["stopped"] > 0)
+    step = hyper._replace(lr=jnp.where(jnp.asarray(frozen), 0.0, hyper.lr))
     params, new, finite = _epoch(
         state["params"],
         step,
@@ -170,19 +209,24 @@ def _one_epoch(state: dict, hyper, keys, data, net, batch_size) -> dict:
         batch_size=batch_size,
     )
     new, finite = np.asarray(new), np.asarray(finite) & np.isfinite(new).all(1)
-    diverged = diverged | ~finite
-    if diverged.all():
-        raise Diverged(f"every learning rate diverged by epoch {done + 1}")
-    # A diverged configuration goes back to its best parameters (finite: it can be saved).
+    now = ~diverged & ~finite
+    diverged = diverged | now
+    # A diverged configuration goes back to its best parameters (finite: it can be saved);
+    # a stopped one keeps its last, exactly, and repeats its last errors.
+    stopped = (state["stopped"] > 0) & ~diverged
     params = _where(jnp.asarray(diverged), state["best_params"], params)
+    params = _where(jnp.asarray(stopped), state["params"], params)
+    if done:
+        new = np.where(stopped[:, None], state["errors"][:, -1], new)
     new = np.where(diverged[:, None], 100.0, new)
-    improved = (new[:, 1] < state["best_validation"]) & ~diverged
+    improved = (new[:, 1] < state["best_validation"]) & ~diverged & ~stopped
     return {
         "params": params,
         "best_params": _where(jnp.asarray(improved), params, state["best_params"]),
         "errors": np.concatenate([state["errors"], new[:, None, :]], axis=1),
         "best_validation": np.where(improved, new[:, 1], state["best_validation"]),
-        "diverged": diverged.astype(np.int32),
+        "diverged": np.where(now, done + 1, state["diverged"]).astype(np.int32),
+        "stopped": state["stopped"],
     }
 
 
@@ -222,7 +266,7 @@ def choose(curves: dict, diverged: np.ndarray, lrs) -> dict:
     v = v.reshape(n, -1, v.shape[1])  # [L, S, E]
     best_epoch = np.argmin(v, axis=2)  # [L, S]
     best_validation = v.min(axis=2)
-    out = np.asarray(diverged).reshape(n, -1).any(1)
+    out = (np.asarray(diverged) > 0).reshape(n, -1).any(1)
     score = np.where(out, np.inf, best_validation.mean(1))  # [L]
     chosen = int(np.argmin(score))
 
@@ -238,3 +282,67 @@ def choose(curves: dict, diverged: np.ndarray, lrs) -> dict:
         "early_stopping_test_error": of_chosen("test_at_best"),
         "final_test_error": of_chosen("test_final"),
     }
+
+
+def next_rate(lrs, chosen_lr: float) -> float | None:
+    """The rate one step beyond the grid's edge that ``chosen_lr`` sits on (the grid's own
+    end ratio: 3 past {0.3, 1}), or None when the pick is interior or the grid has one rate."""
+    g = sorted(float(x) for x in lrs)
+    if len(g) < 2:
+        return None
+    if np.isclose(chosen_lr, g[-1]):
+        return g[-1] * g[-1] / g[-2]
+    if np.isclose(chosen_lr, g[0]):
+        return g[0] * g[0] / g[1]
+    return None
+
+
+def merge(blocks: list[tuple[float, tuple]]) -> tuple:
+    """Fine-tuning results of single rates or grids, as one grid sorted by rate: blocks of
+    (first rate, (lrs, params [C, ...], curves, diverged [C])) -> (lrs, params, curves,
+    diverged). Shorter curves (a block whose configurations all stopped earlier) are padded
+    with their last epoch, as a stopped configuration's curve is."""
+    blocks = sorted(blocks, key=lambda b: b[0])
+    width = max(b[1][2]["validation"].shape[1] for b in blocks)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.repeat(a[:, -1:], width - a.shape[1], axis=1)], axis=1)
+
+    lrs = tuple(lr for _, (grid_lrs, *_) in blocks for lr in grid_lrs)
+    params = jax.tree.map(lambda *x: jnp.concatenate(x), *(b[1][1] for b in blocks))
+    curves = {
+        name: np.concatenate(
+            [pad(b[1][2][name]) if name in CURVES else b[1][2][name] for b in blocks]
+        )
+        for name in blocks[0][1][2]
+    }
+    diverged = np.concatenate([b[1][3] for b in blocks])
+    return lrs, params, curves, diverged
+
+
+def finetune_widening(net: MLPSpec, lrs, params, keys, data, *, widen: int, checkpoint, **kwargs):
+    """:func:`finetune` on ``lrs``, then, while the chosen rate sits on an edge of the grid
+    (at most ``widen`` times), on the next rate beyond it (:func:`next_rate`), each in its own
+    checkpoint folder under ``checkpoint``. A rate beyond that diverges bounds the grid too.
+    Returns (the grid's rates, sorted; params [C, ...]; curves; diverged [C]) as
+    :func:`finetune` does for one grid, and the choice on it."""
+    lrs = tuple(sorted(float(x) for x in lrs))
+    where = None if checkpoint is None else Path(checkpoint) / "grid"
+    p, curves, diverged = finetune(net, lrs, params, keys, data, checkpoint=where, **kwargs)
+    blocks = [(lrs[0], (lrs, p, curves, diverged))]
+    grid = blocks[0][1]
+    choice = choose(grid[2], grid[3], grid[0])
+    for _ in range(widen):
+        lr = next_rate(grid[0], choice["chosen_lr"])
+        if lr is None:
+            break
+        where = None if checkpoint is None else Path(checkpoint) / f"lr{lr:g}"
+        # A rate at which every seed diverges bounds the grid: no error here.
+        more = {**kwargs, "desc": f"{kwargs.get('desc', 'fine-tune')} at η = {lr:g}"}
+        p, curves, diverged = finetune(
+            net, (lr,), params, keys, data, checkpoint=where, must_learn=False, **more
+        )
+        blocks.append((lr, ((lr,), p, curves, diverged)))
+        grid = merge(blocks)
+        choice = choose(grid[2], grid[3], grid[0])
+    return grid, choice

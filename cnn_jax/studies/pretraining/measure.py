@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,12 +22,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnn_jax import data as data_lib
+from cnn_jax import stats as stats_lib
 from cnn_jax.errors import Diverged
 from cnn_jax.inside import probes
 from cnn_jax.results import provenance, write_json
+from cnn_jax.studies.pretraining import estimate, readout, stages, verdicts
 from cnn_jax.studies.pretraining import finetune as finetune_lib
-from cnn_jax.studies.pretraining import readout, stages
-from cnn_jax.studies.pretraining.config import PretrainConfig
+from cnn_jax.studies.pretraining.config import PRETRAINED, PretrainConfig
 from cnn_jax.studies.pretraining.figures import write_figures
 from cnn_jax.studies.pretraining.stages import Start
 from cnn_jax.studies.pretraining.tables import format_table
@@ -49,7 +51,7 @@ class Data(NamedTuple):
 
 
 def finetune_row(
-    name: str, start: Start, config: PretrainConfig, data: Data, store, progress, desc
+    name: str, start: Start, config: PretrainConfig, data: Data, store, progress, desc, log=None
 ):
     """Fine-tune one row's start for every seed and learning rate (a checkpoint per epoch
     under ``<out>/checkpoints``), pick the rate on validation, probe its hidden layers before
@@ -58,23 +60,24 @@ def finetune_row(
     stats = jax.device_get(stages.start_stats(start.params, *data.grad_probe, net=start.net))
     t0 = time.perf_counter()
     try:
-        params, curves, diverged = finetune_lib.finetune(
+        (lrs, params, curves, diverged), choice = finetune_lib.finetune_widening(
             start.net,
             config.lrs,
             start.params,
             data.keys,
             (data.train, data.validation, data.test),
+            widen=config.widen,
+            checkpoint=checkpoint,
             epochs=config.epochs,
             batch_size=config.batch_size,
             patience=config.patience,
-            checkpoint=checkpoint,
             progress=progress,
             desc=desc,
+            log=log or (lambda line: None),
         )
     except Diverged as e:
         raise Diverged(f"fine-tuning {name}: {e}; lower --lrs") from None
     seconds = time.perf_counter() - t0
-    choice = finetune_lib.choose(curves, diverged, config.lrs)
     readouts = {}
     if config.probe_images:
         first = jax.tree.map(lambda x: x[0], start.params)
@@ -83,7 +86,8 @@ def finetune_row(
             when: readout.probe_layers(start.net, p, data.probe_fit, data.probe_score)
             for when, p in (("before", first), ("after", tuned))
         }
-    row = _row(name, start, stats, curves, diverged, choice, config, seconds)
+    row = _row(name, start, stats, (lrs, curves, diverged), choice, config.seeds, seconds)
+    row["updates"] = _updates(name, row, config, len(data.train[0]))
     row["readout"] = readouts
     if (where := non_finite(row)) is not None:
         raise Diverged(f"fine-tuning {name}: {where} is not finite; lower --lrs")
@@ -120,27 +124,46 @@ def input_readout(data: Data) -> dict:
     }
 
 
-def measure(mnist: data_lib.Mnist, config: PretrainConfig, store: RowStore, *, progress=None):
+def measure(
+    mnist: data_lib.Mnist,
+    config: PretrainConfig,
+    store: RowStore,
+    *,
+    progress=None,
+    log: Callable[[str], None] = lambda line: None,
+):
     """Every number of the study: ``results.json``'s content. Finished layers and rows are
-    saved in ``store`` as they finish and read back on a rerun. ``progress(desc, total)``:
-    a tqdm-like bar factory (default silent)."""
+    saved in ``store`` as they finish and read back on a rerun (which ``log`` says in one
+    line; ``log`` also hears each finished stage with the whole run's time left).
+    ``progress(desc, total)``: a tqdm-like bar factory (default silent)."""
     start = time.perf_counter()
+    if (continuing := store.continuing()) is not None:  # layers count as rows here
+        log(f"{continuing} in {store.out}")
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     data = split_data(mnist, config, keys)
     x = data.train[0].reshape(data.train[0].shape[0], -1)  # [N, 784]
-    starts, pretrained = stages.starting_points(config, x, data.train[1], keys, store, progress)
+    work = estimate.stage_work(config, len(x), len(data.validation[0]))
+    whole = estimate.WholeRun(work, bound=config.patience > 0, log=log)
+    starts, pretrained = stages.starting_points(
+        config, x, data.train[1], keys, store, progress, whole
+    )
     rows = {}
     for i, (name, s) in enumerate(starts.items(), start=1):
         desc = f"[{i}/{len(starts)}] fine-tune {name}, epochs"
-        rows[name] = store.get(name) or finetune_row(name, s, config, data, store, progress, desc)
+        if (saved := store.get(name)) is not None:
+            rows[name] = saved
+            whole.saved(name)
+            continue
+        rows[name] = finetune_row(name, s, config, data, store, progress, desc, log)
+        whole.finished(name, rows[name]["finetune_s"])
     shutil.rmtree(store.out / "checkpoints", ignore_errors=True)
     _add_gaps(rows)
     lrs = ", ".join(f"{lr:g}" for lr in config.lrs)
     budget = f"{config.epochs} epochs"
     if config.patience:
         budget = (
-            f"up to {config.epochs} epochs (stopped once {config.patience} passed without a "
-            "better validation error)"
+            f"up to {config.epochs} epochs (each rate and seed stopped once {config.patience} "
+            "passed without a better validation error of its own)"
         )
     return {
         "description": f"{config.net.name} (sigmoid hidden layers; ReLU for its row) on the "
@@ -156,6 +179,7 @@ def measure(mnist: data_lib.Mnist, config: PretrainConfig, store: RowStore, *, p
         "network": config.net.name,
         "layers": [f"dense{i}" for i in range(1, len(config.hidden) + 2)],
         "rows": rows,
+        "comparisons": verdicts.compare(rows, test_images=len(data.test[0])),
         "input_readout": input_readout(data) if config.probe_images else {},
         "pretraining": stages.summary(pretrained),
         "filters": {
@@ -186,7 +210,9 @@ def depth_config(config: PretrainConfig, depth: int) -> PretrainConfig:
     return dataclasses.replace(config, hidden=(config.hidden[0],) * depth, depths=())
 
 
-def measure_depths(mnist: data_lib.Mnist, config: PretrainConfig, out, *, progress=None):
+def measure_depths(
+    mnist: data_lib.Mnist, config: PretrainConfig, out, *, progress=None, log=lambda line: None
+):
     """:func:`measure` at each of ``config.depths``, each resumable in ``<out>/depth<d>``:
     {"description", "config", "depths": {"1": results, ...}, "timings"}."""
     start = time.perf_counter()
@@ -194,7 +220,7 @@ def measure_depths(mnist: data_lib.Mnist, config: PretrainConfig, out, *, progre
     for depth in config.depths:
         sub = depth_config(config, depth)
         store = open_rows(Path(out) / f"depth{depth}", sub)
-        results[str(depth)] = measure(mnist, sub, store, progress=progress)
+        results[str(depth)] = measure(mnist, sub, store, progress=progress, log=log)
         store.finish()
     first = next(iter(results.values()))
     return {
@@ -212,13 +238,23 @@ def _mean_sd(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
 
-def _row(name, start: Start, stats: G.GradStats, curves, diverged, choice, config, seconds):
+def _updates(name: str, row: dict, config: PretrainConfig, images: int) -> float:
+    """The SGD steps behind a row's numbers, for its budget against a paper's: each
+    pretraining epoch of each layer, then the fine-tuning epochs its seeds ran (their mean)."""
+    steps = images // config.batch_size
+    pretraining = config.pretrain_epochs * len(config.hidden) if name in PRETRAINED else 0
+    return float((pretraining + np.mean(row["epochs_run_by_seed"])) * steps)
+
+
+def _row(name, start: Start, stats: G.GradStats, grid, choice, seeds: int, seconds) -> dict:
     """One table row: test error (%) over seeds at the chosen rate, at the last epoch and
-    at the best validation epoch; the validation curves of every rate; ‖δˡ‖ at the start."""
-    n = len(config.lrs)
+    at the best validation epoch, each seed's value and the mean's interval; the grid (the
+    rates tried, which diverged, whether the pick sits on its edge); the validation curves
+    of every rate; ‖δˡ‖ at the start. grid: (rates, curves, diverged epoch [C])."""
+    lrs, curves, diverged = grid
+    n = len(lrs)
     per_rate = {
-        k: np.asarray(curves[k], np.float64).reshape(n, config.seeds, -1)
-        for k in finetune_lib.CURVES
+        k: np.asarray(curves[k], np.float64).reshape(n, seeds, -1) for k in finetune_lib.CURVES
     }
     c = choice["chosen"]
     delta = np.asarray(stats.delta_norm, np.float64)  # [S, L]
@@ -227,24 +263,38 @@ def _row(name, start: Start, stats: G.GradStats, curves, diverged, choice, confi
         ratio = hidden[:, 0] / hidden[:, -1]
     final_mean, final_sd = _mean_sd(choice["final_test_error"])
     early_mean, early_sd = _mean_sd(choice["early_stopping_test_error"])
+    diverged = np.asarray(diverged).reshape(n, seeds)
+    chosen = slice(c * seeds, (c + 1) * seeds)
     return {
         "network": start.net.name,
         "activation": start.net.activation,
-        "lrs": list(config.lrs),
+        "lrs": list(lrs),
         "chosen_lr": choice["chosen_lr"],
+        "chosen_lr_at_edge": stats_lib.edge_of_grid(choice["chosen_lr"], lrs),
         "validation_score": choice["validation_score"],
-        "diverged_lrs": [
-            float(lr)
-            for lr, d in zip(config.lrs, np.asarray(diverged).reshape(n, -1).any(1), strict=True)
-            if d
+        "diverged_lrs": [float(lr) for lr, d in zip(lrs, diverged.any(1), strict=True) if d],
+        "diverged": [
+            {
+                "lr": float(lrs[r]),
+                "seed": int(s),
+                "epoch": int(diverged[r, s]),
+                "why": "weights or errors not finite after this epoch: frozen at its best "
+                "parameters and left out of the choice",
+            }
+            for r, s in zip(*np.nonzero(diverged), strict=True)
         ],
         "epochs_run": int(per_rate["validation"].shape[2]),
+        "epochs_run_by_seed": np.asarray(curves["epochs_run"])[chosen].tolist(),
         "final_test_error": choice["final_test_error"],
         "test_error_mean": final_mean,
         "test_error_sd": final_sd,
         "early_stopping_test_error": choice["early_stopping_test_error"],
         "early_stopping_test_error_mean": early_mean,
         "early_stopping_test_error_sd": early_sd,
+        "early_stopping_test_error_interval": verdicts.row_interval(
+            choice["early_stopping_test_error"]
+        ),
+        "correct_bits": [verdicts.pack(x) for x in np.asarray(curves["correct_at_best"])[chosen]],
         "best_epoch": choice["best_epoch"],
         "best_validation_error": choice["best_validation_error"],
         "train_error_by_epoch": per_rate["train"][c].tolist(),
@@ -281,15 +331,17 @@ def run(
     args: dict,
     started: float,
     progress,
+    log: Callable[[str], None] = print,
 ) -> dict:
     """Measure ``config`` into ``out`` (held by the caller): rows, or depths with
-    ``config.depths``; write results.json (the flags under "args") and the figures."""
+    ``config.depths``; write results.json (the flags under "args") and the figures.
+    ``log`` hears a continued run, each finished stage and the whole run's time left."""
     if config.depths:
         store = None
-        results = measure_depths(mnist, config, out, progress=progress)
+        results = measure_depths(mnist, config, out, progress=progress, log=log)
     else:
         store = open_rows(out, config)
-        results = measure(mnist, config, store, progress=progress)
+        results = measure(mnist, config, store, progress=progress, log=log)
     args_json = {k: list(v) if isinstance(v, tuple) else v for k, v in args.items()}
     results = {"args": args_json, **results, "provenance": provenance(started)}
     write_json(out / "results.json", results)

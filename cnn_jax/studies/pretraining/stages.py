@@ -115,10 +115,13 @@ def check_stage(name: str, layer: int, params, cost, config: PretrainConfig) -> 
     )
 
 
-def pretrain_stack(name: str, method: Method, keys, x, config: PretrainConfig, store, bar):
+def pretrain_stack(
+    name: str, method: Method, keys, x, config: PretrainConfig, store, bar, whole=None
+):
     """One method's stack for the seed keys [S] (vmapped), layer by layer on x [N, 784]:
     each layer is checked (:func:`check_stage`) and saved in ``store``, or read back from
-    it. Returns (layers, leaves [S, ...]; cost [S, epochs + 1] per layer; seconds)."""
+    it; ``whole`` (an :class:`~.estimate.WholeRun`) hears of each. Returns (layers, leaves
+    [S, ...]; cost [S, epochs + 1] per layer; seconds)."""
     stack, history, seconds = [], [], 0.0
     for layer, width in enumerate(config.hidden):
         key = f"{name} layer {layer + 1}"
@@ -131,9 +134,13 @@ def pretrain_stack(name: str, method: Method, keys, x, config: PretrainConfig, s
             check_stage(name, layer, params, cost, config)
             layer_arrays = {k: v for k, v in params._asdict().items() if v is not None}
             store.put(key, {"history": np.asarray(cost).tolist(), "seconds": took}, layer_arrays)
+            if whole is not None:
+                whole.finished(key, took)
         else:
             params = method.layer_type(**{k: jnp.asarray(v) for k, v in arrays.items()})
             cost, took = np.asarray(saved["history"], np.float32), saved["seconds"]
+            if whole is not None:
+                whole.saved(key)
         stack.append(params)
         history.append(cost)
         seconds += took
@@ -143,7 +150,9 @@ def pretrain_stack(name: str, method: Method, keys, x, config: PretrainConfig, s
     return stack, history, seconds
 
 
-def pretrain(config: PretrainConfig, x, targets, keys, store, progress=None) -> dict[str, dict]:
+def pretrain(
+    config: PretrainConfig, x, targets, keys, store, progress=None, whole=None
+) -> dict[str, dict]:
     """Each pretraining method's stack for every seed key [S], vmapped over seeds:
     {method: {"stack": [layer params, leaves [S, ...]], "history": [[S, epochs + 1]] per
     layer, "seconds"}}. x [N, 784], targets one-hot [N, 10]; finished layers are saved in
@@ -155,7 +164,9 @@ def pretrain(config: PretrainConfig, x, targets, keys, store, progress=None) -> 
         method_keys = jax.vmap(lambda k, i=index: jax.random.fold_in(k, i))(keys)
         desc = f"[{index + 1}/{len(PRETRAINED)}] pretrain {name}, layers"
         bar = (progress or cli.silent)(desc, len(config.hidden))
-        stack, history, seconds = pretrain_stack(name, method, method_keys, x, config, store, bar)
+        stack, history, seconds = pretrain_stack(
+            name, method, method_keys, x, config, store, bar, whole
+        )
         bar.close()
         out[name] = {"stack": stack, "history": history, "seconds": seconds}
     return out
@@ -177,22 +188,26 @@ class Start(NamedTuple):
 
 
 def starting_points(
-    config: PretrainConfig, x, targets, keys, store, progress=None
+    config: PretrainConfig, x, targets, keys, store, progress=None, whole=None
 ) -> tuple[dict[str, Start], dict]:
     """Every row's starting parameters and the pretraining histories, for seed keys [S]."""
     net = config.net
     relu = dataclasses.replace(net, activation="relu", init="he")
     glorot = dataclasses.replace(net, init="glorot")
     init_keys = jax.vmap(lambda k: jax.random.fold_in(k, 100))(keys)
-    random_params = net.init_params(init_keys)
+    # The papers' baseline: U[±1/√fan_in] weights and zero biases (Erhan et al.'s ‘Uniform’).
+    uniform = dataclasses.replace(net, init="standard")
+    baseline = uniform.init_params(init_keys)
     starts = {
-        "random init": Start(net, random_params, 0.0),
+        # Every sigmoid row fine-tunes ``net`` (one compiled engine); its init only drew.
+        "random init": Start(net, net.init_params(init_keys), 0.0),
+        "random init (zero biases)": Start(net, baseline, 0.0),
         "normalized init": Start(net, glorot.init_params(init_keys), 0.0),
     }
-    pretrained = pretrain(config, x, targets, keys, store, progress)
+    pretrained = pretrain(config, x, targets, keys, store, progress, whole)
     for name in config.pretrained:
-        # The fresh output layer is the random-init row's: only the hidden layers differ.
-        params = greedy.to_mlp_params(pretrained[name]["stack"], greedy.output_layer(random_params))
+        # The fresh output layer is the baseline's: only the hidden layers differ from it.
+        params = greedy.to_mlp_params(pretrained[name]["stack"], greedy.output_layer(baseline))
         starts[name] = Start(net, params, pretrained[name]["seconds"])
     starts["ReLU + He"] = Start(relu, relu.init_params(init_keys), 0.0)
     return {name: starts[name] for name in ROWS if name in config.rows}, pretrained

@@ -1,7 +1,8 @@
 """Fine-tuning on a learning-rate grid: the rate is the one best on validation, early stopping
-reads each seed's best validation epoch, a diverged rate is left out, patience stops a stalled
-row, a checkpointed run continues to the numbers of an uninterrupted one, and the readout
-probes score every hidden layer."""
+reads each seed's best validation epoch, a diverged rate is left out, patience stops each
+configuration on its own curve, the grid widens past an edge pick, a checkpointed run
+continues to the numbers of an uninterrupted one, and the readout probes score every hidden
+layer."""
 
 import jax
 import numpy as np
@@ -63,13 +64,13 @@ def test_choose_takes_the_rate_with_the_best_validation_error_and_each_seeds_bes
     assert choice["chosen_lr"] == 1.0 and choice["validation_score"][1] is None
 
 
-def test_stalled_counts_epochs_since_the_best_of_any_rate():
-    v = np.array([[10, 8, 9, 9], [12, 11, 7, 7.5]], float)  # 2 rates × 1 seed
-    none = np.zeros(2, bool)
-    assert not F.stalled(v, none, 2, 2)  # best (7) at epoch 3, one epoch ago
-    assert F.stalled(v, none, 2, 1)
-    assert not F.stalled(v, none, 2, 0)  # 0: never stop
-    assert F.stalled(v, np.array([0, 1], bool), 2, 2)  # without rate 2 the best is epoch 2
+def test_stalled_reads_each_configuration_on_its_own_curve():
+    v = np.array([[10, 8, 9, 9], [12, 11, 7, 7.5]], float)  # 2 configurations
+    # The first's best (8) was 2 epochs ago, the second's (7) one: patience 2 stops only the
+    # first, although the best of the two curves together improved one epoch ago.
+    assert F.stalled(v, 2).tolist() == [True, False]
+    assert F.stalled(v, 1).tolist() == [True, True]
+    assert F.stalled(v, 0).tolist() == [False, False]  # 0: never stop
 
 
 def test_the_grid_picks_a_learning_rate_that_learns_and_early_stopping_reads_its_best_epoch(
@@ -78,9 +79,20 @@ def test_the_grid_picks_a_learning_rate_that_learns_and_early_stopping_reads_its
     params, keys = _start(NET)
     lrs = (1e-6, 2.0)
     _, curves, diverged = F.finetune(NET, lrs, params, keys, splits, epochs=4, batch_size=20)
-    shapes = {"train": (4, 4), "validation": (4, 4), "test_final": (4,), "test_at_best": (4,)}
+    shapes = {
+        "train": (4, 4),
+        "validation": (4, 4),
+        "test_final": (4,),
+        "test_at_best": (4,),
+        "correct_at_best": (4, 200),
+        "epochs_run": (4,),
+    }
     assert {k: v.shape for k, v in curves.items()} == shapes
-    assert not diverged.any()
+    assert not diverged.any() and curves["epochs_run"].tolist() == [4] * 4
+    # The per-image correctness is the test error, image by image.
+    np.testing.assert_allclose(
+        100 * (1 - curves["correct_at_best"].mean(1)), curves["test_at_best"], atol=1e-4
+    )
     choice = F.choose(curves, diverged, lrs)
     assert choice["chosen_lr"] == 2.0  # 1e-6 cannot move from chance in 4 epochs
     assert choice["final_test_error"] == curves["test_final"][2:].tolist()
@@ -98,12 +110,43 @@ def test_a_diverging_rate_is_left_out_and_the_others_train_on(splits):
     params, keys = _start(RELU)
     lrs = (0.1, 1e9)
     out, curves, diverged = F.finetune(RELU, lrs, params, keys, splits, epochs=2, batch_size=20)
-    assert diverged.tolist() == [False, False, True, True]
+    assert diverged.tolist() == [0, 0, 1, 1]  # the epoch each diverged in
     assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(out))
     assert (curves["validation"][2:, -1] == 100.0).all()
     assert F.choose(curves, diverged, lrs)["chosen_lr"] == 0.1
     with pytest.raises(Diverged, match="every learning rate"):
         F.finetune(RELU, (1e9,), params, keys, splits, epochs=1, batch_size=20)
+    _, curves, diverged = F.finetune(
+        RELU, (1e9,), params, keys, splits, epochs=3, batch_size=20, must_learn=False
+    )
+    assert diverged.tolist() == [1, 1] and curves["validation"].shape == (2, 1)
+
+
+def test_the_grid_widens_past_an_edge_pick_and_a_diverging_rate_bounds_it(splits):
+    assert F.next_rate((0.3, 1.0), 1.0) == pytest.approx(10 / 3)
+    assert F.next_rate((0.1, 0.3, 1.0), 0.1) == pytest.approx(1 / 30)
+    assert F.next_rate((0.1, 0.3, 1.0), 0.3) is None and F.next_rate((1.0,), 1.0) is None
+    params, keys = _start(RELU)
+    (lrs, out, curves, diverged), choice = F.finetune_widening(
+        RELU, (0.03, 0.01), params, keys, splits, widen=2, checkpoint=None, epochs=1,
+        batch_size=20,
+    )  # fmt: skip
+    # Each rate added lies one step (×3) past the edge the pick sat on, until the pick is
+    # interior or 2 were added.
+    assert list(lrs) == sorted(lrs) and 2 <= len(lrs) <= 4
+    assert np.allclose(np.diff(np.log(lrs)), np.log(3))
+    assert len(lrs) == 4 or not F.next_rate(lrs, choice["chosen_lr"])
+    n = 2 * len(lrs)
+    assert curves["validation"].shape == (n, 1) and curves["correct_at_best"].shape == (n, 200)
+    assert jax.tree.leaves(out)[0].shape[0] == n and diverged.shape == (n,)
+    # A diverged rate stays in the grid (recorded, never chosen) and bounds it: 0.1 is picked
+    # on the lower edge, the rate below it is tried, and 0.1 is then interior.
+    (lrs, _, _, diverged), choice = F.finetune_widening(
+        RELU, (0.1, 1e9), params, keys, splits, widen=2, checkpoint=None, epochs=1,
+        batch_size=20,
+    )  # fmt: skip
+    assert lrs == pytest.approx((1e-11, 0.1, 1e9)) and choice["chosen_lr"] == 0.1
+    assert diverged.tolist() == [0, 0, 0, 0, 1, 1]
 
 
 def test_patience_stops_a_row_and_a_checkpointed_run_continues_to_the_same_numbers(
@@ -125,6 +168,17 @@ def test_patience_stops_a_row_and_a_checkpointed_run_continues_to_the_same_numbe
     v = curves["validation"].mean(0)
     stop = curves["validation"].shape[1]
     assert stop == 3 or (stop >= 2 and v[-1] >= v[:-1].min())
+    # Each configuration stops on its own curve: a stopped one had not improved for
+    # `patience` epochs and is frozen (its curve repeats); the others train on.
+    _, curves, _ = F.finetune(
+        NET, (1e-9, 0.5), params, keys, splits, epochs=4, patience=1, **kwargs
+    )
+    v, run = curves["validation"], curves["epochs_run"]
+    for c in range(4):
+        if run[c] < v.shape[1]:
+            assert run[c] - 1 - np.argmin(v[c, : run[c]]) >= 1
+            assert (v[c, run[c] :] == v[c, run[c] - 1]).all()
+    assert run.max() == v.shape[1]
 
 
 def test_readout_probes_every_hidden_layer(splits, mnist):

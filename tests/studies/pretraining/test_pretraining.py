@@ -108,7 +108,8 @@ def test_run_sweep_from_the_drawn_params_is_the_same_run(slice_):
 
 TINY = [
     "--hidden", "8", "--images", "100", "--seeds", "2", "--epochs", "1",
-    "--pretrain-epochs", "1", "--grad-images", "50", "--filters", "4", "--no-progress",
+    "--pretrain-epochs", "1", "--grad-images", "50", "--filters", "4", "--widen", "0",
+    "--no-progress",
 ]  # fmt: skip
 
 
@@ -125,6 +126,14 @@ def test_script_writes_results(load_script, mnist, tmp_path, capsys):
         assert row["chosen_lr"] in row["lrs"] and np.shape(row["validation_error_by_lr"]) == (4, 1)
         assert row["best_epoch"] == [1, 1]  # one epoch: the best is the last
         assert row["early_stopping_test_error"] == row["final_test_error"]
+        # per-seed values, the mean's interval, the grid's edge and the per-image bits
+        errors = row["early_stopping_test_error"]
+        ci = row["early_stopping_test_error_interval"]
+        assert len(errors) == 2 and ci["low"] <= np.mean(errors) == ci["estimate"] <= ci["high"]
+        assert row["chosen_lr_at_edge"] == (row["chosen_lr"] in (0.1, 3.0))
+        assert [len(b) for b in row["correct_bits"]] == [1668, 1668]  # 10,000 bits in base64
+        # SGD steps: 5 a fine-tuning epoch (100 images, batch 20), 5 a pretraining layer epoch
+        assert row["updates"] == (10.0 if row["pretrain_s"] > 0 else 5.0)
         base = results["rows"]["random init"]["early_stopping_test_error_mean"]
         assert row["gap_to_random_init"] == pytest.approx(
             row["early_stopping_test_error_mean"] - base
@@ -133,10 +142,39 @@ def test_script_writes_results(load_script, mnist, tmp_path, capsys):
             layers = row["readout"][when]
             assert list(layers) == [f"{row['activation']}1"]
             assert 0 <= layers[f"{row['activation']}1"]["probe_accuracy"] <= 1
+    comparisons = results["comparisons"]
+    assert set(comparisons) == set(ROWS) - {"random init (zero biases)"}
+    for c in comparisons.values():
+        assert c["verdict"] in ("inconclusive", "above", "below", "reproduced", "not reproduced")
+        assert c["text"].startswith(c["verdict"] + ": ") and len(c["mcnemar"]) == 2
     assert np.shape(results["filters"]["RBM"]) == (4, 784)
     for name in ("filters.png", "validation_error.png", "delta_norms.png"):
         assert (out / name).stat().st_size > 0
     assert "supervised greedy" in capsys.readouterr().out
+
+
+def test_a_diverging_rate_is_recorded_and_a_rerun_says_it_continues(
+    load_script, mnist, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    argv = [
+        *TINY, "--rows", "random init,ReLU + He", "--hidden", "12,12", "--lrs", "0.3,1e9",
+        "--epochs", "2",
+        "--probe-images", "0", "--data-dir", DATA_DIR, "--out", str(out),
+    ]  # fmt: skip
+    assert load_script("pretraining").main(argv) == 0
+    first = capsys.readouterr().out
+    assert "whole run: " in first and "min left" in first
+    results = json.loads((out / "results.json").read_text())
+    row = results["rows"]["ReLU + He"]  # (a sigmoid saturates: its weights stay finite)
+    assert row["chosen_lr"] == 0.3 and row["diverged_lrs"] == [1e9]
+    assert [(d["lr"], d["seed"]) for d in row["diverged"]] == [(1e9, 0), (1e9, 1)]
+    assert all(d["epoch"] == 1 and "not finite" in d["why"] for d in row["diverged"])
+    assert "1e+09 (diverged: seed 0 in epoch 1; seed 1 in epoch 1)" in first
+    assert load_script("pretraining").main(argv) == 0
+    again = capsys.readouterr().out
+    assert "continuing: 2 of 2 rows saved in" in again
+    assert json.loads((out / "results.json").read_text())["rows"] == results["rows"]
 
 
 def test_depth_sweep_runs_the_rows_at_each_depth(load_script, mnist, tmp_path):
@@ -185,7 +223,7 @@ def test_every_config_flag_helps_in_a_sentence():
     import dataclasses
 
     helps = [f.metadata["help"] for f in dataclasses.fields(PretrainConfig) if f.metadata]
-    assert len(helps) == 20
+    assert len(helps) == 21
     for text in helps:
         assert text[0].isupper() and text.endswith("."), text
 
@@ -216,3 +254,19 @@ def test_the_presets_are_readable_without_jax():
         "PretrainConfig.preset('tiny'); sys.exit('jax' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_whole_run_estimate_prices_each_kind_of_stage_by_its_own_rate():
+    from cnn_jax.studies.pretraining.estimate import WholeRun, stage_work
+
+    config = PretrainConfig.tiny(rows=("random init", "RBM"))
+    work = stage_work(config, images=100, validation=100)
+    assert list(work) == ["RBM layer 1", "random init", "RBM"]
+    lines = []
+    whole = WholeRun({"A layer 1": 10.0, "x": 100.0, "y": 100.0}, bound=True, log=lines.append)
+    whole.finished("A layer 1", 60.0)  # 6 s a unit: the rows are priced at it, none timed yet
+    assert "about 20 min left at most (2 of 3 stages to go)" in lines[-1]
+    whole.finished("x", 60.0)  # a row timed: 0.6 s a unit for the row left
+    assert "about 1 min left at most (1 of 3 stages to go)" in lines[-1]
+    whole.saved("y")
+    assert whole.remaining() == "done"
