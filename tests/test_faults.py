@@ -258,7 +258,7 @@ BAD_FLAGS = [
      "--out /proc/nope is not writable"),
     ("visualize_layers", ["--checkpoint", "RUN", "--out", "FILE"], "exists and is not a folder"),
     ("benchmark", ["--batch-size", "70000"], "--batch-size 70000 is more than the 60,000"),
-    ("benchmark", ["--archs", "vgg"], "--archs takes names from seed, deep, mlp"),
+    ("benchmark", ["--archs", "vgg"], "--archs takes names from seed, deep, study_deep"),
     ("benchmark", ["--micro-batch", "5"], "--micro-batch 5 must divide --batch-size 128"),
     ("benchmark", ["--steps", "0"], "argument --steps: must be >= 1"),
     ("benchmark", ["--out", "/proc/nope"], "--out /proc/nope is not writable"),

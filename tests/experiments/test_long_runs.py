@@ -89,7 +89,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300.0) -> None:
         # Killed after its first row: the rerun computes the others.
         ("initialization", INIT, lambda out: any((out / "rows").glob("*.json"))),
         # Killed during fine-tuning, once an epoch's checkpoint exists.
-        ("pretraining", PRETRAIN, lambda out: any((out / "checkpoints").glob("*/1"))),
+        ("pretraining", PRETRAIN, lambda out: any((out / "checkpoints").glob("*/grid/1"))),
     ],
 )
 def test_kill_9_then_rerun_gives_the_uninterrupted_numbers(

@@ -58,7 +58,7 @@ def test_sgd_is_plain_and_the_default_is_adam_1e3_unchanged():
 
 def test_every_optimizer_is_a_flag_and_others_are_refused():
     assert set(OPTIMIZERS) >= {"sgd", "rmsprop", "adadelta", "adam"}
-    with pytest.raises(UsageError, match="optimizer must be one of"):
+    with pytest.raises(UsageError, match="optimizer: must be one of"):
         TrainConfig(optimizer="adagrad")
 
 

@@ -8,7 +8,7 @@ import math
 import jax
 import numpy as np
 
-from cnn_jax.studies.depth import study as D
+from cnn_jax.studies.depth import sum_product as D
 
 N = 16
 
