@@ -164,7 +164,7 @@ def nielsen_training(s: dict) -> str:
 
 def nielsen_ratio(s: dict) -> str:
     """‖δ_last hidden‖/‖δ_h1‖ during training, his against our seeds, and the share of
-    his recorded (epoch, layer) points inside our band."""
+    his recorded ‖δˡ‖ (epoch, layer) points inside our ‖δˡ‖ band (not of the ratio)."""
     run = s["runs"]["vanishing/gradients"]
     if note := _no_overlay(run):
         return note
@@ -181,7 +181,7 @@ def nielsen_ratio(s: dict) -> str:
     first, last = next(iter(run["nielsen_training"].values()))["ratio_epochs"]
     header = ["network", "our seeds", "at init", f"min over epochs {first}–{last}",
               "median", "max", f"at epoch {last}",
-              "his points inside our min–max / p10–p90 (%)"]  # fmt: skip
+              "his ‖δˡ‖ points (epoch, layer) inside our min–max / p10–p90 (%)"]  # fmt: skip
     return md_table(header, rows)
 
 
