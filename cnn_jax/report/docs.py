@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -45,11 +46,33 @@ def load_snapshots(root: Path) -> dict[str, dict]:
     return {c: json.loads(snapshot_path(root, c).read_text()) for c in NAMES}
 
 
+READER_OUT = "runs/reproduce"  # experiments/reproduce.py's default output folder
+
+
+def as_typed(command: str, run: str) -> str:
+    """The command as a reader would type it: the output folder of the machine that ran it
+    (the part of ``--out`` before the run's own path) becomes reproduce.py's default
+    ``runs/reproduce``, wherever it appears (``--out``, ``--checkpoint``)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:  # not a shell line: shown as recorded
+        return command
+    if "--out" not in words[:-1]:
+        return command
+    out = words[words.index("--out") + 1]
+    base = run.removesuffix(FULL)
+    if not Path(out).is_absolute() or f"/{base}" not in out:
+        return command
+    root = out[: out.index(f"/{base}")]
+    return shlex.join(w.replace(root, READER_OUT, 1) if w.startswith(root + "/") else w
+                      for w in words)  # fmt: skip
+
+
 def _provenance_line(snapshot: dict) -> str:
     """One line per run: the command that made it, where and when (the snapshot's provenance)."""
     lines = []
     for run, p in snapshot["provenance"].items():
-        parts = [f"`{p['command']}`"] if p.get("command") else []
+        parts = [f"`{as_typed(p['command'], run)}`"] if p.get("command") else []
         git = p.get("git") or {}
         if git.get("commit"):
             parts.append(

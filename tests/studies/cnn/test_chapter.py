@@ -1,0 +1,107 @@
+"""The CNN chapter's verdicts, optimizer and Nielsen tables and figures, on made-up seeds
+whose intervals are known, and its registry entries against the stored snapshot."""
+
+import json
+import math
+
+import pytest
+
+from cnn_jax import published
+from cnn_jax.chapter import FULL
+from cnn_jax.studies.cnn import chapter as cnn
+from cnn_jax.studies.cnn import figures
+from cnn_jax.published import lookup
+from cnn_jax.report import docs
+
+
+def _run(finals, epochs=10, **extra):
+    seeds = [
+        {"test_accuracy": a / 100, "test_accuracies": [a / 100 - 0.005, a / 100],
+         "train_accuracies": [0.97, 0.99], "epochs": epochs, **extra}
+        for a in finals
+    ]  # fmt: skip
+    return {**seeds[0], "seeds": seeds}
+
+
+def test_verdict_reads_the_interval_against_at_least():
+    # mean 99.1, sd 0.1, t(2) 4.30: [98.85, 99.35]
+    assert cnn.verdict("cnn/seed", [99.0, 99.1, 99.2], "study_seed_cnn").startswith("reproduced")
+    assert cnn.verdict("cnn/study_deep", [98.0, 98.1, 98.2], "study_deep_cnn").startswith("below")
+    # [98.65, 99.15] reaches 98.89
+    assert cnn.verdict("cnn/study_deep", [98.8, 98.9, 99.0], "study_deep_cnn").startswith(
+        "inconclusive"
+    )
+    assert cnn.verdict("cnn/seed", [99.0], "study_seed_cnn") == "one seed: no interval"
+    assert "not judged" in cnn.verdict("cnn/deep", [90.0, 90.1], "study_deep_cnn")
+
+
+def test_keras_table_and_answer():
+    runs = {
+        "cnn/seed" + FULL: _run([99.0, 99.1, 99.2], config={"batch_size": 128}),
+        "cnn/keras/sgd" + FULL: _run([97.9, 98.1], config={"batch_size": 128}),
+        "cnn/keras/rmsprop" + FULL: _run([98.9, 98.95], config={"batch_size": 128}),
+    }
+    table = cnn.keras({"runs": runs}).splitlines()
+    assert [row.split(" | ")[0] for row in table[2:]] == ["| Adam 1e-3", "| SGD 0.01",
+                                                           "| RMSprop 1e-3"]  # fmt: skip
+    assert "SGD 0.01 | 98.00 [96.73, 99.27] | 97.90, 98.10 | inside |" in table[3]
+    assert "| below it |" in table[2]  # 98.02 under Adam's whole interval
+    answer = cnn.keras_answer({"runs": runs})
+    assert answer.startswith("Nearest to the study's 98.02 %: SGD 0.01, 98.00 %")
+    assert "inside the 95 % interval of: SGD 0.01;" in answer
+    runs["cnn/keras/sgd" + FULL] = _run([97.0, 97.01], config={"batch_size": 128})
+    assert "no setting here explains it" in cnn.keras_answer({"runs": runs})
+    assert "no reproduction" in cnn.keras({"runs": {}})
+
+
+def test_nielsen_table_states_the_fraction_of_his_budget():
+    run = _run([98.5, 98.6, 98.7], epochs=3, train_images=50000, config={"batch_size": 10})
+    table = cnn.nielsen_table({"runs": {"cnn/nielsen/conv": run}}).splitlines()
+    assert len(table) == 3
+    # 3 epochs × 50,000 / 10 = 15,000 of his 300,000 updates
+    assert table[2].endswith("| 98.60 [98.35, 98.85] | 98.50–98.70 | 3 | 0.05 | 3 |")
+
+
+def test_figures_are_drawn_from_a_snapshot_and_missing_runs_are_named(tmp_path):
+    runs = {
+        "cnn/seed" + FULL: _run([99.0, 99.1], config={"batch_size": 128}),
+        "cnn/study_deep" + FULL: _run([98.9, 99.0], config={"batch_size": 128}),
+    }
+    path = tmp_path / "cnn.json"
+    path.write_text(json.dumps({"runs": runs}))
+    said = []
+    figures.draw_all(path, tmp_path / "out", log=said.append)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(figures.FIGURES)
+    path.write_text(json.dumps({"runs": {}}))
+    said.clear()
+    figures.draw_all(path, tmp_path / "none", log=said.append)
+    assert all("not drawn" in line for line in said) and len(said) == len(figures.FIGURES)
+
+
+def test_every_cnn_registry_entry_resolves_to_a_stored_number():
+    """Each entry of the chapter names a run it declares, and the stored snapshot holds a
+    finite number at the entry's key for it (the default run, and the full one if stored)."""
+    runs = docs.load_snapshots(docs.ROOT)["cnn"]["runs"]
+    declared = {run.path for run in cnn.CHAPTER.runs}
+    entries = [e for e in published.load() if e.chapter == "cnn" and e.run]
+    assert len(entries) >= 5
+    for e in entries:
+        assert e.run in declared, e.id
+        assert e.run in runs, e.id
+        for name in (e.run, e.run + FULL):
+            if name in runs:
+                for seed in runs[name].get("seeds", [runs[name]]):
+                    assert math.isfinite(lookup(seed, e.key)), (e.id, name)
+
+
+@pytest.mark.parametrize("run", list(cnn.NIELSEN))
+def test_nielsen_runs_use_his_settings(run):
+    """Mini-batch 10 and plain SGD at every scale; his 50,000 images and 60 epochs at full."""
+    declared = {r.path: r for r in cnn.CHAPTER.runs}[run]
+    full = declared.full.args
+    assert full[full.index("--batch-size") + 1] == "10"
+    assert full[full.index("--optimizer") + 1] == "sgd"
+    assert full[full.index("--limit") + 1] == "50000"
+    assert full[full.index("--epochs") + 1] == str(cnn.NIELSEN_EPOCHS)
+    smoke = declared.smoke.resolve(docs.ROOT)
+    assert "--limit" in smoke and smoke[smoke.index("--limit") + 1] != "50000"
