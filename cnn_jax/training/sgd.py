@@ -133,8 +133,12 @@ COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
 
 
 def engine_for(net: MLPSpec) -> str:
-    """The sweep engine for ``net``: "map" when its largest weight matrix has at least
-    :data:`MAP_MIN_KERNEL` entries (Glorot's 5 x 1,000, the 3 x 500 fine-tuning), else "vmap"."""
+    """The sweep engine for ``net``: on a CPU, "map" when its largest weight matrix has at
+    least :data:`MAP_MIN_KERNEL` entries (Glorot's 5 x 1,000, the 3 x 500 fine-tuning), else
+    "vmap"; on a GPU or TPU always "vmap", whose batched matmuls keep the accelerator busy
+    where "map" would run the configurations one at a time."""
+    if jax.default_backend() != "cpu":
+        return "vmap"
     largest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:], strict=True))
     return "map" if largest >= MAP_MIN_KERNEL else "vmap"
 

@@ -186,3 +186,8 @@ def test_wide_networks_go_one_after_another_and_narrow_ones_side_by_side():
     assert sgd.engine_for(MLPSpec((784, 500, 500, 500, 10))) == "map"
     assert sgd.engine_for(MLPSpec((784, 30, 10))) == "vmap"
     assert sgd.engine_for(MLPSpec((784, 100, 10))) == "vmap"
+
+
+def test_accelerators_keep_every_network_side_by_side(monkeypatch):
+    monkeypatch.setattr(sgd.jax, "default_backend", lambda: "gpu")
+    assert sgd.engine_for(MLPSpec((784, *[1000] * 5, 10), "tanh", "standard")) == "vmap"
