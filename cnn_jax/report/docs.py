@@ -60,10 +60,10 @@ def as_typed(command: str, run: str) -> str:
     if "--out" not in words[:-1]:
         return command
     out = words[words.index("--out") + 1]
-    base = run.removesuffix(FULL)
-    if not Path(out).is_absolute() or f"/{base}" not in out:
+    base = f"/{run.removesuffix(FULL)}/"
+    if not Path(out).is_absolute() or base not in out + "/":
         return command
-    root = out[: out.index(f"/{base}")]
+    root = out[: (out + "/").rindex(base)]
     return shlex.join(w.replace(root, READER_OUT, 1) if w.startswith(root + "/") else w
                       for w in words)  # fmt: skip
 

@@ -204,6 +204,10 @@ def test_provenance_gives_the_command_as_a_reader_types_it():
         "python experiments/probe_layers.py --checkpoint runs/reproduce/cnn/seed/s0 "
         "--out runs/reproduce/probes"
     )
+    # the run's path is a whole folder name: "depth" is not found in "/x/depthrun"
+    assert docs.as_typed("python d.py --out /x/depthrun/depth", "depth") == (
+        "python d.py --out runs/reproduce/depth"
+    )
     elsewhere = "python experiments/benchmark.py --out /tmp/bench"  # not a reproduce folder
     assert docs.as_typed(elsewhere, "cnn/benchmark") == elsewhere
     assert docs.as_typed("python a.py --out 'unbalanced", "a") == "python a.py --out 'unbalanced"

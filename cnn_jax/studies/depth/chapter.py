@@ -8,7 +8,12 @@ from cnn_jax.chapter import Chapter, Keys, Run, Setting, argv, keys
 from cnn_jax.tables import error, md_table
 
 # The keys of results.json (study.py's ``run``) that the tables below read.
-KEEP = keys(Keys("cybenko", "widths", "fits.*.rms_error", "fits.*.max_error"), "spn", "regions")
+KEEP = keys(
+    Keys("cybenko", "widths", "fits.*.rms_error", "fits.*.max_error"),
+    "spn",
+    "regions",
+    Keys("trained", "threshold", "rows"),
+)
 
 
 def cybenko(s: dict) -> str:
@@ -61,6 +66,35 @@ def regions(s: dict) -> str:
     return md_table(header, rows)
 
 
+def _smallest(side: dict) -> str:
+    """The fewest hidden units with which some seed reached the threshold, or "none of"
+    the widths tried."""
+    if side["smallest_units_reaching"] is None:
+        return f"none of {', '.join(map(str, side['units']))}"
+    return str(side["smallest_units_reaching"])
+
+
+def trained(s: dict) -> str:
+    """Gradient descent against the exact constructions: per task, the fewest hidden units
+    (of the widths tried) with which a trained deep or shallow network reached the threshold
+    of relative RMS error, beside the units the exact constructions need (the sawtooth's:
+    2 per layer deep, at least 2^k − 1 in one layer)."""
+    t = s["runs"]["depth"]["trained"]
+    rows = [
+        [
+            f"{r['task']} (size {r['size']})",
+            r.get("exact_deep_units", "–"),  # known for the sawtooth only
+            _smallest(r["deep"]),
+            f"≥ {r['exact_shallow_units_at_least']}" if "exact_shallow_units_at_least" in r else "–",
+            _smallest(r["shallow"]),
+        ]
+        for r in t["rows"]
+    ]
+    header = ["task", "exact deep: units", f"trained deep: fewest units reaching {t['threshold']:g}",
+              "exact shallow: units", "trained shallow: fewest units reaching"]  # fmt: skip
+    return md_table(header, rows)
+
+
 def headline(runs: dict) -> tuple[str, str, str]:
     r = runs["depth"]["spn"][-1]
     return (
@@ -93,6 +127,6 @@ CHAPTER = Chapter(
         ),
     ),
     keep={"depth": KEEP},
-    tables={"cybenko": cybenko, "spn": spn, "regions": regions},
+    tables={"cybenko": cybenko, "spn": spn, "regions": regions, "trained": trained},
     headline=headline,
 )
