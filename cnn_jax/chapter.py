@@ -162,6 +162,9 @@ class Chapter:
     headline: Callable[[dict], Headline]  # from the snapshot's runs
     optional: frozenset[str] = frozenset()
     links_to: tuple[str, ...] = ()  # other chapters' runs whose pages this chapter links
+    # A module whose ``FIGURES`` maps a file name under docs/<name>/ to ``draw(runs)`` -> a
+    # matplotlib figure of the snapshot's runs; ``--docs`` redraws them. Imported only then.
+    figures: str = ""
 
     def is_optional(self, run: str) -> bool:
         return run in self.optional or run.endswith(FULL)

@@ -17,6 +17,7 @@ cnn_jax/report/__main__.py; here :func:`update`).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shlex
@@ -239,6 +240,29 @@ def snapshot_from_runs(
     return {"chapter": name, "provenance": prov, "runs": runs}
 
 
+def draw_figures(root: Path, name: str) -> list[Path]:
+    """Redraw chapter ``name``'s figures (its ``figures`` module's ``FIGURES``) from its
+    snapshot into docs/<name>/; a figure whose runs the snapshot lacks is left as it is."""
+    module = chapter(name).figures
+    if not module:
+        return []
+    from cnn_jax.plotting import plt  # matplotlib only when drawing
+
+    runs = load_snapshots(root)[name]["runs"]
+    drawn = []
+    for file, draw in importlib.import_module(module).FIGURES.items():
+        try:
+            fig = draw(runs)
+        except KeyError:  # the snapshot holds none of the runs it draws
+            continue
+        path = root / "docs" / name / file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        drawn.append(path)
+    return drawn
+
+
 def update(
     root: Path = ROOT,
     *,
@@ -247,8 +271,9 @@ def update(
     from_full_runs: Path | None = None,
     only: tuple[str, ...] = NAMES,
 ) -> int:
-    """Rewrite the docs' tables (``check``: only tell which files differ; exit status 1 when
-    one does), first rebuilding the snapshots of ``only`` from ``from_runs`` and
+    """Rewrite the docs' tables and redraw the figures of ``only`` that their chapters draw
+    from the snapshots (``check``: only tell which tables differ; exit status 1 when one
+    does), first rebuilding the snapshots of ``only`` from ``from_runs`` and
     ``from_full_runs`` when given."""
     if unknown := sorted(set(only) - set(NAMES)):
         raise UsageError(f"--only: unknown chapter {unknown[0]!r}; choose from {','.join(NAMES)}")
@@ -257,6 +282,10 @@ def update(
         snaps = {c: snapshot_from_runs(from_runs, c, stored[c], from_full_runs) for c in only}
         for chapter, snap in snaps.items():
             write_json(snapshot_path(root, chapter), snap)
+    if not check:
+        for name in only:
+            for path in draw_figures(root, name):
+                print(f"{path.relative_to(root)}: drawn from docs/results", file=sys.stderr)
     stale = []
     for path, (old, new) in regenerate(root).items():
         if old != new:

@@ -7,7 +7,15 @@ import statistics
 
 from cnn_jax import stats
 from cnn_jax.chapter import FULL, Chapter, FromPreset, Run, Setting, argv
-from cnn_jax.tables import md_table, pct, published, tolerance, updates
+from cnn_jax.studies.cnn.runs import (
+    KERAS,
+    LARGER,
+    NETWORKS,
+    NIELSEN,
+    finals,
+    keras_runs,
+)
+from cnn_jax.tables import md_table, pct, published, updates
 from cnn_jax.training.config import RESULT_KEYS
 
 # The keys of benchmark.py's benchmark.json (cnn_jax/training/benchmark.py) that the
@@ -15,46 +23,6 @@ from cnn_jax.training.config import RESULT_KEYS
 BENCHMARK_KEYS = ("models.*.images_per_second", "models.*.gflops", "models.*.compile_seconds")
 
 SMOKE = FromPreset("cnn_jax.training.config:TrainConfig", "smoke")
-# run path -> (the table's label, the study's published accuracy it is read against)
-NETWORKS = {
-    "cnn/seed": ("seed CNN (the study's)", "study_seed_cnn"),
-    "cnn/study_deep": ("the study's deep CNN, slide 1 (`study_deep`)", "study_deep_cnn"),
-    "cnn/study_deep_dropout": (
-        "the study's deep CNN, slide 2, + dropout 0.5 (`study_deep_dropout`)",
-        "study_deep_cnn_dropout",
-    ),
-    "cnn/deep": ("our larger deep CNN (`deep`)", "study_deep_cnn"),
-    "cnn/deep_dropout": ("our larger deep CNN + dropout 0.5", "study_deep_cnn_dropout"),
-}
-# Not the study's networks: their rows are shown beside its numbers, never judged by them.
-LARGER = frozenset({"cnn/deep", "cnn/deep_dropout"})
-# The seed CNN under the optimizers a Keras 1 user had, at Keras's default rates; Adam 1e-3
-# is the seed CNN's own run (cnn/seed). run path -> (label, flags)
-KERAS = {
-    "cnn/keras/sgd": ("SGD 0.01", argv(optimizer="sgd", lr="0.01")),
-    "cnn/keras/rmsprop": ("RMSprop 1e-3", argv(optimizer="rmsprop", lr="0.001")),
-    "cnn/keras/adadelta": ("Adadelta 1.0", argv(optimizer="adadelta", lr="1.0")),
-}
-ADAM = ("cnn/seed", "Adam 1e-3")
-# Nielsen's chapter 6 networks with network3.py's settings: run path -> (label, registry id,
-# flags at every scale). His budget is 60 epochs on 50,000 images at mini-batch 10.
-NIELSEN = {
-    "cnn/nielsen/conv": (
-        "conv-pool + FC 100, sigmoid",
-        "nielsen_ch6_conv_fc100",
-        argv(arch="nielsen_conv", optimizer="sgd", lr="0.1", batch_size=10),
-    ),
-    "cnn/nielsen/conv2": (
-        "two conv-pool + FC 100, sigmoid",
-        "nielsen_ch6_two_conv",
-        argv(arch="nielsen_conv2", optimizer="sgd", lr="0.1", batch_size=10),
-    ),
-    "cnn/nielsen/conv2_relu": (
-        "two conv-pool + FC 100, ReLU, λ 0.1",
-        "nielsen_ch6_relu",
-        argv(arch="nielsen_conv2_relu", optimizer="sgd", lr="0.03", l2="1e-5", batch_size=10),
-    ),
-}
 NIELSEN_EPOCHS = 60
 NIELSEN_DEFAULT_EPOCHS = 1
 
@@ -101,11 +69,6 @@ def _over_seeds(values: list[float]) -> str:
     if len(values) == 1:
         return pct(values[0])
     return f"{pct(statistics.mean(values))} ({pct(min(values))}–{pct(max(values))})"
-
-
-def _finals(r: dict) -> list[float]:
-    """A run's final test accuracies in %, one per seed."""
-    return [100 * x["test_accuracy"] for x in r.get("seeds", [r])]
 
 
 def _interval(values: list[float]) -> str:
@@ -161,7 +124,7 @@ def spread(s: dict) -> str:
         r = s["runs"].get(run + FULL)
         if r is None:
             continue
-        final = _finals(r)
+        final = finals(r)
         best = [100 * max(x["test_accuracies"]) for x in r.get("seeds", [r])]
         sd = statistics.stdev(final) if len(final) > 1 else 0.0
         rows.append(
@@ -184,20 +147,13 @@ def spread(s: dict) -> str:
     return md_table(header, rows)
 
 
-def _keras_runs(s: dict) -> list[tuple[str, dict]]:
-    """(label, results) of every optimizer setting at --scale full, Adam first."""
-    found = [(ADAM[1], s["runs"].get(ADAM[0] + FULL))]
-    found += [(label, s["runs"].get(run + FULL)) for run, (label, _) in KERAS.items()]
-    return [(label, r) for label, r in found if r is not None]
-
-
 def keras(s: dict) -> str:
     """The seed CNN under 2016 Keras's optimizers at their default rates, batch 128, the
     study's 10 epochs: where the study's 98.02 % sits against each setting's interval."""
     study = float(published()["study_seed_cnn"])
     rows = []
-    for label, r in _keras_runs(s):
-        final = _finals(r)
+    for label, r in keras_runs(s):
+        final = finals(r)
         where = "–"
         if len(final) > 1:
             ci = stats.mean_interval(final)
@@ -223,7 +179,7 @@ def keras(s: dict) -> str:
 def keras_answer(s: dict) -> str:
     """Which setting lands nearest the study's 98.02 %, and whether any explains it."""
     study = float(published()["study_seed_cnn"])
-    runs = [(label, _finals(r)) for label, r in _keras_runs(s)]
+    runs = [(label, finals(r)) for label, r in keras_runs(s)]
     if not runs:
         return "(no reproduction at --scale full in these results)"
     label, values = min(runs, key=lambda lv: abs(statistics.mean(lv[1]) - study))
@@ -249,7 +205,7 @@ def nielsen_table(s: dict) -> str:
             r = s["runs"].get(name)
             if r is None:
                 continue
-            final = _finals(r)
+            final = finals(r)
             ours = r["epochs"] * r["train_images"] / r["config"]["batch_size"]
             rows.append(
                 [
@@ -289,7 +245,7 @@ def headline(runs: dict) -> tuple[str, str, str]:
     study = published()[pid]
     full = runs.get(f"cnn/seed{FULL}")
     if full is not None:
-        final = _finals(full)
+        final = finals(full)
         return (
             f"{_interval(final)} % test (95 % interval; {min(final):.2f}–{max(final):.2f}, "
             f"{len(final)} seeds, {full['epochs']} epochs)",
@@ -324,8 +280,9 @@ CHAPTER = Chapter(
     ),
     keep={
         **{run + scale: CURVES for run in NETWORKS for scale in ("", FULL)},
-        **{run + scale: (*CURVES, *SETTING) for run in (*KERAS, *NIELSEN)
-           for scale in ("", FULL)},  # fmt: skip
+        **{
+            run + scale: (*CURVES, *SETTING) for run in (*KERAS, *NIELSEN) for scale in ("", FULL)
+        },  # fmt: skip
         "cnn/benchmark": BENCHMARK_KEYS,
     },
     optional=frozenset({"cnn/benchmark"}),
@@ -339,4 +296,5 @@ CHAPTER = Chapter(
     },
     headline=headline,
     links_to=("layers", "probes"),
+    figures="cnn_jax.studies.cnn.figures",
 )

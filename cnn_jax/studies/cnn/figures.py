@@ -1,5 +1,5 @@
 """The CNN chapter's figures, drawn from its stored snapshot (docs/results/cnn.json) so that
-a figure shows exactly the numbers its page's tables show (``experiments/cnn_figures.py``
+a figure shows exactly the numbers its page's tables show (``python -m cnn_jax.report --docs``
 redraws docs/cnn/*.png):
 
 - ``learning_curves.png``: test (and, where the run kept it, train) accuracy per epoch of each
@@ -10,15 +10,12 @@ redraws docs/cnn/*.png):
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 from cnn_jax import stats
 from cnn_jax.chapter import FULL
 from cnn_jax.plotting import plt
-from cnn_jax.studies.cnn import chapter
+from cnn_jax.studies.cnn.runs import NETWORKS, finals, keras_runs
 from cnn_jax.tables import published
 
 # The study's networks, each beside the number it is read against.
@@ -33,10 +30,10 @@ def learning_curves(runs: dict):
     """One panel per network of :data:`CURVES` stored at --scale full."""
     shown = [r for r in CURVES if r + FULL in runs]
     if not shown:
-        raise ValueError("no network of the study at --scale full in these results")
+        raise KeyError("no network of the study at --scale full in these results")
     fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.6), squeeze=False)
     for ax, run in zip(axes[0], shown, strict=True):
-        label, pid = chapter.NETWORKS[run]
+        label, pid = NETWORKS[run]
         seeds = _seeds(runs[run + FULL])
         for key, name, style in (("test_accuracies", "test", "-"),
                                  ("train_accuracies", "train", "--")):  # fmt: skip
@@ -47,7 +44,9 @@ def learning_curves(runs: dict):
             line = ax.plot(epochs, curves.mean(0), style, marker="o", ms=3, label=name)[0]
             ax.fill_between(epochs, curves.min(0), curves.max(0), color=line.get_color(),
                             alpha=0.2, lw=0)  # fmt: skip
-        ax.axhline(published()[pid], color="k", lw=1, ls=":", label=f"the study, {published()[pid]}")
+        ax.axhline(
+            published()[pid], color="k", lw=1, ls=":", label=f"the study, {published()[pid]}"
+        )
         ax.set_ylim(97, 100)
         ax.set_xlabel("epoch")
         ax.set_title(f"{label.split(' (')[0]}\n{len(seeds)} seeds: mean, min–max band", fontsize=9)
@@ -60,17 +59,17 @@ def learning_curves(runs: dict):
 
 def optimizers(runs: dict):
     """Final accuracy per optimizer setting against the study's 98.02 %."""
-    found = chapter._keras_runs({"runs": runs})
+    found = keras_runs({"runs": runs})
     if not found:
-        raise ValueError("no optimizer setting at --scale full in these results")
+        raise KeyError("no optimizer setting at --scale full in these results")
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for i, (label, run) in enumerate(found):
-        final = chapter._finals(run)
+    for i, (_, run) in enumerate(found):
+        final = finals(run)
         ax.plot([i] * len(final), final, "o", color="C0", alpha=0.6, ms=4)
         if len(final) > 1:
             ci = stats.mean_interval(final)
-            ax.errorbar(i + 0.15, ci.estimate, yerr=[[ci.estimate - ci.low], [ci.high - ci.estimate]],
-                        fmt="s", color="C1", capsize=4, ms=5)  # fmt: skip
+            err = [[ci.estimate - ci.low], [ci.high - ci.estimate]]
+            ax.errorbar(i + 0.15, ci.estimate, yerr=err, fmt="s", color="C1", capsize=4, ms=5)
     study = published()["study_seed_cnn"]
     ax.axhline(study, color="k", ls=":", lw=1, label=f"the study's seed CNN, {study} %")
     ax.set_xticks(range(len(found)), [label for label, _ in found])
@@ -85,19 +84,3 @@ def optimizers(runs: dict):
 
 
 FIGURES = {"learning_curves.png": learning_curves, "optimizers.png": optimizers}
-
-
-def draw_all(results: Path, out: Path, log=print) -> None:
-    """Every figure of :data:`FIGURES` from the snapshot ``results`` into ``out``; one whose
-    runs are not in the snapshot is named and skipped."""
-    runs = json.loads(results.read_text())["runs"]
-    out.mkdir(parents=True, exist_ok=True)
-    for name, draw in FIGURES.items():
-        try:
-            fig = draw(runs)
-        except ValueError as e:
-            log(f"{name}: not drawn: {e}")
-            continue
-        fig.savefig(out / name, dpi=110)
-        plt.close(fig)
-        log(f"wrote {out / name}")

@@ -85,13 +85,16 @@ def trained(s: dict) -> str:
             f"{r['task']} (size {r['size']})",
             r.get("exact_deep_units", "–"),  # known for the sawtooth only
             _smallest(r["deep"]),
-            f"≥ {r['exact_shallow_units_at_least']}" if "exact_shallow_units_at_least" in r else "–",
+            f"≥ {r['exact_shallow_units_at_least']}"
+            if "exact_shallow_units_at_least" in r
+            else "–",
             _smallest(r["shallow"]),
         ]
         for r in t["rows"]
     ]
-    header = ["task", "exact deep: units", f"trained deep: fewest units reaching {t['threshold']:g}",
-              "exact shallow: units", "trained shallow: fewest units reaching"]  # fmt: skip
+    reach = f"fewest units reaching {t['threshold']:g}"
+    header = ["task", "exact deep: units", f"trained deep: {reach}", "exact shallow: units",
+              f"trained shallow: {reach}"]  # fmt: skip
     return md_table(header, rows)
 
 

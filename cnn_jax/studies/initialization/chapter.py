@@ -238,4 +238,5 @@ CHAPTER = Chapter(
         "plateau_full": lambda s: plateau(s, PLATEAU + FULL),
     },
     headline=headline,
+    figures="cnn_jax.studies.initialization.plots",
 )

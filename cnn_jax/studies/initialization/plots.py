@@ -97,7 +97,8 @@ def plot_test_errors(table: Mapping[str, Mapping]):
     ax.set_xticks(x, labels)
     ax.set_ylabel("MNIST test error (%)")
     first = next(iter(table.values()))
-    ax.set_title(f"{first['network']}, {first['updates']:,} updates")
+    network = f"{first['network']}, " if "network" in first else ""
+    ax.set_title(f"{network}{first['updates']:,} updates, mean over seeds")
     ax.legend(fontsize=8)
     return fig
 
@@ -156,3 +157,7 @@ def figures(results: Mapping, published_jacobian: Mapping[str, float]) -> dict:
     if "table" in results:
         out["test_errors"] = plot_test_errors(results["table"])
     return out
+
+
+# docs/initialization/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs)
+FIGURES = {"test_errors.png": lambda runs: plot_test_errors(runs["initialization"]["table"])}

@@ -8,10 +8,10 @@ import pytest
 
 from cnn_jax import published
 from cnn_jax.chapter import FULL
-from cnn_jax.studies.cnn import chapter as cnn
-from cnn_jax.studies.cnn import figures
 from cnn_jax.published import lookup
 from cnn_jax.report import docs
+from cnn_jax.studies.cnn import chapter as cnn
+from cnn_jax.studies.cnn import figures
 
 
 def _run(finals, epochs=10, **extra):
@@ -62,20 +62,24 @@ def test_nielsen_table_states_the_fraction_of_his_budget():
     assert table[2].endswith("| 98.60 [98.35, 98.85] | 98.50–98.70 | 3 | 0.05 | 3 |")
 
 
-def test_figures_are_drawn_from_a_snapshot_and_missing_runs_are_named(tmp_path):
+def test_figures_are_drawn_from_a_snapshot_and_missing_runs_are_left(tmp_path):
+    """--docs redraws each chapter's figures from its stored snapshot; a figure whose runs
+    the snapshot lacks is not drawn (its file is left as it is)."""
+    root = tmp_path / "repo"
+    (root / "docs" / "results").mkdir(parents=True)
+    for name in docs.NAMES:
+        docs.snapshot_path(root, name).write_text(docs.snapshot_path(docs.ROOT, name).read_text())
     runs = {
         "cnn/seed" + FULL: _run([99.0, 99.1], config={"batch_size": 128}),
         "cnn/study_deep" + FULL: _run([98.9, 99.0], config={"batch_size": 128}),
     }
-    path = tmp_path / "cnn.json"
-    path.write_text(json.dumps({"runs": runs}))
-    said = []
-    figures.draw_all(path, tmp_path / "out", log=said.append)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(figures.FIGURES)
-    path.write_text(json.dumps({"runs": {}}))
-    said.clear()
-    figures.draw_all(path, tmp_path / "none", log=said.append)
-    assert all("not drawn" in line for line in said) and len(said) == len(figures.FIGURES)
+    docs.snapshot_path(root, "cnn").write_text(json.dumps({"runs": runs}))
+    drawn = docs.draw_figures(root, "cnn")
+    assert sorted(p.name for p in drawn) == sorted(figures.FIGURES)
+    assert all(p.stat().st_size > 10_000 for p in drawn)
+    docs.snapshot_path(root, "cnn").write_text(json.dumps({"runs": {}}))
+    assert docs.draw_figures(root, "cnn") == []
+    assert docs.draw_figures(root, "depth") == []  # a chapter that draws none
 
 
 def test_every_cnn_registry_entry_resolves_to_a_stored_number():
