@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from cnn_jax.nn.activations import SATURATION, SIGMOID_SATURATION_Z, TANH_SATURATION_Z
-from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, SeedCNN, recorded
+from cnn_jax.nn.models import ACTIVATIONS, MLP, DeepCNN, PlanCNN, SeedCNN, recorded
 
 OUTPUT_ACTIVATIONS = {"softmax": jax.nn.softmax, "sigmoid": jax.nn.sigmoid}
 
@@ -94,7 +94,7 @@ def layer_activation(model, name: str) -> str | None:
     """The activation function (a key of ACTIVATIONS) an activation layer applies, else None."""
     if layer_kind(name) != "activation":
         return None
-    return model.activation if isinstance(model, MLP) else "relu"
+    return model.activation if isinstance(model, MLP | PlanCNN) else "relu"
 
 
 def layer_kind(name: str) -> str:
@@ -109,8 +109,8 @@ def layer_kind(name: str) -> str:
     ):
         if name.startswith(prefix):
             return kind
-    base = name.rstrip("0123456789")
-    if base in ACTIVATIONS or base == "relu_dense":
+    base = name.rstrip("0123456789").removesuffix("_dense")  # PlanCNN: "sigmoid_dense1"
+    if base in ACTIVATIONS:
         return "activation"
     raise ValueError(f"unknown layer name {name!r}")
 
@@ -120,12 +120,17 @@ def _number(name: str) -> int:
     return int(digits) if digits else 1
 
 
-def pool_window(model) -> int:
+def pool_window(model, name: str = "maxpool1") -> int:
+    """The window (and stride) of pooling layer ``name`` ("maxpool" or "maxpool<n>")."""
     if isinstance(model, SeedCNN):
         return 4
     if isinstance(model, DeepCNN):
         return 2
-    raise ValueError(f"{type(model).__name__} has no pooling layer")
+    if isinstance(model, PlanCNN):
+        windows = [step[1] for step in model.plan if step[0] == "pool"]
+        if 0 < _number(name) <= len(windows):
+            return windows[_number(name) - 1]
+    raise ValueError(f"{type(model).__name__} has no pooling layer {name!r}")
 
 
 def layer_params(params, name: str) -> dict | None:
@@ -158,7 +163,7 @@ def apply_layer(model, params, name: str, x: jax.Array) -> jax.Array:
     if kind == "activation":
         return ACTIVATIONS[layer_activation(model, name)](x)
     if kind == "pool":
-        w = pool_window(model)
+        w = pool_window(model, name)
         return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, w, w, 1), (1, w, w, 1), "VALID")
     if kind == "flatten":
         return x.reshape(x.shape[0], -1)
@@ -184,7 +189,7 @@ def describe_layer(model, params, name: str, in_shape, out_shape) -> str:
     if kind == "activation":
         return layer_activation(model, name)
     if kind == "pool":
-        w = pool_window(model)
+        w = pool_window(model, name)
         return f"max over {w}×{w}, stride {w}"
     if kind == "flatten":
         return f"{'·'.join(str(d) for d in in_shape[1:])} → {out_shape[-1]}"

@@ -16,7 +16,7 @@ import pytest
 from cnn_jax.inside import layers, network
 from cnn_jax.inside.page import OutputError, check_out_dir, shape_text
 from cnn_jax.inside.plots import mosaic_columns, tile_maps
-from cnn_jax.nn.models import MLP, DeepCNN, SeedCNN
+from cnn_jax.nn.models import CNNS, MLP, DeepCNN, SeedCNN
 from cnn_jax.results import write_json
 from cnn_jax.training.checkpoint import RunCheckpoints
 from cnn_jax.training.config import TrainConfig
@@ -57,6 +57,9 @@ MODELS = {
     "seed": SeedCNN(conv="xla"),
     "deep": DeepCNN(conv="xla"),
     "mlp": MLP(widths=(30, 20, 10), activation="sigmoid", weight_init="large"),
+    # the study's slides' deep CNN (two pools) and Nielsen's sigmoid conv-pool network
+    "study_deep_dropout": CNNS["study_deep_dropout"](conv="xla"),
+    "nielsen_conv": CNNS["nielsen_conv"](conv="xla"),
 }
 
 
@@ -122,7 +125,7 @@ def test_names_and_shapes_of_every_model_with_the_default_convolution():
     assert mlp["tanh2"] == (5, 20) and mlp["sigmoid"] == (5, 10)
 
 
-@pytest.mark.parametrize("arch", ["seed", "deep", "mlp"])
+@pytest.mark.parametrize("arch", list(MODELS))
 def test_layers_one_at_a_time_reproduce_the_model(arch, seed_cnn):
     if arch == "seed":
         model, params, x, outputs = seed_cnn
@@ -436,3 +439,15 @@ def test_help_names_every_flag(help_text, visualize_layers):
     text = help_text(visualize_layers.main)
     for flag in ("--checkpoint", "--index", "--digit", "--stats-images", "--out", "--epoch"):
         assert flag in text
+
+
+def test_layer_table_of_a_plan_cnn_names_each_pool_and_activation():
+    model = MODELS["nielsen_conv"]
+    x = images(2, key=4)
+    params = init(model, x)
+    table = layers.layer_table(model, params, layers.layer_outputs(model, params, x))
+    described = {row["name"]: row["description"] for row in table}
+    assert described["sigmoid1"] == "sigmoid" and described["sigmoid_dense1"] == "sigmoid"
+    assert described["maxpool1"] == "max over 2×2, stride 2"
+    with pytest.raises(ValueError, match="no pooling layer 'maxpool2'"):
+        layers.pool_window(model, "maxpool2")
