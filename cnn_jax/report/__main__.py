@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
     except UsageError as e:
         sys.stderr.write(f"python -m cnn_jax.report: error: {e}\n")
         return 2
-    rows = compare.rows(published.load(), out)
+    rows = compare.rows(published.load(), out, docs.recorded())
     page = build.write_report(out, rows)
     print(md.summary_table(rows))
     print(f"report: {page}")

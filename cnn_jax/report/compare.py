@@ -10,18 +10,22 @@ reproduced``, ``unreadable`` (a value there is not a finite number of the expect
 with the reason, never scored; :mod:`cnn_jax.report.checks`) and ``not measured`` (the run or
 the key is missing; a failed run says so, with its exit code and last line). The rules of
 inconclusive and not comparable are :mod:`cnn_jax.stats`'s; a row's ``why`` says which rule
-gave its verdict and the interval.
+gave its verdict and the interval. Beside each row, ``full`` is the entry against the
+recorded full-scale run of the docs' stored results, when there is one.
 
-    rows = compare.rows(published.load(), "runs/reproduce")
+    rows = compare.rows(published.load(), "runs/reproduce", docs.recorded())
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnn_jax import stats
+from cnn_jax.chapter import FULL
 from cnn_jax.published import Entry, Key, lookup
 from cnn_jax.report import checks
 
@@ -45,6 +49,7 @@ class Row:
     problem: str = ""  # why there is no measurement
     scale: str | None = None  # the scale its run was reproduced at, when recorded
     why: str = ""  # the rule and interval behind an inconclusive or not-comparable verdict
+    full: Row | None = None  # the entry against its recorded full-scale run, when stored
 
     @property
     def label(self) -> str:
@@ -226,13 +231,25 @@ def row(entry: Entry, results_root: str | Path) -> Row:
     if not trees:
         why = checks.run_failure(root, entry.run) or f"no results.json in {entry.run}"
         return Row(entry, None, None, 0, MISSING, None, why, scale)
+    seeded = not (root / entry.run / "results.json").is_file()
+    return judge(entry, trees, seeded, scale, failure=lambda: checks.run_failure(root, entry.run))
+
+
+def judge(
+    entry: Entry,
+    trees: list[dict],
+    seeded: bool,
+    scale: str | None,
+    failure: Callable[[], str | None] = lambda: None,
+) -> Row:
+    """The entry against its run's results ``trees`` (one per seed when ``seeded``);
+    ``failure`` names why the run failed, for a key its results lack."""
     try:
-        seeded = not (root / entry.run / "results.json").is_file()
         measured, band, seeds = measure(entry, trees, lists=not seeded)
     except checks.Unreadable as e:
         return Row(entry, None, None, 0, UNREADABLE, None, f"unreadable: {e}", scale)
     except (KeyError, IndexError, TypeError, AttributeError, ZeroDivisionError) as e:
-        why = checks.run_failure(root, entry.run) or f"{entry.run}: {e}"
+        why = failure() or f"{entry.run}: {e}"
         return Row(entry, None, None, 0, MISSING, None, why, scale)
     except ValueError as e:
         return Row(entry, None, None, 0, UNREADABLE, None, f"unreadable: {e}", scale)
@@ -245,6 +262,19 @@ def row(entry: Entry, results_root: str | Path) -> Row:
     values = [] if entry.rule == "ordering" else seed_values(entry, trees, not seeded)
     v, why = settle(entry, v, values, ratio)
     return Row(entry, measured, band, seeds, v, ratio, "", scale, why)
+
+
+def recorded_full(entry: Entry, snapshots: Mapping[str, dict]) -> Row | None:
+    """The entry against the recorded full-scale run of its chapter's docs snapshot
+    (``<run>@full`` in docs/results/<chapter>.json), when one is stored and keeps the
+    entry's number; else None."""
+    snapshot = snapshots.get(entry.chapter)
+    stored = snapshot["runs"].get(entry.run + FULL) if snapshot and entry.run else None
+    if stored is None:
+        return None
+    trees = stored.get("seeds", [stored])
+    full = judge(entry, trees, "seeds" in stored, "full (recorded)")
+    return full if full.measured is not None else None
 
 
 # The region where each rule holds, (low, high), around the published p with tolerance tol.
@@ -274,9 +304,15 @@ def settle(entry: Entry, v: str, values: list[float], ratio: float | None) -> tu
     return v, ""
 
 
-def rows(entries: list[Entry], results_root: str | Path) -> list[Row]:
-    """Every entry against the runs under ``results_root`` (a reproduce output folder)."""
-    return [row(e, results_root) for e in entries]
+def rows(
+    entries: list[Entry], results_root: str | Path, snapshots: Mapping[str, dict] | None = None
+) -> list[Row]:
+    """Every entry against the runs under ``results_root`` (a reproduce output folder), each
+    beside its recorded full-scale result in ``snapshots`` (the docs' stored results)."""
+    snapshots = snapshots or {}
+    return [
+        dataclasses.replace(row(e, results_root), full=recorded_full(e, snapshots)) for e in entries
+    ]
 
 
 def counts(table: list[Row]) -> dict[str, int]:

@@ -47,6 +47,15 @@ def load_snapshots(root: Path) -> dict[str, dict]:
     return {c: json.loads(snapshot_path(root, c).read_text()) for c in NAMES}
 
 
+def recorded(root: Path = ROOT) -> dict[str, dict]:
+    """The stored snapshots that exist (none where the package runs without its docs/)."""
+    return {
+        c: json.loads(snapshot_path(root, c).read_text())
+        for c in NAMES
+        if snapshot_path(root, c).is_file()
+    }
+
+
 READER_OUT = "runs/reproduce"  # experiments/reproduce.py's default output folder
 
 

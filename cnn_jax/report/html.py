@@ -73,6 +73,7 @@ def registry(rows: list[Row], scale: str | None = None) -> str:
             f"<td>{escape(md.rule_text(row))}"
             f"{f'<br><small>{escape(row.why)}</small>' if row.why else ''}</td>"
             f"<td>{escape(md.budget_text(row))}</td>"
+            f"<td>{escape(md.full_text(row).replace('**', ''))}</td>"
             f"<td>{escape(md.source_text(row))}<br><small>{escape(e.source.title)}; "
             f"checked: {escape(e.source.checked)}</small></td></tr>"
         )

@@ -71,6 +71,14 @@ def budget_text(row: Row) -> str:
     return f"– ({theirs})" if theirs else "–"
 
 
+def full_text(row: Row) -> str:
+    """The entry against its recorded full-scale run (docs/results), or "–"."""
+    if row.full is None:
+        return "–"
+    budget = f", budget {number(row.full.budget_ratio, 2)}" if row.full.budget_ratio else ""
+    return f"{measured_text(row.full)}: **{row.full.label}**{budget}"
+
+
 def source_text(row: Row) -> str:
     s = row.entry.source
     checked = "" if s.verified else " (not checked against the source)"
@@ -78,7 +86,7 @@ def source_text(row: Row) -> str:
 
 
 HEADER = ("id", "quantity", "kind", "published", "measured", "scale", "verdict", "rule",
-          "budget ratio", "source")  # fmt: skip
+          "budget ratio", "recorded full scale", "source")  # fmt: skip
 
 
 def scale_text(row: Row, scale: str | None = None) -> str:
@@ -107,6 +115,7 @@ def _cells(row: Row, scale: str | None = None) -> tuple[str, ...]:
         f"**{row.label}**",
         rule_text(row) + (f"; {row.why}" if row.why else ""),
         budget_text(row),
+        full_text(row),
         source_text(row),
     )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cnn_jax import cli, interrupt, published, results
 from cnn_jax.errors import UsageError
-from cnn_jax.report import build, compare, md
+from cnn_jax.report import build, compare, docs, md
 from cnn_jax.report.chapters import CHAPTERS
 from cnn_jax.report.runner import (
     STATE,
@@ -107,7 +107,7 @@ def reproduce(out: Path, scale: str, seeds: int, chapters: tuple[str, ...]) -> i
             "provenance": results.provenance(started),
         }
         results.write_json(out / STATE / "reproduce.json", info)
-        rows = compare.rows(registry, out)
+        rows = compare.rows(registry, out, docs.recorded())
         page = build.write_report(out, rows)
         print(md.summary_table(rows, walls))
         for name in failed:

@@ -120,3 +120,23 @@ def test_a_miss_at_a_small_budget_is_not_comparable():
     stated = dataclasses.replace(entry, claim_budget=0.0005)
     assert settle(stated, NOT, [7.1, 7.2, 7.3], 0.001)[0] == NOT
     assert Row(entry, 7.2, None, 3, v, 0.001, why=why).label == "not comparable (budget 0.001)"
+
+
+def test_each_row_carries_its_recorded_full_scale_run(tmp_path):
+    """Beside the reproduction's row, the entry read from the docs' stored ``<run>@full``:
+    its seeds' mean and verdict, or nothing when the snapshot holds no such run or not the
+    entry's key."""
+    from cnn_jax import published
+    from cnn_jax.report import compare, md
+
+    entry = next(e for e in published.load() if e.id == "study_deep_cnn")
+    seeds = [{"test_accuracy": a, "epochs": 10} for a in (0.990, 0.991, 0.992)]
+    snapshots = {"cnn": {"runs": {entry.run + "@full": {**seeds[0], "seeds": seeds}}}}
+    (row,) = compare.rows([entry], tmp_path, snapshots)  # nothing reproduced in tmp_path
+    assert row.verdict == MISSING
+    assert row.full.verdict == REPRODUCED and row.full.seeds == 3
+    assert row.full.measured == pytest.approx(99.1)
+    assert md.full_text(row) == "99.1 [99, 99.2] (3 seeds): **reproduced**"
+    assert compare.rows([entry], tmp_path)[0].full is None
+    without_key = {"cnn": {"runs": {entry.run + "@full": {"epochs": 10}}}}
+    assert compare.rows([entry], tmp_path, without_key)[0].full is None

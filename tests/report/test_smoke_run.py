@@ -4,7 +4,7 @@ number, the report holds the same counts as the comparison."""
 import json
 
 from cnn_jax import published
-from cnn_jax.report import compare, md
+from cnn_jax.report import compare, docs, md
 from cnn_jax.report.chapters import CHAPTERS
 from cnn_jax.report.runner import STATE
 
@@ -40,9 +40,11 @@ def test_every_registry_entry_finds_its_number(smoke):
 
 def test_report_md_has_the_same_tables(smoke):
     out, done = smoke
-    rows = compare.rows(published.load(), out)
+    rows = compare.rows(published.load(), out, docs.recorded())
     text = (out / "report" / "report.md").read_text()
     assert md.registry_table(rows, chapter="costs") in text
+    # beside the smoke rows, the recorded full-scale results of docs/results
+    assert any(r.full is not None for r in rows if r.entry.chapter == "costs")
     counts = compare.counts(rows)
     headline = text.splitlines()[2]
     for verdict in ("reproduced", "near", "not reproduced"):
