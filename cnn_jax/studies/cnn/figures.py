@@ -75,7 +75,7 @@ def optimizers(runs: dict):
     ax.set_xticks(range(len(found)), [label for label, _ in found])
     ax.set_xlim(-0.5, len(found) - 0.5)
     ax.set_ylabel("final test accuracy (%)")
-    ax.set_title("seed CNN, 10 epochs, batch 128: seeds (dots), mean and 95 % interval",
+    ax.set_title("seed CNN, 10 epochs: seeds (dots), mean and 95 % interval",
                  fontsize=9)  # fmt: skip
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
