@@ -57,12 +57,14 @@ def recorded(root: Path = ROOT) -> dict[str, dict]:
 
 
 READER_OUT = "runs/reproduce"  # experiments/reproduce.py's default output folder
+READER_DIR = "DIR"  # an output folder outside a reproduction's layout
 
 
 def as_typed(command: str, run: str) -> str:
     """The command as a reader would type it: the output folder of the machine that ran it
     (the part of ``--out`` before the run's own path) becomes reproduce.py's default
-    ``runs/reproduce``, wherever it appears (``--out``, ``--checkpoint``)."""
+    ``runs/reproduce``, wherever it appears (``--out``, ``--checkpoint``); an absolute
+    ``--out`` outside that layout becomes ``DIR``."""
     try:
         words = shlex.split(command)
     except ValueError:  # not a shell line: shown as recorded
@@ -71,8 +73,10 @@ def as_typed(command: str, run: str) -> str:
         return command
     out = words[words.index("--out") + 1]
     base = f"/{run.removesuffix(FULL)}/"
-    if not Path(out).is_absolute() or base not in out + "/":
+    if not Path(out).is_absolute():
         return command
+    if base not in out + "/":  # a folder of the machine's own naming: the reader picks one
+        return shlex.join(READER_DIR if w == out else w for w in words)
     root = out[: (out + "/").rindex(base)]
     return shlex.join(w.replace(root, READER_OUT, 1) if w.startswith(root + "/") else w
                       for w in words)  # fmt: skip

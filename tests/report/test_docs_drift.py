@@ -209,5 +209,7 @@ def test_provenance_gives_the_command_as_a_reader_types_it():
         "python d.py --out runs/reproduce/depth"
     )
     elsewhere = "python experiments/benchmark.py --out /tmp/bench"  # not a reproduce folder
-    assert docs.as_typed(elsewhere, "cnn/benchmark") == elsewhere
+    assert docs.as_typed(elsewhere, "cnn/benchmark") == "python experiments/benchmark.py --out DIR"
+    relative = "python experiments/benchmark.py --out runs/benchmark"
+    assert docs.as_typed(relative, "cnn/benchmark") == relative
     assert docs.as_typed("python a.py --out 'unbalanced", "a") == "python a.py --out 'unbalanced"
