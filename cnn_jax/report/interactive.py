@@ -25,6 +25,7 @@ from pathlib import Path
 
 import altair as alt
 
+from cnn_jax.chapter import FULL
 from cnn_jax.results import write_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,16 +229,19 @@ def vanishing_training(snapshot: Mapping) -> alt.TopLevelMixin:
 
 
 def cnn_rows(runs: Mapping) -> list[dict]:
-    """Test accuracy per epoch of every stored seed of every CNN (the ``@full`` runs keep
-    their seeds, s0, s1, ... in run-folder order)."""
+    """Test accuracy per epoch of every stored seed of every CNN run at the study's 10 epochs
+    (the ``@full`` runs, which keep their seeds, s0, s1, ... in run-folder order); the model
+    is the run's path under cnn/ ("study_deep", "keras/sgd")."""
     rows = []
     for run, entry in runs.items():
-        for i, seed in enumerate(entry.get("seeds") or []):
+        if not run.endswith(FULL):
+            continue
+        model = run.removeprefix("cnn/").removesuffix(FULL)
+        for i, seed in enumerate(entry.get("seeds") or [entry]):
             rows += [
-                {"model": run.split("/")[1].split("@")[0], "seed": f"s{i}", "epoch": e + 1,
-                 "test_accuracy": acc}
+                {"model": model, "seed": f"s{i}", "epoch": e + 1, "test_accuracy": acc}
                 for e, acc in enumerate(seed["test_accuracies"])
-            ]  # fmt: skip
+            ]
     return rows
 
 
