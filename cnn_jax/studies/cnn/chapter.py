@@ -212,10 +212,17 @@ def keras_answer(s: dict) -> str:
         f"Nearest to the study's {study:.2f} %: {label}, "
         f"{statistics.mean(values):.2f} % on the mean of {seeds}."
     )
+    excludes = [lab for lab, v in runs if len(v) > 1 and lab not in explains]
+    if len(explains) == 1:
+        return text + (
+            f" The study's number lies inside the 95 % interval of {explains[0]} alone: that "
+            "setting can explain it."
+        )
     if explains:
         return text + (
-            f" The study's number lies inside the 95 % interval of: {', '.join(explains)}; "
-            "that setting can explain it, though with so few seeds the interval is wide."
+            f" The study's number lies inside the 95 % interval of each of {'; '.join(explains)}"
+            " (with 2 or 3 seeds a t-interval is wide), so these settings cannot be told from "
+            "it" + (f"; only {'; '.join(excludes)} can" if excludes else "") + "."
         )
     if single:
         return text + (

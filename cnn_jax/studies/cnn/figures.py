@@ -62,7 +62,7 @@ def optimizers(runs: dict):
     found = keras_runs({"runs": runs})
     if not found:
         raise KeyError("no optimizer setting at --scale full in these results")
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.6 * len(found)), 3.6))
     for i, (_, run) in enumerate(found):
         final = finals(run)
         ax.plot([i] * len(final), final, "o", color="C0", alpha=0.6, ms=4)
@@ -72,7 +72,7 @@ def optimizers(runs: dict):
             ax.errorbar(i + 0.15, ci.estimate, yerr=err, fmt="s", color="C1", capsize=4, ms=5)
     study = published()["study_seed_cnn"]
     ax.axhline(study, color="k", ls=":", lw=1, label=f"the study's seed CNN, {study} %")
-    ax.set_xticks(range(len(found)), [label for label, _ in found])
+    ax.set_xticks(range(len(found)), [label.replace(", ", "\n") for label, _ in found])
     ax.set_xlim(-0.5, len(found) - 0.5)
     ax.set_ylabel("final test accuracy (%)")
     ax.set_title("seed CNN, 10 epochs: seeds (dots), mean and 95 % interval",

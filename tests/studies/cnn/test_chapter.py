@@ -48,8 +48,12 @@ def test_keras_table_and_answer():
     assert "| below it |" in table[2]  # 98.02 under Adam's whole interval
     answer = cnn.keras_answer({"runs": runs})
     assert answer.startswith("Nearest to the study's 98.02 %: SGD 0.01, 98.00 %")
-    assert "inside the 95 % interval of: SGD 0.01;" in answer
+    assert "inside the 95 % interval of SGD 0.01 alone" in answer
+    runs["cnn/keras/rmsprop" + FULL] = _run([97.5, 98.6], config={"batch_size": 128})
+    answer = cnn.keras_answer({"runs": runs})
+    assert "each of SGD 0.01; RMSprop 1e-3" in answer and "only Adam 1e-3 can" in answer
     runs["cnn/keras/sgd" + FULL] = _run([97.0, 97.01], config={"batch_size": 128})
+    runs["cnn/keras/rmsprop" + FULL] = _run([98.9, 98.95], config={"batch_size": 128})
     assert "no setting here explains it" in cnn.keras_answer({"runs": runs})
     assert "no reproduction" in cnn.keras({"runs": {}})
 
