@@ -69,6 +69,14 @@ def uninterrupted(load_script, mnist, tmp_path_factory):
     return run
 
 
+def _rows_done(out: Path) -> int:
+    """How many rows progress.json counts as saved (0 while it is absent or being replaced)."""
+    try:
+        return len(json.loads((out / "progress.json").read_text())["done"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300.0) -> None:
     """SIGKILL ``proc`` as soon as ``ready()`` is true."""
     deadline = time.monotonic() + timeout
@@ -86,8 +94,10 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 300.0) -> None:
 @pytest.mark.parametrize(
     "name,argv,saved",
     [
-        # Killed after its first row: the rerun computes the others.
-        ("initialization", INIT, lambda out: any((out / "rows").glob("*.json"))),
+        # Killed once progress.json counts its first saved row (the row file is written just
+        # before it, so waiting for the file alone could kill in between): the rerun
+        # computes the others.
+        ("initialization", INIT, lambda out: _rows_done(out) > 0),
         # Killed during fine-tuning, once an epoch's checkpoint exists.
         ("pretraining", PRETRAIN, lambda out: any((out / "checkpoints").glob("*/grid/1"))),
     ],
