@@ -253,9 +253,10 @@ def snapshot_from_runs(
     return {"chapter": name, "provenance": prov, "runs": runs}
 
 
-def draw_figures(root: Path, name: str) -> list[Path]:
+def draw_figures(root: Path, name: str, into: Path | None = None) -> list[Path]:
     """Redraw chapter ``name``'s figures (its ``figures`` module's ``FIGURES``) from its
-    snapshot into docs/<name>/; a figure whose runs the snapshot lacks is left as it is."""
+    snapshot into docs/<name>/ (or into ``into``); a figure whose runs the snapshot lacks is
+    left as it is. Returns the paths drawn."""
     module = chapter(name).figures
     if not module:
         return []
@@ -268,12 +269,35 @@ def draw_figures(root: Path, name: str) -> list[Path]:
             fig = draw(runs)
         except KeyError:  # the snapshot holds none of the runs it draws
             continue
-        path = root / "docs" / name / file
+        path = (into or root / "docs" / name) / file
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110, metadata={"Software": None})
         plt.close(fig)
         drawn.append(path)
     return drawn
+
+
+def stale_figures(root: Path, name: str) -> list[str]:
+    """The figures of chapter ``name`` in docs/<name>/ that differ from what its snapshot
+    draws (a missing one included), one line each."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return [
+            f"docs/{name}/{path.name}: figure differs from what docs/results draws"
+            for path in draw_figures(root, name, into=Path(tmp))
+            if not (root / "docs" / name / path.name).is_file()
+            or (root / "docs" / name / path.name).read_bytes() != path.read_bytes()
+        ]
+
+
+def unbacked_numbers(root: Path) -> list[str]:
+    """Numbers the docs' prose quotes that no stored result or published number backs
+    (:mod:`cnn_jax.report.prose`)."""
+    from cnn_jax.report import prose
+
+    snapshots, registry = load_snapshots(root), (root / "cnn_jax" / "published.toml").read_text()
+    return [line for path in doc_files(root) for line in prose.unbacked(path, snapshots, registry)]
 
 
 def update(
@@ -285,9 +309,10 @@ def update(
     only: tuple[str, ...] = NAMES,
 ) -> int:
     """Rewrite the docs' tables and redraw the figures of ``only`` that their chapters draw
-    from the snapshots (``check``: only tell which tables differ; exit status 1 when one
-    does), first rebuilding the snapshots of ``only`` from ``from_runs`` and
-    ``from_full_runs`` when given."""
+    from the snapshots, first rebuilding the snapshots of ``only`` from ``from_runs`` and
+    ``from_full_runs`` when given. ``check`` writes nothing and exits 1 when a table or a
+    figure differs from what the snapshots give, or when the prose quotes a number that no
+    stored result backs."""
     if unknown := sorted(set(only) - set(NAMES)):
         raise UsageError(f"--only: unknown chapter {unknown[0]!r}; choose from {','.join(NAMES)}")
     if from_runs or from_full_runs:
@@ -308,4 +333,10 @@ def update(
     verb = "differ from" if check else "rewritten from"
     for path in stale:
         print(f"{path.relative_to(root)}: tables {verb} docs/results", file=sys.stderr)
-    return 1 if check and stale else 0
+    if not check:
+        return 0
+    problems = [line for name in only for line in stale_figures(root, name)]
+    problems += unbacked_numbers(root)
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if stale or problems else 0

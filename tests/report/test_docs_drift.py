@@ -1,13 +1,14 @@
 """The results tables in README.md and docs/*.md equal what docs/results/*.json generates."""
 
 import json
+import shutil
 
 import pytest
 
 from cnn_jax.chapter import FULL
 from cnn_jax.errors import UsageError
 from cnn_jax.report import __main__ as report
-from cnn_jax.report import chapters, docs, runner
+from cnn_jax.report import chapters, docs, prose, runner
 from cnn_jax.studies.cnn import chapter as cnn
 from cnn_jax.tables import where_in_spread
 
@@ -24,14 +25,18 @@ def test_every_table_is_placed_once():
         assert text.count(f"<!-- begin generated: {name} -->") == 1, name
 
 
+def _copy_docs(root):
+    """README.md, docs/ (pages, snapshots, figures) and the registry, as --root expects."""
+    shutil.copytree(docs.ROOT / "docs", root / "docs")
+    shutil.copy(docs.ROOT / "README.md", root / "README.md")
+    (root / "cnn_jax").mkdir()
+    shutil.copy(docs.ROOT / "cnn_jax" / "published.toml", root / "cnn_jax" / "published.toml")
+
+
 def test_a_hand_edited_number_is_caught(tmp_path):
     """Copy the docs, change one digit of a generated table, and the comparison must see it."""
-    (tmp_path / "docs" / "results").mkdir(parents=True)
-    for path in docs.doc_files(docs.ROOT):
-        (tmp_path / path.relative_to(docs.ROOT)).write_text(path.read_text())
-    for chapter in docs.NAMES:
-        src = docs.snapshot_path(docs.ROOT, chapter)
-        docs.snapshot_path(tmp_path, chapter).write_text(src.read_text())
+    _copy_docs(tmp_path)
+    assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
     page = tmp_path / "docs" / "cnn.md"
     text = page.read_text()
     edited = text.replace("| 98.02 |", "| 98.03 |", 1)
@@ -42,6 +47,41 @@ def test_a_hand_edited_number_is_caught(tmp_path):
     assert report.main(["--docs", "--root", str(tmp_path)]) == 0  # rewrites it
     assert page.read_text() == text
     assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
+
+
+def test_check_fails_on_a_typed_prose_number(tmp_path, capsys):
+    _copy_docs(tmp_path)
+    page = tmp_path / "docs" / "cnn.md"
+    text = page.read_text()
+    anchor = "## Where can 98.02 % come from?"
+    assert anchor in text
+    page.write_text(text.replace(anchor, "One seed once reached 97.31 %.\n\n" + anchor, 1))
+    assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 1
+    line = 1 + text[: text.index(anchor)].count("\n")
+    assert f"cnn.md:{line}: 97.31 has no stored source" in capsys.readouterr().err
+    # the same number in a command line or a code block is not prose
+    page.write_text(text.replace(anchor, "    python x.py  # 97.31 %\n\n" + anchor, 1))
+    assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
+
+
+def test_quoted_numbers_leave_out_generated_blocks_and_code():
+    text = (
+        "a 1.25 % gap and 0.30 points\n"
+        "<!-- begin generated: x/y -->\n| 7.77 % |\n<!-- end generated: x/y -->\n"
+        "```\n8.88 %\n```\n    9.99 %\nlr 0.01, ±0.5 %, 3 %\n"
+    )
+    assert prose.quoted(text) == [(1, "1.25"), (1, "0.30")]
+
+
+def test_check_fails_on_a_changed_figure(tmp_path, capsys):
+    _copy_docs(tmp_path)
+    figure = tmp_path / "docs" / "cnn" / "optimizers.png"
+    figure.write_bytes(figure.read_bytes()[:-100] + bytes(100))
+    assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "docs/cnn/optimizers.png: figure differs from what docs/results draws" in err
+    assert report.main(["--docs", "--root", str(tmp_path)]) == 0  # redraws it
+    assert figure.read_bytes() == (docs.ROOT / "docs" / "cnn" / "optimizers.png").read_bytes()
 
 
 def test_unknown_block_name_is_an_error():
@@ -57,6 +97,10 @@ def test_trim_keeps_only_the_listed_keys():
                        "runs": [{"label": "x", "layers": {"l": 1}}]}  # fmt: skip
 
 
+def _modified(provenance: dict) -> bool:
+    return bool((provenance.get("git") or {}).get("modified"))
+
+
 def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
     """A folder laid out like experiments/reproduce.py's output gives the stored tables back;
     a seeded run (<run>/s0, s1, ...) is shown as the mean (min–max) over its seeds."""
@@ -66,10 +110,13 @@ def test_snapshot_from_runs_round_trips_through_the_tables(tmp_path):
             path = run.removesuffix(FULL)  # <run>@full: a full-scale folder
             where = tmp_path / ("full" if run != path else "default")
             seeded = path.startswith("cnn/")  # <run>/s0, s1, ... as experiments/reproduce.py
+            # a run's own provenance, which a table may read (the command's flags)
+            prov = snap["provenance"][run]
+            own = {"provenance": prov} if "command" in prov and not _modified(prov) else {}
             for k, r in enumerate(results.get("seeds", [results]) if seeded else [results]):
                 folder = where / path / (f"s{k}" if seeded else "")
                 folder.mkdir(parents=True, exist_ok=True)
-                (folder / "results.json").write_text(json.dumps({**r, "extra": [0] * 10}))
+                (folder / "results.json").write_text(json.dumps({**r, **own, "extra": [0] * 10}))
         rebuilt = docs.snapshot_from_runs(tmp_path / "default", chapter, full_dir=tmp_path / "full")
         for name, render in chapters.chapter(chapter).tables.items():
             assert render(rebuilt) == render(snap), f"{chapter}/{name}"

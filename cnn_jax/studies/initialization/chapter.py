@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from cnn_jax import stats
 from cnn_jax.chapter import FULL, Chapter, Keys, Run, argv, keys, scales
 from cnn_jax.tables import g, md_table, published, scalar, tolerance, updates
@@ -18,6 +20,7 @@ STUDY_KEYS = keys(
         "diverged",
         "published_test_error",
         "updates",
+        "lrs?",  # older snapshots lack it: their grid is read from the run's command
     ),
     "init.*.jacobian_mean_hidden_to_hidden",
     Keys(
@@ -68,6 +71,17 @@ def jacobian(s: dict) -> str:
     return md_table(header, rows)
 
 
+def _lr_grid(s: dict, row: dict) -> tuple[float, ...]:
+    """The learning rates a Table 1 row chose from: stored with the row, else the ``--lrs`` of
+    the command that made the run (older snapshots); () when neither says."""
+    if row.get("lrs"):
+        return tuple(row["lrs"])
+    words = shlex.split(s["provenance"]["initialization"].get("command", ""))
+    if "--lrs" in words[:-1]:
+        return tuple(float(x) for x in words[words.index("--lrs") + 1].split(","))
+    return ()
+
+
 def table1(s: dict) -> str:
     rows = []
     for label, e in s["runs"]["initialization"]["table"].items():
@@ -77,11 +91,43 @@ def table1(s: dict) -> str:
         if seeds > 1:
             ours += f" ± {e['test_error_sd']:.2f}"
         lr = f"{e['chosen_lr']}"
+        grid = _lr_grid(s, e)
+        if stats.edge_of_grid(e["chosen_lr"], grid):
+            lr += f" (edge of {{{', '.join(f'{v:g}' for v in grid)}}}: not tuned)"
         if gone := sorted({r["lr"] for r in e.get("diverged", [])}):  # never picked
             lr += f" ({', '.join(f'{v:g}' for v in gone)}: diverged)"
         rows.append([label, "–" if pub is None else f"{pub:.2f}", ours, seeds, lr])
     header = ["network", "paper, Table 1 (%)", "ours (%), mean ± sd", "seeds",
               "learning rate picked on validation"]  # fmt: skip
+    return md_table(header, rows)
+
+
+# Table 1's pairs that differ only in the initialization: (standard, normalized)
+PAIRS = (("tanh", "tanh N"), ("softsign", "softsign N"))
+
+
+def pairs(s: dict) -> str:
+    """Standard minus normalized init's test error of each activation, over matched seeds,
+    against the sign of the paper's difference (Table 1) at the run's budget."""
+    table, rows = s["runs"]["initialization"]["table"], []
+    for std, norm in PAIRS:
+        if std not in table or norm not in table:
+            continue
+        a, b = table[std], table[norm]
+        paper = a["published_test_error"] - b["published_test_error"]
+        cells = [f"{std} − {norm}", f"{paper:+.2f}"]
+        if min(len(a.get("test_errors", [])), len(b.get("test_errors", []))) < 2:
+            rows.append([*cells, "one seed: no interval", "–"])
+            continue
+        ci = stats.paired_difference(a["test_errors"], b["test_errors"])
+        ratio = a["updates"] / updates(f"glorot_t1_{std}")
+        v = stats.gap_verdict(ci, 1 if paper > 0 else -1, budget_ratio=ratio,
+                              claim_budget=stats.CLAIM_BUDGET)  # fmt: skip
+        rows.append(
+            [*cells, f"{ci.estimate:+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]", f"{v.word}: {v.rule}"]
+        )
+    header = ["test error difference", "paper (points)",
+              "ours, matched seeds: mean [95 % interval] (points)", "verdict"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -231,6 +277,7 @@ CHAPTER = Chapter(
     tables={
         "jacobian": jacobian,
         "table1": table1,
+        "pairs": pairs,
         "section43": section43,
         "budget": lambda s: budget(s, BUDGET),
         "budget_full": lambda s: budget(s, BUDGET + FULL),
