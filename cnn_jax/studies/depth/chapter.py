@@ -132,4 +132,5 @@ CHAPTER = Chapter(
     keep={"depth": KEEP},
     tables={"cybenko": cybenko, "spn": spn, "regions": regions, "trained": trained},
     headline=headline,
+    figures="cnn_jax.studies.depth.plots",
 )

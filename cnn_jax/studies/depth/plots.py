@@ -1,6 +1,9 @@
 """Figures for the depth-efficiency study, from the plain numbers in its results.json.
 
 Imports only numpy and matplotlib: never the training code. Each function returns the figure.
+:data:`OF_RESULTS` names the four by file: a run writes them beside its results.json
+(study.write_figures), and ``python -m cnn_jax.report --docs`` redraws docs/depth/*.png from
+the chapter's snapshot (:data:`FIGURES`, docs/results/depth.json).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -26,6 +30,8 @@ def plot_cybenko(widths: Sequence[int], fits: Mapping[str, Mapping[str, Sequence
                 ax.plot(widths, seed, ls="none", marker=".", color=f"C{i}", alpha=0.4)
         ax.set(xscale="log", yscale="log", xlabel="sigmoid units (one hidden layer)", title=kind)
         ax.set_xticks(widths, [str(w) for w in widths])
+        # the log axis labels its minor ticks too (3×10⁰, ...), over the widths' own labels
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("error on [-1, 1]")
     axes[0].legend(fontsize=8)
@@ -112,3 +118,27 @@ def plot_regions(regions: Mapping):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- by file name
+
+# {file name: draw(results)} of one results.json (study.py's ``measure``). The chapter's
+# snapshot keeps every key these read (chapter.KEEP), so a run and the docs draw alike.
+OF_RESULTS = {
+    "cybenko.png": lambda r: plot_cybenko(r["cybenko"]["widths"], r["cybenko"]["fits"]),
+    "spn_units.png": lambda r: plot_spn_units(r["spn"]),
+    "trained_sizes.png": lambda r: plot_trained_sizes(
+        r["trained"]["rows"], r["trained"]["threshold"]
+    ),
+    "regions.png": lambda r: plot_regions(r["regions"]),
+}
+
+
+def _of_snapshot(draw):
+    """``draw(results)`` as ``draw(runs)``: a snapshot's runs hold the chapter's one run under
+    its folder name, "depth" (a snapshot without it: KeyError, the figure is left)."""
+    return lambda runs: draw(runs["depth"])
+
+
+# docs/depth/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs)
+FIGURES = {file: _of_snapshot(draw) for file, draw in OF_RESULTS.items()}

@@ -109,10 +109,7 @@ def measure(config: DepthConfig, log: Callable[[str], None] = print) -> dict:
 
 
 def write_figures(results: dict, out: Path) -> None:
-    """cybenko.png, spn_units.png, trained_sizes.png and regions.png from the results."""
-    cybenko, trained = results["cybenko"], results["trained"]
-    save_figure(plots.plot_cybenko(cybenko["widths"], cybenko["fits"]), out / "cybenko.png")
-    save_figure(plots.plot_spn_units(results["spn"]), out / "spn_units.png")
-    fig = plots.plot_trained_sizes(trained["rows"], trained["threshold"])
-    save_figure(fig, out / "trained_sizes.png")
-    save_figure(plots.plot_regions(results["regions"]), out / "regions.png")
+    """cybenko.png, spn_units.png, trained_sizes.png and regions.png from the results (the
+    figures docs/depth/ draws from the chapter's snapshot: plots.OF_RESULTS)."""
+    for file, draw in plots.OF_RESULTS.items():
+        save_figure(draw(results), out / file)

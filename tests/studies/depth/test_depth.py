@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from cnn_jax.errors import Diverged, UsageError
+from cnn_jax.report import docs
 from cnn_jax.studies.depth import config as config_lib
 from cnn_jax.studies.depth import cybenko as cybenko_lib
+from cnn_jax.studies.depth import plots, sum_product, trained
 from cnn_jax.studies.depth import regions as regions_lib
-from cnn_jax.studies.depth import sum_product, trained
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +176,17 @@ def test_script_tiny_writes_results_and_figures(script, tmp_path, capsys):
         "regions.png",
     }
     assert "[4/4]" in capsys.readouterr().err
+
+
+def test_docs_figures_are_the_runs_figures_drawn_from_the_snapshot(tmp_path):
+    """docs/depth/*.png are the figures a run writes, drawn from docs/results/depth.json (the
+    bytes against the committed ones: tests/report/test_docs_drift.py); a snapshot without
+    the run is a KeyError, which leaves the figure as it is."""
+    drawn = docs.draw_figures(docs.ROOT, "depth", into=tmp_path)
+    committed = {p.name for p in (docs.ROOT / "docs" / "depth").glob("*.png")}
+    assert {p.name for p in drawn} == set(plots.OF_RESULTS) == committed
+    with pytest.raises(KeyError):
+        plots.FIGURES["cybenko.png"]({})
 
 
 @pytest.mark.parametrize(
