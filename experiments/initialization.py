@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         write_json(out.path / "results.json", results)
         store.finish()
         print(study_lib.format_table(results))
-        for name, fig in plots.figures(results, config_lib.PUBLISHED_JACOBIAN).items():
-            save_figure(fig, out.path / f"{name}.png")
+        for file, draw in plots.written(results).items():
+            save_figure(draw(results), out.path / file)
     print(f"\n{results['timings']['total_s']:.1f} s in all; results and figures in {args['out']}")
     return 0
 

@@ -141,15 +141,8 @@ def write_study(
     arrays = {f"{i}/{name}": xy for i, run in enumerate(scatter) for name, xy in run.items()}
     write_npz(out_dir / "pca.npz", {"labels": np.asarray(labels), **arrays})
     figures = results["figures"]
-    save_figure(
-        probe_plots.plot_probe_accuracy(results["runs"], title="What a linear read-out finds"),
-        out_dir / figures["probe_accuracy"],
-    )
-    if figures["by_epoch"]:
-        fig = probe_plots.plot_by_epoch(
-            results["by_epoch"], title="What a linear read-out finds, by epoch"
-        )
-        save_figure(fig, out_dir / figures["by_epoch"])
+    for file in filter(None, (figures["probe_accuracy"], figures["by_epoch"])):
+        save_figure(probe_plots.OF_RESULTS[file](results), out_dir / file)
     with np.load(out_dir / "pca.npz") as npz:
         saved = dict(npz)
     for i, run in enumerate(results["runs"]):

@@ -1,5 +1,8 @@
 """Figures of the probe study, from saved numbers only (numpy and matplotlib; no JAX, no
-training code): probe accuracy against depth, CKA heatmaps, a PCA scatter grid."""
+training code): probe accuracy against depth, CKA heatmaps, a PCA scatter grid. A run draws
+them into its folder (probe_page.write_study; by file name :data:`OF_RESULTS`, those its
+results.json alone draws), and ``python -m cnn_jax.report --docs`` redraws the docs/probes/
+figures the chapter's snapshot holds the numbers of (:data:`FIGURES`)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from cnn_jax.chapter import FULL  # noqa: E402
 
 
 def _tick_names(runs: Sequence[Mapping]) -> list[str]:
@@ -143,3 +148,47 @@ def plot_pca_grid(
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
+
+
+# ----------------------------------------------------------------------------- by file name
+
+# {file name: draw(results)} of the figures of a probe_layers.py results.json that its numbers
+# alone draw (probe_page.write_study); probe_by_epoch.png only of a run probed at several epochs.
+# The CKA and PCA figures, one per network or pair, read "cka", "cross_cka" and pca.npz.
+OF_RESULTS = {
+    "probe_accuracy.png": lambda r: plot_probe_accuracy(
+        r["runs"], title="What a linear read-out finds"
+    ),
+    "probe_by_epoch.png": lambda r: plot_by_epoch(
+        r["by_epoch"], title="What a linear read-out finds, by epoch"
+    ),
+}
+
+
+def trained_and_init(results: Mapping) -> dict:
+    """``results`` of a run probed at several epochs with "runs" cut to each network's last
+    epoch and its first (0: its initialization), in that order: what a run of
+    ``--checkpoint A --at-init-of A`` draws. A missing run is a KeyError."""
+    runs = {run["label"]: run for run in results["runs"]}
+    # The label networks_to_probe gives a run folder probed at an epoch.
+    picked = [
+        runs[f"{net['label']} (epoch {epoch})"]
+        for net in results["by_epoch"]
+        for epoch in (net["epochs"][-1], net["epochs"][0])
+    ]
+    return {**results, "runs": picked}
+
+
+# docs/probes/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs,
+# docs/results/probes.json): the seed CNN's probe run, and the 30-epoch MLPs probed at epochs 0
+# to 30. The snapshot keeps no CKA matrix or PCA score (probes_chapter.KEEP), and no run of the
+# deep CNN: those figures stay as committed.
+FIGURES = {
+    "seed_probe_accuracy.png": lambda runs: OF_RESULTS["probe_accuracy.png"](runs["probes"]),
+    "mlp_probe_accuracy.png": lambda runs: OF_RESULTS["probe_accuracy.png"](
+        trained_and_init(runs[f"probes_mlp{FULL}"])
+    ),
+    "mlp_probe_by_epoch.png": lambda runs: OF_RESULTS["probe_by_epoch.png"](
+        runs[f"probes_mlp{FULL}"]
+    ),
+}

@@ -124,4 +124,5 @@ CHAPTER = Chapter(
         "epochs_full": lambda s: by_epoch(s, f"probes_mlp{FULL}"),
     },
     headline=headline,
+    figures="cnn_jax.inside.probe_plots",
 )

@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax.inside import probe_networks, probes
+from cnn_jax.inside import probe_networks, probe_page, probe_plots, probes
+from cnn_jax.report import docs
 from cnn_jax.training import train
 from cnn_jax.training.config import TrainConfig
 from cnn_jax.training.run import run
@@ -244,6 +245,30 @@ def test_by_epoch_gathers_each_folder_as_layer_by_epoch():
     assert sigmoid["layers"] == ["input", "dense1"]
     assert sigmoid["probe_test_accuracy"] == {"input": [0.1, 0.5], "dense1": [1.1, 1.5]}
     assert sigmoid["nearest_mean_accuracy"]["dense1"] == [-0.1, -0.5]
+
+
+def test_docs_figures_are_runs_figures_drawn_from_the_snapshot(tmp_path):
+    """docs/probes/*.png that --docs draws are the figures a run writes from its results.json
+    alone, drawn from docs/results/probes.json (the bytes against the committed ones:
+    tests/report/test_docs_drift.py); a snapshot without the runs is a KeyError, which leaves
+    the figure as it is."""
+    drawn = {p.name for p in docs.draw_figures(docs.ROOT, "probes", into=tmp_path)}
+    committed = {p.name for p in (docs.ROOT / "docs" / "probes").glob("*.png")}
+    assert drawn == set(probe_plots.FIGURES) <= committed
+    written = probe_page.figure_paths({"runs": [], "cross_cka": [], "by_epoch": [{}]})
+    assert set(probe_plots.OF_RESULTS) == {written["probe_accuracy"], written["by_epoch"]}
+    for draw in probe_plots.FIGURES.values():
+        with pytest.raises(KeyError):
+            draw({})
+    # mlp_probe_accuracy.png: each network's last epoch beside its first
+    runs = [{"label": f"a (epoch {e})"} for e in (0, 1, 2)] + [{"label": "b (epoch 0)"}]
+    by_epoch = [{"label": "a", "epochs": [0, 1, 2]}, {"label": "b", "epochs": [0, 2]}]
+    with pytest.raises(KeyError):  # b was not probed at epoch 2
+        probe_plots.trained_and_init({"runs": runs, "by_epoch": by_epoch})
+    runs.append({"label": "b (epoch 2)"})
+    picked = probe_plots.trained_and_init({"runs": runs, "by_epoch": by_epoch})["runs"]
+    assert [r["label"] for r in picked] == ["a (epoch 2)", "a (epoch 0)", "b (epoch 2)",
+                                            "b (epoch 0)"]  # fmt: skip
 
 
 def test_cka_pairs_first_against_all_and_each_run_against_its_init():

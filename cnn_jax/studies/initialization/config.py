@@ -25,8 +25,6 @@ PUBLISHED_TEST_ERROR = {
     "tanh N": 1.64,
     "sigmoid": 2.21,
 }
-# Section 4.2: average singular value of the layer Jacobians at init.
-PUBLISHED_JACOBIAN = {"standard": 0.5, "normalized": 0.8}
 PAPER_UPDATES = 5_000_000  # "after about 5 million updates"
 
 # (activation, init) of each network the study compares, by the paper's row labels.

@@ -1,5 +1,8 @@
 """Figures of the initialization study, drawn from its ``results.json`` numbers alone
-(numpy and matplotlib; nothing here trains or imports JAX)."""
+(numpy and matplotlib; nothing here trains or imports JAX). :data:`OF_RESULTS` names the
+figures of initialization.py by file: a run writes them beside its results.json, and
+``python -m cnn_jax.report --docs`` redraws those the chapter's snapshot holds the numbers of
+(:data:`FIGURES`, docs/results/initialization.json) into docs/initialization/."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+from cnn_jax.tables import published  # noqa: E402
 
 
 def _layers(n: int) -> np.ndarray:
@@ -144,20 +149,35 @@ def plot_plateau_curves(results: Mapping):
     return fig
 
 
-def figures(results: Mapping, published_jacobian: Mapping[str, float]) -> dict:
-    """{file stem: figure} of a run's results.json: the at-init, curve and (when trained)
-    Table 1 figures."""
-    out = {
-        "jacobian_singular_values": plot_jacobian_singular_values(
-            results["init"], published_jacobian
-        ),
-        "gradients_at_init": plot_gradients_at_init(results["init"]),
-        "saturation_curves": plot_saturation_curves(results["curves"]),
-    }
-    if "table" in results:
-        out["test_errors"] = plot_test_errors(results["table"])
-    return out
+# ----------------------------------------------------------------------------- by file name
 
 
-# docs/initialization/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs)
-FIGURES = {"test_errors.png": lambda runs: plot_test_errors(runs["initialization"]["table"])}
+def _published_jacobian() -> dict[str, float]:
+    """Section 4.2.2's mean singular values by init, from the registry of published numbers."""
+    paper = published()
+    return {"standard": paper["glorot_jacobian_std"], "normalized": paper["glorot_jacobian_norm"]}
+
+
+# {file name: draw(results)} of one results.json of initialization.py (study.measure)
+OF_RESULTS = {
+    "jacobian_singular_values.png": lambda r: plot_jacobian_singular_values(
+        r["init"], _published_jacobian()
+    ),
+    "gradients_at_init.png": lambda r: plot_gradients_at_init(r["init"]),
+    "saturation_curves.png": lambda r: plot_saturation_curves(r["curves"]),
+    "test_errors.png": lambda r: plot_test_errors(r["table"]),
+}
+
+
+def written(results: Mapping) -> dict:
+    """{file name: draw(results)} of the figures a run writes beside its ``results``: all of
+    :data:`OF_RESULTS`, Table 1's only when the run trained it (not with --no-table)."""
+    return {f: d for f, d in OF_RESULTS.items() if f != "test_errors.png" or "table" in results}
+
+
+# docs/initialization/ figures drawn from the chapter's snapshot (python -m cnn_jax.report
+# --docs), as a run draws them. Only Table 1's: the other three read per-layer spreads at init
+# (init.*.jacobian_singular_value, backprop_var, weight_grad_var) and activation curves
+# (curves.*.network, init, mean, std, p98) that the snapshot does not keep (chapter.STUDY_KEYS),
+# so docs/initialization/ keeps them as committed.
+FIGURES = {"test_errors.png": lambda runs: OF_RESULTS["test_errors.png"](runs["initialization"])}

@@ -239,4 +239,5 @@ CHAPTER = Chapter(
         "nielsen_ratio": nielsen_ratio,
     },
     headline=headline,
+    figures="cnn_jax.studies.vanishing.plots",
 )

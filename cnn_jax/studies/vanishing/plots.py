@@ -1,4 +1,10 @@
-"""Figures of the vanishing-gradient chapter, from plain numbers."""
+"""Figures of the vanishing-gradient chapter, from plain numbers.
+
+Imports only numpy and matplotlib: never the training code. Each function returns the figure.
+:data:`OF_RESULTS` names the figures by file: a run writes them beside its results.json
+(study.write_figures), and ``python -m cnn_jax.report --docs`` redraws those of
+:data:`FIGURES` in docs/vanishing/ from the chapter's snapshot (docs/results/vanishing.json).
+"""
 
 from __future__ import annotations
 
@@ -223,3 +229,82 @@ def plot_training_beside_nielsen(
     fig = axes[0].figure
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- by file name
+
+# Each draws one results.json (study.py's ``measure``); a KeyError says the results do not
+# hold what it draws (the figures of the training: a run without --train).
+
+
+def delta_norms_by_depth(results: Mapping):
+    """Nielsen's networks at init, his published values, the sigmoid's mean-field shrink."""
+    delta_norms = results["delta_norms"]
+    fig = plot_delta_norms_by_depth(
+        delta_norms,
+        published={name: e["published"] for name, e in delta_norms.items() if "published" in e},
+        predicted_shrink=results["mean_field"]["sigmoid"]["predicted_shrink"],
+    )
+    fig.tight_layout()  # the docs save the figure as drawn, without a tight bounding box
+    return fig
+
+
+def _layer_ticks(n_layers: int) -> list[str]:
+    return [f"h{i + 1}" for i in range(n_layers - 1)] + ["out"]
+
+
+def comparison(results: Mapping):
+    """The comparison's networks at init and, after --train, during training."""
+    at_init = {
+        name: {**e, "layers": _layer_ticks(len(e["median"]))}
+        for name, e in results["comparison"].items()
+    }
+    training = results["training"]
+    during = None  # a run without --train: the row at init alone
+    if training:
+        during = {name: {**training[name], "layers": e["layers"]} for name, e in at_init.items()}
+    return plot_network_comparison(at_init, during)
+
+
+def _trained(results: Mapping) -> Mapping:
+    if not results["training"]:
+        raise KeyError("training: the run was without --train")
+    return results["training"]
+
+
+def speed_of_learning(results: Mapping):
+    """Nielsen's networks during training, hidden layers only."""
+    training = _trained(results)
+    return plot_speed_of_learning_by_network(
+        {name: training[name] for name in results["delta_norms"]}, hidden_only=True
+    )
+
+
+def nielsen_training(results: Mapping):
+    """Nielsen's recorded ‖δˡ‖ on our band over training seeds."""
+    if not results.get("nielsen_training"):
+        raise KeyError("nielsen_training: the run was without --train, or of no depth he ran")
+    return plot_training_beside_nielsen(_trained(results), results["nielsen_training"])
+
+
+# {file name: draw(results)}: every figure a run writes.
+OF_RESULTS = {
+    "delta_norms_by_depth.png": delta_norms_by_depth,
+    "comparison.png": comparison,
+    "speed_of_learning.png": speed_of_learning,
+    "nielsen_training.png": nielsen_training,
+}
+
+
+def _of_snapshot(draw):
+    """``draw(results)`` as ``draw(runs)`` of the snapshot's run "vanishing/gradients" (a
+    snapshot without it: KeyError, the figure is left as it is)."""
+    return lambda runs: draw(runs["vanishing/gradients"])
+
+
+# docs/vanishing/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs):
+# those whose every number the snapshot keeps (chapter.GRADIENT_KEYS). The others stay as the
+# run drew them, for the snapshot keeps no curve of ‖δˡ‖ during training: comparison.png needs
+# comparison.*.p05/p95 and training.*.delta_norm, speed_of_learning.png training.*.delta_norm,
+# nielsen_training.png training.*.delta_norm_band (and each the epochs, training.*.epoch).
+FIGURES = {file: _of_snapshot(OF_RESULTS[file]) for file in ("delta_norms_by_depth.png",)}

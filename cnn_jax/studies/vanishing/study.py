@@ -124,10 +124,6 @@ def predicted_shrink(net: MLPSpec) -> float:
     return mean_field.predicted_shrink(net.activation, sigma_w2, sigma_b2)
 
 
-def layer_labels(n_layers: int) -> list[str]:
-    return [f"h{i + 1}" for i in range(n_layers - 1)] + ["out"]
-
-
 def _describe(net: MLPSpec) -> dict:
     return {"network": net.name, "activation": net.activation, "init": net.init, "cost": net.cost}
 
@@ -479,30 +475,11 @@ def format_nielsen_training(overlays: dict) -> list[str]:
 
 
 def write_figures(results: dict, out: str | Path) -> None:
-    """delta_norms_by_depth.png, comparison.png and (after training) speed_of_learning.png
-    and nielsen_training.png."""
-    out = Path(out)
-    delta_norms, comparison, training = (
-        results["delta_norms"],
-        results["comparison"],
-        results["training"],
-    )
-    fig = plots.plot_delta_norms_by_depth(
-        delta_norms,
-        published=G.NIELSEN_CH5_INIT,
-        predicted_shrink=results["mean_field"]["sigmoid"]["predicted_shrink"],
-    )
-    save_figure(fig, out / "delta_norms_by_depth.png")
-    labelled = {k: {**e, "layers": layer_labels(len(e["median"]))} for k, e in comparison.items()}
-    cmp_training = None
-    if training:
-        cmp_training = {k: {**training[k], "layers": labelled[k]["layers"]} for k in labelled}
-    save_figure(plots.plot_network_comparison(labelled, cmp_training), out / "comparison.png")
-    if training:
-        fig = plots.plot_speed_of_learning_by_network(
-            {name: training[name] for name in delta_norms}, hidden_only=True
-        )
-        save_figure(fig, out / "speed_of_learning.png")
-    if results.get("nielsen_training"):
-        fig = plots.plot_training_beside_nielsen(training, results["nielsen_training"])
-        save_figure(fig, out / "nielsen_training.png")
+    """The figures of plots.OF_RESULTS that the results hold: delta_norms_by_depth.png,
+    comparison.png and, after --train, speed_of_learning.png and nielsen_training.png."""
+    for file, draw in plots.OF_RESULTS.items():
+        try:
+            fig = draw(results)
+        except KeyError:  # a figure of the training, and the run was without it
+            continue
+        save_figure(fig, Path(out) / file)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 
+from cnn_jax.report import docs
 from cnn_jax.studies.vanishing import plots as vanishing_plots
 
 
@@ -82,3 +83,25 @@ def test_network_comparison(with_training):
         if with_training:
             assert len(axes[1, c].get_lines()) == 5  # one per layer
             assert len(axes[2, c].get_lines()) == 2  # train and test accuracy
+
+
+def test_docs_figures_are_the_runs_figures_drawn_from_the_snapshot(tmp_path):
+    """docs/vanishing/*.png are the figures a run writes (but the browser screenshot); those the
+    snapshot keeps every number of are drawn from docs/results/vanishing.json (the bytes against
+    the committed ones: tests/report/test_docs_drift.py). A snapshot without the run, or a run
+    without --train for the training's figures, is a KeyError: the figure is left as it is."""
+    drawn = docs.draw_figures(docs.ROOT, "vanishing", into=tmp_path)
+    assert (
+        {p.name for p in drawn} == set(vanishing_plots.FIGURES) <= set(vanishing_plots.OF_RESULTS)
+    )
+    committed = {p.name for p in (docs.ROOT / "docs" / "vanishing").glob("*.png")}
+    assert set(vanishing_plots.OF_RESULTS) == committed - {"interactive_explorer.png"}
+    with pytest.raises(KeyError):
+        vanishing_plots.FIGURES["delta_norms_by_depth.png"]({})
+    run = docs.load_snapshots(docs.ROOT)["vanishing"]["runs"]["vanishing/gradients"]
+    untrained = {**run, "training": {}, "nielsen_training": {}}
+    for file in ("speed_of_learning.png", "nielsen_training.png"):
+        with pytest.raises(KeyError):
+            vanishing_plots.OF_RESULTS[file](untrained)
+    at_init = {"comparison": {"ReLU + CE": summary([0.6, 0.9, 1.3])}, "training": {}}
+    assert len(vanishing_plots.OF_RESULTS["comparison.png"](at_init).axes) == 1  # no training row
