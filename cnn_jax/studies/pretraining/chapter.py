@@ -412,4 +412,5 @@ CHAPTER = Chapter(
         "full": lambda s: rows_table(s, "pretraining_full"),
     },
     headline=headline,
+    figures="cnn_jax.studies.pretraining.plots",
 )

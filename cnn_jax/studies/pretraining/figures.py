@@ -9,22 +9,12 @@ from cnn_jax.studies.pretraining import plots
 
 
 def write_figures(results: dict, out: str | Path) -> None:
-    """filters.png, validation_error.png and delta_norms.png in ``out``; a depth sweep:
-    depth_spread.png."""
-    out = Path(out)
-    if "depths" in results:
-        errors = {
-            depth: {name: r["early_stopping_test_error"] for name, r in d["rows"].items()}
-            for depth, d in results["depths"].items()
-        }
-        save_figure(plots.plot_depth_spread(errors), out / "depth_spread.png")
-        return
-    if results["filters"]:
-        save_figure(plots.plot_filters(results["filters"]), out / "filters.png")
-    curves = {name: r["validation_error_by_epoch"] for name, r in results["rows"].items()}
-    save_figure(plots.plot_test_error(curves, "validation"), out / "validation_error.png")
-    n_hidden = len(results["layers"]) - 1
-    deltas = {name: r["delta_norm"] for name, r in results["rows"].items()}
-    save_figure(
-        plots.plot_delta_norms(deltas, results["layers"], n_hidden), out / "delta_norms.png"
-    )
+    """The figures of plots.OF_RESULTS that the results hold, in ``out``: filters.png (when an
+    unsupervised stack was pretrained), validation_error.png and delta_norms.png; a depth
+    sweep: depth_spread.png."""
+    for file, draw in plots.OF_RESULTS.items():
+        try:
+            fig = draw(results)
+        except KeyError:  # a figure of the other kind of run, or no stack to show
+            continue
+        save_figure(fig, Path(out) / file)

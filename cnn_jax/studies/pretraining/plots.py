@@ -1,6 +1,10 @@
 """Figures for the pretraining study, from the plain numbers in its results.json.
 
-Imports only numpy and matplotlib: never the training code. Each function returns the figure.
+Imports numpy, matplotlib and the chapter's run names: never the training code. Each function
+returns the figure. :data:`OF_RESULTS` names the figures by file: a run writes those its results
+hold beside its results.json (figures.write_figures), and ``python -m cnn_jax.report --docs``
+redraws those of :data:`FIGURES` in docs/pretraining/ from the chapter's snapshot
+(docs/results/pretraining.json).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from cnn_jax.studies.pretraining.chapter import CONVERGED, CONVERGED_FULL, DEPTH  # noqa: E402
 
 
 def plot_filters(filters: Mapping[str, Sequence[Sequence[float]]]):
@@ -94,3 +100,68 @@ def _finish(fig, ax, title: str):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- by file name
+
+# Each draws one results.json (measure.py's ``measure``, or ``measure_depths`` for a depth
+# sweep); a KeyError says the results do not hold what it draws (a depth sweep has no "rows", a
+# run of rows no "depths", a run without an unsupervised stack no filters).
+
+
+def filters(results: Mapping):
+    """The first-layer filters of each unsupervised stack (seed 0)."""
+    if not results["filters"]:
+        raise KeyError("filters: the run pretrained no RBM or autoencoder stack")
+    return plot_filters(results["filters"])
+
+
+def validation_error(results: Mapping):
+    """Each row's validation error per fine-tuning epoch, at its chosen rate."""
+    curves = {name: r["validation_error_by_epoch"] for name, r in results["rows"].items()}
+    return plot_test_error(curves, "validation")
+
+
+def delta_norms(results: Mapping):
+    """‖δˡ‖ per hidden layer at the start of fine-tuning, every seed of every row."""
+    deltas = {name: r["delta_norm"] for name, r in results["rows"].items()}
+    return plot_delta_norms(deltas, results["layers"], len(results["layers"]) - 1)
+
+
+def depth_spread(results: Mapping):
+    """A depth sweep: each seed's test error at its best validation epoch, per depth and row."""
+    errors = {
+        depth: {name: r["early_stopping_test_error"] for name, r in d["rows"].items()}
+        for depth, d in results["depths"].items()
+    }
+    return plot_depth_spread(errors)
+
+
+# {file name: draw(results)}: every figure a run writes.
+OF_RESULTS = {
+    "filters.png": filters,
+    "validation_error.png": validation_error,
+    "delta_norms.png": delta_norms,
+    "depth_spread.png": depth_spread,
+}
+
+# docs/pretraining/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs),
+# as {docs file: (the file a run writes, the run)}: those whose every number the snapshot keeps
+# (chapter.CONVERGED_KEYS, DEPTH_KEYS). The others stay as committed: the default run's entry
+# keeps no filters, no validation_error_by_epoch and only the median of delta_norm (filters.png,
+# validation_error.png, delta_norms.png), and the 3 × 1,000 run's keeps no curve
+# (full_test_error.png; its results.json was not kept).
+OF_SNAPSHOT = {
+    "converged_validation_error.png": ("validation_error.png", CONVERGED),
+    "converged_full_validation_error.png": ("validation_error.png", CONVERGED_FULL),
+    "depth_spread.png": ("depth_spread.png", DEPTH),
+}
+
+
+def _of_run(draw, run: str):
+    """``draw(results)`` as ``draw(runs)`` of the snapshot's run ``run`` (a snapshot without
+    it: KeyError, the figure is left as it is)."""
+    return lambda runs: draw(runs[run])
+
+
+FIGURES = {docs: _of_run(OF_RESULTS[file], run) for docs, (file, run) in OF_SNAPSHOT.items()}
