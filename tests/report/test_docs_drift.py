@@ -55,12 +55,12 @@ def test_check_fails_on_a_typed_prose_number(tmp_path, capsys):
     text = page.read_text()
     anchor = "## Where can 98.02 % come from?"
     assert anchor in text
-    page.write_text(text.replace(anchor, "One seed once reached 97.31 %.\n\n" + anchor, 1))
+    page.write_text(text.replace(anchor, "One seed once reached 42.4242 %.\n\n" + anchor, 1))
     assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 1
     line = 1 + text[: text.index(anchor)].count("\n")
-    assert f"cnn.md:{line}: 97.31 has no stored source" in capsys.readouterr().err
+    assert f"cnn.md:{line}: 42.4242 has no stored source" in capsys.readouterr().err
     # the same number in a command line or a code block is not prose
-    page.write_text(text.replace(anchor, "    python x.py  # 97.31 %\n\n" + anchor, 1))
+    page.write_text(text.replace(anchor, "    python x.py  # 42.4242 %\n\n" + anchor, 1))
     assert report.main(["--docs", "--check", "--root", str(tmp_path)]) == 0
 
 

@@ -8,15 +8,17 @@ import statistics
 from cnn_jax import stats
 from cnn_jax.chapter import FULL, Chapter, FromPreset, Run, Setting, argv
 from cnn_jax.studies.cnn.runs import (
+    DROPOUT_GRID,
     KERAS,
     KERAS_DEFAULT_IMAGES,
     LARGER,
     NETWORKS,
     NIELSEN,
+    VARIANTS,
     finals,
     keras_runs,
 )
-from cnn_jax.tables import md_table, pct, published, updates
+from cnn_jax.tables import md_table, pct, published, tolerance, updates
 from cnn_jax.training.config import RESULT_KEYS
 
 # The keys of benchmark.py's benchmark.json (cnn_jax/training/benchmark.py) that the
@@ -45,21 +47,20 @@ def network(path: str, arch: tuple[str, ...], default_epochs: int, per_epoch: fl
     )
 
 
-def optimizer_run(path: str, setting: tuple[str, ...]) -> Run:
-    """The seed CNN under one 2016 Keras optimizer ``setting`` (its flags), per seed: the
-    study's 10 epochs at full scale; at default scale a quarter of an epoch, which shows the
-    setting runs but not where it ends."""
+def short_run(path: str, flags: tuple[str, ...], full_minutes: float, why: str) -> Run:
+    """A run whose question needs the study's 10 epochs (``full_minutes`` on a quiet 2-core
+    CPU, ``why`` says so), per seed; at default scale a quarter of an epoch, which shows it
+    runs but not where it ends."""
     return Run(
         path,
         "mnist_cnn.py",
-        smoke=Setting((*setting, *argv(no_progress=True)), 0.3, presets=(SMOKE,)),
+        smoke=Setting((*flags, *argv(no_progress=True)), 0.3, presets=(SMOKE,)),
         default=Setting(
-            (*setting, *argv(epochs=1, limit=KERAS_DEFAULT_IMAGES, no_progress=True)),
+            (*flags, *argv(epochs=1, limit=KERAS_DEFAULT_IMAGES, no_progress=True)),
             0.3,
-            f"1 epoch on {KERAS_DEFAULT_IMAGES:,} of the 60,000 images: the question needs the "
-            "study's 10 epochs, 5-10 minutes per setting (--scale full)",
+            f"1 epoch on {KERAS_DEFAULT_IMAGES:,} of the 60,000 images: {why} (--scale full)",
         ),
-        full=Setting((*setting, *argv(epochs=10, no_progress=True)), 7.0),
+        full=Setting((*flags, *argv(epochs=10, no_progress=True)), full_minutes),
         seeded=True,
     )
 
@@ -232,9 +233,76 @@ def keras_answer(s: dict) -> str:
     return text + " It lies inside no setting's 95 % interval: no setting here explains it."
 
 
+def _difference(a: list[float], b: list[float]) -> stats.Interval:
+    """mean(a) − mean(b): paired over seeds when both sides hold the same seeds (a seed fixes
+    the initial weights and the batch order whatever the dropout), else Welch's."""
+    if len(a) == len(b):
+        return stats.paired_difference(a, b)
+    return stats.welch_difference(a, b)
+
+
+def _signed(ci: stats.Interval) -> str:
+    return f"{ci.estimate:+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]"
+
+
+def _dropout_runs(s: dict) -> list[tuple[str, list[float], list[float]]]:
+    """(network, final accuracies without dropout, with dropout 0.5) at --scale full, for each
+    slide whose two runs are stored with 2 seeds or more."""
+    found = []
+    for network, off, on in DROPOUT_GRID:
+        r_off, r_on = s["runs"].get(off + FULL), s["runs"].get(on + FULL)
+        if r_off is None or r_on is None:
+            continue
+        off, on_ = finals(r_off), finals(r_on)
+        if min(len(off), len(on_)) > 1:
+            found.append((network, off, on_))
+    return found
+
+
+def dropout(s: dict) -> str:
+    """The slides' two networks, each without and with dropout 0.5, at the study's 10 epochs:
+    what dropout changes on each (with − without, 95 % interval over seeds)."""
+    rows = []
+    for network, off, on in _dropout_runs(s):
+        ci = _difference(on, off)
+        reading = ("dropout helps: the interval lies above 0" if ci.low > 0 else
+                   "dropout hurts: the interval lies below 0" if ci.high < 0 else
+                   "inconclusive: the interval holds 0")  # fmt: skip
+        rows.append([network, _interval(off), _interval(on), _signed(ci), reading,
+                     f"{len(off)}, {len(on)}"])  # fmt: skip
+    if not rows:
+        return "(no reproduction at --scale full of both dropout settings in these results)"
+    header = ["network", "no dropout: mean [95 % interval] (%)",
+              "dropout 0.5: mean [95 % interval] (%)",
+              "with − without: mean [95 % interval] (points)", "reading", "seeds"]  # fmt: skip
+    return md_table(header, rows)
+
+
+def dropout_answer(s: dict) -> str:
+    """The study's step from slide 1 without dropout to slide 2 with it, split into the part a
+    change of network makes and the part dropout makes."""
+    grid = {network: (off, on) for network, off, on in _dropout_runs(s)}
+    if len(grid) < 2:
+        return "(no reproduction at --scale full of both networks with and without dropout)"
+    (one_off, _), (two_off, two_on) = grid[DROPOUT_GRID[0][0]], grid[DROPOUT_GRID[1][0]]
+    step = float(published()["study_deep_cnn_dropout"]) - float(published()["study_deep_cnn"])
+    ours = stats.welch_difference(two_on, one_off)
+    where = ("inside" if ours.contains(step) else
+             "below" if step < ours.low else "above")  # fmt: skip
+    return (
+        f"The study's step from slide 1 without dropout to slide 2 with it is {step:+.2f} "
+        f"points. The same step here: {_signed(ours)} (Welch, 95 %); the study's {step:+.2f} "
+        f"lies {where} that interval. Of it, the change of network alone (slide 2 − slide 1, "
+        f"both without dropout) is {_signed(stats.welch_difference(two_off, one_off))}, and "
+        f"dropout on slide 2 alone {_signed(_difference(two_on, two_off))}."
+    )
+
+
 def nielsen_table(s: dict) -> str:
     """Nielsen's chapter 6 networks: his number (best validation epoch, 60 epochs), ours at
-    the budget run, and the fraction of his updates that is."""
+    the budget run, the fraction of his updates that is, and the registry's verdict (his
+    number ± its tolerance against our 95 % interval; "not comparable" below the fraction
+    of his budget at which his claim should show)."""
     rows = []
     for run, (label, pid, _) in NIELSEN.items():
         for name in (run, run + FULL):
@@ -242,20 +310,28 @@ def nielsen_table(s: dict) -> str:
             if r is None:
                 continue
             final = finals(r)
-            ours = r["epochs"] * r["train_images"] / r["config"]["batch_size"]
+            ratio = r["epochs"] * r["train_images"] / r["config"]["batch_size"] / updates(pid)
+            if len(final) > 1:
+                v = stats.value_verdict(stats.mean_interval(final), float(published()[pid]),
+                                        tolerance(pid), budget_ratio=ratio,
+                                        claim_budget=stats.CLAIM_BUDGET)  # fmt: skip
+                said = f"{v.word}: {v.rule}"
+            else:
+                said = "one seed: no interval"
             rows.append(
                 [
                     label,
-                    f"{published()[pid]:.2f}",
+                    f"{published()[pid]:.2f} ± {tolerance(pid):g}",
                     _interval(final),
                     f"{min(final):.2f}–{max(final):.2f}",
                     r["epochs"],
-                    f"{ours / updates(pid):.2g}",
+                    f"{ratio:.2g}",
                     len(final),
+                    said,
                 ]
             )
-    header = ["network", "Nielsen (%)", "ours, final epoch: mean [95 % interval] (%)",
-              "min–max (%)", "epochs", "his updates run", "seeds"]  # fmt: skip
+    header = ["network", "Nielsen (%) ± tolerance", "ours, final epoch: mean [95 % interval] (%)",
+              "min–max (%)", "epochs", "his updates run", "seeds", "verdict"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -311,11 +387,28 @@ CHAPTER = Chapter(
         network("cnn/study_deep_dropout", argv(arch="study_deep_dropout", dropout="0.5"), 1, 0.4),
         network("cnn/deep", argv(arch="deep"), 1),
         network("cnn/deep_dropout", argv(arch="deep", dropout="0.5"), 1),
-        *(optimizer_run(run, flags_) for run, (_, flags_) in KERAS.items()),
+        *(
+            short_run(
+                run,
+                flags_,
+                7.0,
+                "the question needs the study's 10 epochs, 5-10 minutes per setting",
+            )
+            for run, (_, flags_) in KERAS.items()
+        ),  # fmt: skip
+        *(
+            short_run(
+                run,
+                flags_,
+                6.0,
+                "the comparison needs the study's 10 epochs, 3-10 minutes per network",
+            )
+            for run, (_, flags_) in VARIANTS.items()
+        ),  # fmt: skip
         *(nielsen(run, flags_) for run, (_, _, flags_) in NIELSEN.items()),
     ),
     keep={
-        **{run + scale: CURVES for run in NETWORKS for scale in ("", FULL)},
+        **{run + scale: CURVES for run in (*NETWORKS, *VARIANTS) for scale in ("", FULL)},
         **{
             run + scale: (*CURVES, *SETTING) for run in (*KERAS, *NIELSEN) for scale in ("", FULL)
         },  # fmt: skip
@@ -327,6 +420,8 @@ CHAPTER = Chapter(
         "spread": spread,
         "keras": keras,
         "keras_answer": keras_answer,
+        "dropout": dropout,
+        "dropout_answer": dropout_answer,
         "nielsen": nielsen_table,
         "benchmark": benchmark,
     },

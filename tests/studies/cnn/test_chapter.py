@@ -58,12 +58,42 @@ def test_keras_table_and_answer():
     assert "no reproduction" in cnn.keras({"runs": {}})
 
 
+def test_dropout_grid_splits_the_studys_step_into_network_and_dropout():
+    runs = {
+        "cnn/study_deep" + FULL: _run([98.8, 98.9, 99.0]),
+        "cnn/study_deep_plus_dropout" + FULL: _run([99.0, 99.2, 99.2]),
+        "cnn/study_deep_dropout_off" + FULL: _run([99.0, 99.1, 99.2]),
+        "cnn/study_deep_dropout" + FULL: _run([99.1, 99.0, 99.3]),
+    }
+    table = cnn.dropout({"runs": runs}).splitlines()
+    # matched seeds: differences 0.2, 0.3, 0.2 (t(2) 4.30) and 0.1, -0.1, 0.1
+    assert "| +0.23 [+0.09, +0.38] | dropout helps: the interval lies above 0 | 3, 3 |" in table[2]
+    assert "| +0.03 [-0.25, +0.32] | inconclusive: the interval holds 0 |" in table[3]
+    answer = cnn.dropout_answer({"runs": runs})
+    assert "is +0.17 points" in answer  # 99.06 - 98.89
+    assert "+0.23 [-0.08, +0.55] (Welch, 95 %); the study's +0.17 lies inside" in answer
+    assert "both without dropout) is +0.20 [-0.03, +0.43]" in answer
+    # one seed on a side: no interval, no row
+    runs["cnn/study_deep_dropout_off" + FULL] = _run([99.0])
+    assert len(cnn.dropout({"runs": runs}).splitlines()) == 3
+    assert "no reproduction" in cnn.dropout_answer({"runs": runs})
+
+
 def test_nielsen_table_states_the_fraction_of_his_budget():
     run = _run([98.5, 98.6, 98.7], epochs=3, train_images=50000, config={"batch_size": 10})
     table = cnn.nielsen_table({"runs": {"cnn/nielsen/conv": run}}).splitlines()
     assert len(table) == 3
     # 3 epochs × 50,000 / 10 = 15,000 of his 300,000 updates
-    assert table[2].endswith("| 98.60 [98.35, 98.85] | 98.50–98.70 | 3 | 0.05 | 3 |")
+    assert "| 98.78 ± 0.5 | 98.60 [98.35, 98.85] | 98.50–98.70 | 3 | 0.05 | 3 |" in table[2]
+    assert table[2].endswith(
+        "| not comparable (budget 0.05): our budget is 0.05 of the "
+        "published one, below the 0.5 at which the claim should show |"
+    )
+    half = _run([98.5, 98.6, 98.7], epochs=30, train_images=50000, config={"batch_size": 10})
+    row = cnn.nielsen_table({"runs": {"cnn/nielsen/conv" + FULL: half}}).splitlines()[2]
+    # [98.35, 98.85] inside 98.78 ± 0.5 at half his updates
+    inside = "reproduced: the interval lies inside the published 98.78 ± 0.5"
+    assert row.endswith(f"| 0.5 | 3 | {inside} |")
 
 
 def test_figures_are_drawn_from_a_snapshot_and_missing_runs_are_left(tmp_path):
@@ -83,7 +113,7 @@ def test_figures_are_drawn_from_a_snapshot_and_missing_runs_are_left(tmp_path):
     assert all(p.stat().st_size > 10_000 for p in drawn)
     docs.snapshot_path(root, "cnn").write_text(json.dumps({"runs": {}}))
     assert docs.draw_figures(root, "cnn") == []
-    assert docs.draw_figures(root, "depth") == []  # a chapter that draws none
+    assert docs.draw_figures(root, "costs") == []  # a chapter that draws none
 
 
 def test_every_cnn_registry_entry_resolves_to_a_stored_number():
