@@ -28,15 +28,11 @@ from cnn_jax.chapter import FULL, key_parts
 from cnn_jax.errors import UsageError
 from cnn_jax.report import checks, runner
 from cnn_jax.report.chapters import CHAPTERS, NAMES, chapter
+from cnn_jax.report.prose import BLOCK, unbacked
 from cnn_jax.results import write_json
 from cnn_jax.tables import md_table
 
 ROOT = Path(__file__).resolve().parents[2]
-BLOCK = re.compile(
-    r"(<!-- begin generated: (?P<name>[\w./-]+) -->\n)(?P<body>.*?)"
-    r"(<!-- end generated: (?P=name) -->)",
-    re.DOTALL,
-)
 
 
 def snapshot_path(root: Path, chapter: str) -> Path:
@@ -294,10 +290,8 @@ def stale_figures(root: Path, name: str) -> list[str]:
 def unbacked_numbers(root: Path) -> list[str]:
     """Numbers the docs' prose quotes that no stored result or published number backs
     (:mod:`cnn_jax.report.prose`)."""
-    from cnn_jax.report import prose
-
     snapshots, registry = load_snapshots(root), (root / "cnn_jax" / "published.toml").read_text()
-    return [line for path in doc_files(root) for line in prose.unbacked(path, snapshots, registry)]
+    return [line for path in doc_files(root) for line in unbacked(path, snapshots, registry)]
 
 
 def update(

@@ -23,6 +23,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 QUOTED = re.compile(r"(?<![\w.±-])(\d+\.\d+)(?=\s?(?:%|points?\b))")
+# A generated block of the docs (cnn_jax/report/docs.py fills them); its numbers are rendered
+# from the snapshots, so the prose may quote them.
+BLOCK = re.compile(
+    r"(<!-- begin generated: (?P<name>[\w./-]+) -->\n)(?P<body>.*?)"
+    r"(<!-- end generated: (?P=name) -->)",
+    re.DOTALL,
+)
 LINK = re.compile(r"\]\((?:docs/)?(\w+)\.md")
 CODE = re.compile(r"```.*?```", re.DOTALL)
 LITERAL = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -57,8 +64,6 @@ def _printed(values: Iterable[float], decimals: int, fraction: bool) -> set[str]
 def quoted(text: str) -> list[tuple[int, str]]:
     """(line number, number) of each number the prose quotes, generated blocks, fenced code
     and indented lines left out."""
-    from cnn_jax.report.docs import BLOCK
-
     def blank(m: re.Match) -> str:  # keep the line numbers
         return "\n" * m.group(0).count("\n")
 
@@ -73,8 +78,6 @@ def quoted(text: str) -> list[tuple[int, str]]:
 
 def unbacked(path: Path, snapshots: dict[str, dict], registry_text: str) -> list[str]:
     """One line per number quoted in ``path``'s prose that no stored source backs."""
-    from cnn_jax.report.docs import BLOCK
-
     text = path.read_text()
     if path.parent.name == "docs":
         pages = {path.stem, *LINK.findall(text)}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from cnn_jax.chapter import FULL, Chapter, Keys, Run, Setting, argv, keys
+from cnn_jax.chapter import Chapter, Keys, Run, Setting, argv, keys
 from cnn_jax.studies.pretraining import verdicts
+from cnn_jax.studies.pretraining.runs import CONVERGED, CONVERGED_FULL, DEPTH
 from cnn_jax.tables import md_table, mean_sd, published, signed
 
 # The keys of pretraining.py's results.json (measure.py) that the tables below read.
@@ -32,11 +33,6 @@ DEPTH_KEYS = keys(
     "depths.*.rows.*.early_stopping_test_error",
 )
 
-# The chapter's recorded long runs (the full-scale settings of its pretraining_converged and
-# pretraining_depth runs, run once in the background): their stored entries are kept; a
-# reproduction at a smaller scale does not replace them.
-CONVERGED, DEPTH = "pretraining_converged_long", "pretraining_depth_long"
-CONVERGED_FULL = "pretraining_converged" + FULL  # the --converged mode, 3 × 500
 
 # The config's presets (config.py's PRESETS, each with why it differs from the defaults),
 # named by the script's --preset; the flags given with one win over it.

@@ -17,7 +17,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cnn_jax.studies.pretraining.chapter import CONVERGED, CONVERGED_FULL, DEPTH  # noqa: E402
+from cnn_jax.studies.pretraining.runs import CONVERGED, CONVERGED_FULL, DEPTH  # noqa: E402
 
 
 def plot_filters(filters: Mapping[str, Sequence[Sequence[float]]]):
