@@ -64,6 +64,7 @@ def _printed(values: Iterable[float], decimals: int, fraction: bool) -> set[str]
 def quoted(text: str) -> list[tuple[int, str]]:
     """(line number, number) of each number the prose quotes, generated blocks, fenced code
     and indented lines left out."""
+
     def blank(m: re.Match) -> str:  # keep the line numbers
         return "\n" * m.group(0).count("\n")
 
