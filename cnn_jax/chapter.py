@@ -31,6 +31,14 @@ from cnn_jax import flags
 SCALES = ("smoke", "default", "full")
 FULL = "@full"  # a snapshot's run taken from a reproduction at --scale full: "<path>@full"
 
+
+def of_run(draw: Callable, run: str) -> Callable:
+    """A figure of one run's results.json, ``draw(results)``, as a figure of a snapshot's
+    runs: ``draw(runs[run])`` (a snapshot without ``run``: KeyError, and --docs leaves the
+    figure as it is). A chapter's ``FIGURES`` are built from these."""
+    return lambda runs: draw(runs[run])
+
+
 Snapshot = dict  # {"chapter": name, "provenance": {run: ...}, "runs": {run: results}}
 Headline = tuple[str, str, str]  # (measured, published, verdict) for the README's summary
 

@@ -68,6 +68,11 @@ def signed(x: float | None) -> str:
     return "–" if x is None else f"{x:+.2f}"
 
 
+def signed_interval(i) -> str:
+    """ "+0.23 [+0.09, +0.38]": a difference's estimate and its interval (a stats.Interval)."""
+    return f"{signed(i.estimate)} [{signed(i.low)}, {signed(i.high)}]"
+
+
 def where_in_spread(published: float, values: list[float]) -> str:
     """Where a published number (%) sits among our seeds' values (%): below or above all of
     them, or inside, with how many seeds reach it."""

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cnn_jax.chapter import FULL  # noqa: E402
+from cnn_jax.chapter import FULL, of_run  # noqa: E402
 
 
 def _tick_names(runs: Sequence[Mapping]) -> list[str]:
@@ -184,11 +184,9 @@ def trained_and_init(results: Mapping) -> dict:
 # to 30. The snapshot keeps no CKA matrix or PCA score (probes_chapter.KEEP), and no run of the
 # deep CNN: those figures stay as committed.
 FIGURES = {
-    "seed_probe_accuracy.png": lambda runs: OF_RESULTS["probe_accuracy.png"](runs["probes"]),
+    "seed_probe_accuracy.png": of_run(OF_RESULTS["probe_accuracy.png"], "probes"),
     "mlp_probe_accuracy.png": lambda runs: OF_RESULTS["probe_accuracy.png"](
         trained_and_init(runs[f"probes_mlp{FULL}"])
     ),
-    "mlp_probe_by_epoch.png": lambda runs: OF_RESULTS["probe_by_epoch.png"](
-        runs[f"probes_mlp{FULL}"]
-    ),
+    "mlp_probe_by_epoch.png": of_run(OF_RESULTS["probe_by_epoch.png"], f"probes_mlp{FULL}"),
 }

@@ -18,7 +18,7 @@ from cnn_jax.studies.cnn.runs import (
     finals,
     keras_runs,
 )
-from cnn_jax.tables import md_table, pct, published, tolerance, updates
+from cnn_jax.tables import md_table, pct, published, signed_interval, tolerance, updates
 from cnn_jax.training.config import RESULT_KEYS
 
 # The keys of benchmark.py's benchmark.json (cnn_jax/training/benchmark.py) that the
@@ -241,10 +241,6 @@ def _difference(a: list[float], b: list[float]) -> stats.Interval:
     return stats.welch_difference(a, b)
 
 
-def _signed(ci: stats.Interval) -> str:
-    return f"{ci.estimate:+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]"
-
-
 def _dropout_runs(s: dict) -> list[tuple[str, list[float], list[float]]]:
     """(network, final accuracies without dropout, with dropout 0.5) at --scale full, for each
     slide whose two runs are stored with 2 seeds or more."""
@@ -268,7 +264,7 @@ def dropout(s: dict) -> str:
         reading = ("dropout helps: the interval lies above 0" if ci.low > 0 else
                    "dropout hurts: the interval lies below 0" if ci.high < 0 else
                    "inconclusive: the interval holds 0")  # fmt: skip
-        rows.append([network, _interval(off), _interval(on), _signed(ci), reading,
+        rows.append([network, _interval(off), _interval(on), signed_interval(ci), reading,
                      f"{len(off)}, {len(on)}"])  # fmt: skip
     if not rows:
         return "(no reproduction at --scale full of both dropout settings in these results)"
@@ -287,14 +283,15 @@ def dropout_answer(s: dict) -> str:
     (one_off, _), (two_off, two_on) = grid[DROPOUT_GRID[0][0]], grid[DROPOUT_GRID[1][0]]
     step = float(published()["study_deep_cnn_dropout"]) - float(published()["study_deep_cnn"])
     ours = stats.welch_difference(two_on, one_off)
+    network, drop = stats.welch_difference(two_off, one_off), _difference(two_on, two_off)
     where = ("inside" if ours.contains(step) else
              "below" if step < ours.low else "above")  # fmt: skip
     return (
         f"The study's step from slide 1 without dropout to slide 2 with it is {step:+.2f} "
-        f"points. The same step here: {_signed(ours)} (Welch, 95 %); the study's {step:+.2f} "
-        f"lies {where} that interval. Of it, the change of network alone (slide 2 − slide 1, "
-        f"both without dropout) is {_signed(stats.welch_difference(two_off, one_off))}, and "
-        f"dropout on slide 2 alone {_signed(_difference(two_on, two_off))}."
+        f"points. The same step here: {signed_interval(ours)} (Welch, 95 %); the study's "
+        f"{step:+.2f} lies {where} that interval. Of it, the change of network alone (slide 2 − "
+        f"slide 1, both without dropout) is {signed_interval(network)}, and dropout on slide 2 "
+        f"alone {signed_interval(drop)}."
     )
 
 

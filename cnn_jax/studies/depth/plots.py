@@ -17,6 +17,8 @@ from matplotlib.ticker import NullFormatter
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cnn_jax.chapter import of_run  # noqa: E402
+
 
 def plot_cybenko(widths: Sequence[int], fits: Mapping[str, Mapping[str, Sequence]]):
     """Max and RMS error on the dense grid against width, one colour per target; the line is
@@ -134,11 +136,5 @@ OF_RESULTS = {
 }
 
 
-def _of_snapshot(draw):
-    """``draw(results)`` as ``draw(runs)``: a snapshot's runs hold the chapter's one run under
-    its folder name, "depth" (a snapshot without it: KeyError, the figure is left)."""
-    return lambda runs: draw(runs["depth"])
-
-
 # docs/depth/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs)
-FIGURES = {file: _of_snapshot(draw) for file, draw in OF_RESULTS.items()}
+FIGURES = {file: of_run(draw, "depth") for file, draw in OF_RESULTS.items()}

@@ -6,7 +6,7 @@ import shlex
 
 from cnn_jax import stats
 from cnn_jax.chapter import FULL, Chapter, Keys, Run, argv, keys, scales
-from cnn_jax.tables import g, md_table, published, scalar, tolerance, updates
+from cnn_jax.tables import g, md_table, published, scalar, signed_interval, tolerance, updates
 
 # The keys of the results.json of initialization.py (study.py), initialization_budget.py
 # (budget.py) and initialization_plateau.py (plateau.py) that the tables below read.
@@ -123,9 +123,7 @@ def pairs(s: dict) -> str:
         ratio = a["updates"] / updates(f"glorot_t1_{std}")
         v = stats.gap_verdict(ci, 1 if paper > 0 else -1, budget_ratio=ratio,
                               claim_budget=stats.CLAIM_BUDGET)  # fmt: skip
-        rows.append(
-            [*cells, f"{ci.estimate:+.2f} [{ci.low:+.2f}, {ci.high:+.2f}]", f"{v.word}: {v.rule}"]
-        )
+        rows.append([*cells, signed_interval(ci), f"{v.word}: {v.rule}"])
     header = ["test error difference", "paper (points)",
               "ours, matched seeds: mean [95 % interval] (points)", "verdict"]  # fmt: skip
     return md_table(header, rows)

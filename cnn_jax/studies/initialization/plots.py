@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from cnn_jax.chapter import of_run  # noqa: E402
 from cnn_jax.tables import published  # noqa: E402
 
 
@@ -180,4 +181,4 @@ def written(results: Mapping) -> dict:
 # (init.*.jacobian_singular_value, backprop_var, weight_grad_var) and activation curves
 # (curves.*.network, init, mean, std, p98) that the snapshot does not keep (chapter.STUDY_KEYS),
 # so docs/initialization/ keeps them as committed.
-FIGURES = {"test_errors.png": lambda runs: OF_RESULTS["test_errors.png"](runs["initialization"])}
+FIGURES = {"test_errors.png": of_run(OF_RESULTS["test_errors.png"], "initialization")}

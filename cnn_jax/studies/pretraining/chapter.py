@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnn_jax.chapter import Chapter, Keys, Run, Setting, argv, keys
 from cnn_jax.studies.pretraining import verdicts
 from cnn_jax.studies.pretraining.runs import CONVERGED, CONVERGED_FULL, DEPTH
-from cnn_jax.tables import md_table, mean_sd, published, signed
+from cnn_jax.tables import md_table, mean_sd, published, signed, signed_interval
 
 # The keys of pretraining.py's results.json (measure.py) that the tables below read.
 ROW_KEYS = Keys(
@@ -148,7 +148,7 @@ def _gap_cells(label: str, r: dict, rows: dict, base: str | None) -> list[str]:
     if v is None:
         return ["–", "one seed: no interval"]
     i = v.interval
-    return [f"{i.estimate:+.2f} [{i.low:+.2f}, {i.high:+.2f}]", f"{v.word}: {v.rule} ({i.method})"]
+    return [signed_interval(i), f"{v.word}: {v.rule} ({i.method})"]
 
 
 def converged(s: dict, name: str = CONVERGED) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cnn_jax.chapter import of_run  # noqa: E402
 from cnn_jax.studies.pretraining.runs import CONVERGED, CONVERGED_FULL, DEPTH  # noqa: E402
 
 
@@ -158,10 +159,4 @@ OF_SNAPSHOT = {
 }
 
 
-def _of_run(draw, run: str):
-    """``draw(results)`` as ``draw(runs)`` of the snapshot's run ``run`` (a snapshot without
-    it: KeyError, the figure is left as it is)."""
-    return lambda runs: draw(runs[run])
-
-
-FIGURES = {docs: _of_run(OF_RESULTS[file], run) for docs, (file, run) in OF_SNAPSHOT.items()}
+FIGURES = {docs: of_run(OF_RESULTS[file], run) for docs, (file, run) in OF_SNAPSHOT.items()}

@@ -16,6 +16,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cnn_jax.chapter import of_run  # noqa: E402
+
 # ----------------------------------------------------------------------------- gradients
 
 
@@ -296,15 +298,11 @@ OF_RESULTS = {
 }
 
 
-def _of_snapshot(draw):
-    """``draw(results)`` as ``draw(runs)`` of the snapshot's run "vanishing/gradients" (a
-    snapshot without it: KeyError, the figure is left as it is)."""
-    return lambda runs: draw(runs["vanishing/gradients"])
-
-
 # docs/vanishing/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs):
 # those whose every number the snapshot keeps (chapter.GRADIENT_KEYS). The others stay as the
 # run drew them, for the snapshot keeps no curve of ‖δˡ‖ during training: comparison.png needs
 # comparison.*.p05/p95 and training.*.delta_norm, speed_of_learning.png training.*.delta_norm,
 # nielsen_training.png training.*.delta_norm_band (and each the epochs, training.*.epoch).
-FIGURES = {file: _of_snapshot(OF_RESULTS[file]) for file in ("delta_norms_by_depth.png",)}
+FIGURES = {
+    file: of_run(OF_RESULTS[file], "vanishing/gradients") for file in ("delta_norms_by_depth.png",)
+}
