@@ -58,12 +58,15 @@ def test_the_page_loads_from_file_with_no_request(page, chromium):
     assert chromium.execute_script("return performance.getEntriesByType('resource').length") == 0
     assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
     first_render = chromium.execute_script("return window.cnn.firstRenderMs")
+    # a loaded machine may not have recorded the paint yet: it is printed, never asserted
     paint = chromium.execute_script(
-        "return performance.getEntriesByName('first-contentful-paint')[0].startTime"
+        "const e = performance.getEntriesByName('first-contentful-paint')[0];"
+        "return e ? e.startTime : null"
     )
     size = path.stat().st_size
     assert size == results["page_bytes"]
-    print(f"\ndraw page: {size:,} bytes; first contentful paint {paint:.0f} ms; every layer "
+    painted = "not yet recorded" if paint is None else f"{paint:.0f} ms"
+    print(f"\ndraw page: {size:,} bytes; first contentful paint {painted}; every layer "
           f"drawn {first_render:.0f} ms after navigation")  # fmt: skip
 
 
