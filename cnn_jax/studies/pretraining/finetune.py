@@ -1,7 +1,8 @@
 """Fine-tuning on a learning-rate grid, read with a validation split and early stopping.
 
-Every (learning rate, seed) pair is one configuration of one vmapped, jitted epoch
-(:func:`cnn_jax.training.sgd.train_epoch`, the engine every MLP study trains with); after
+Every (learning rate, seed) pair is one configuration of one jitted epoch
+(:func:`cnn_jax.training.sgd.train_epoch`, the engine every MLP study trains with, its
+configurations run as :func:`cnn_jax.training.sgd.engine_for` picks); after
 each epoch the validation error (and a training error) is recorded for every configuration,
 and each configuration keeps its parameters at its best validation epoch so far, so the test
 images are read only at the end, with those and with the last parameters. :func:`choose` then
@@ -39,13 +40,22 @@ from cnn_jax.training.checkpoint import RunCheckpoints, resume, state_digest
 CURVES = ("train", "validation")  # error after every epoch; the test error only at two
 
 
-@functools.partial(jax.jit, static_argnames=("net", "batch_size"))
-def _epoch(params, hyper, keys, train, watched, validation, epoch, *, net, batch_size):
-    """One epoch of every configuration (leaves [C, ...]): (params, error % [C, 2] on the
-    ``watched`` training images and on validation, finite [C])."""
+@functools.partial(
+    jax.jit,
+    static_argnames=("net", "batch_size", "engine"),
+    compiler_options=sgd.COMPILER_OPTIONS,
+)
+def _epoch(
+    params, hyper, keys, running, train, watched, validation, epoch, *, net, batch_size, engine=None
+):
+    """One epoch of every running configuration (leaves [C, ...]; running bool [C]):
+    (params, error % [C, 2] on the ``watched`` training images and on validation, finite
+    [C]). A configuration that is not running keeps its parameters, with errors 0 and finite
+    True for the caller to replace; with the "map" engine (:func:`cnn_jax.training.sgd.
+    engine_for`) it costs nothing, so a grid whose fast rates have stopped runs faster."""
     model = net.model()
 
-    def one(p, h, k):
+    def work(p, h, k):
         p = sgd.train_epoch(model, p, h, train, k, epoch, batch_size=batch_size)
         errors = [
             1.0 - sgd.cost_and_accuracy(model, p, *d, h.cost)[1] for d in (watched, validation)
@@ -53,7 +63,15 @@ def _epoch(params, hyper, keys, train, watched, validation, epoch, *, net, batch
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(w)) for w in jax.tree.leaves(p)]))
         return p, 100.0 * jnp.stack(errors), finite
 
-    return jax.vmap(one)(params, hyper, keys)
+    def idle(p, h, k):
+        return p, jnp.zeros((2,), jnp.float32), jnp.array(True)
+
+    def one(p, h, k, run):
+        return jax.lax.cond(run, work, idle, p, h, k)
+
+    return sgd.each_config(
+        one, (params, hyper, keys, running), engine=engine or sgd.engine_for(net)
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("net",))
@@ -195,12 +213,12 @@ def _one_epoch(state: dict, hyper, keys, data, net, batch_size) -> dict:
     train, watched, validation = data
     done = state["errors"].shape[1]
     diverged = state["diverged"] > 0
-    frozen = diverged | (state["stopped"] > 0)
-    step = hyper._replace(lr=jnp.where(jnp.asarray(frozen), 0.0, hyper.lr))
+    running = ~diverged & (state["stopped"] == 0)
     params, new, finite = _epoch(
         state["params"],
-        step,
+        hyper,
         keys,
+        jnp.asarray(running),
         train,
         watched,
         validation,

@@ -191,3 +191,29 @@ def test_readout_probes_every_hidden_layer(splits, mnist):
     assert list(rows) == ["sigmoid1", "sigmoid2"]
     for r in rows.values():
         assert 0.1 < r["probe_accuracy"] <= 1 and 0 <= r["nearest_mean_accuracy"] <= 1
+
+
+def test_an_epoch_gives_the_same_numbers_one_configuration_after_another_as_side_by_side(
+    splits,
+):
+    """The fine-tuning epoch runs its configurations as the engine picks ("map" for the 3 x
+    500 network on a CPU); the other engine gives the same parameters and errors up to float
+    rounding, and a configuration that is not running keeps its parameters exactly."""
+    params, keys = _start(NET)
+    lr, params, keys = F.grid((0.5, 1e-3), params, keys)
+    hyper = sgd.hypers(lr, 0.0, NET.cost)
+    train, validation, _ = splits
+    watched = tuple(d[:100] for d in train)
+    running = jax.numpy.asarray([True, True, False, True])
+    data = (train, watched, validation, 0)
+    out = {
+        engine: F._epoch(params, hyper, keys, running, *data, net=NET, batch_size=20, engine=engine)
+        for engine in sgd.ENGINES
+    }
+    for a, b in zip(jax.tree.leaves(out["map"]), jax.tree.leaves(out["vmap"]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    pairs = zip(jax.tree.leaves(out["map"][0]), jax.tree.leaves(params), strict=True)
+    moved = [np.abs(a - b).max(axis=tuple(range(1, a.ndim))) for a, b in pairs]
+    moved = np.max(moved, axis=0)
+    assert moved[2] == 0.0 and (moved[[0, 1, 3]] > 0).all()
+    assert np.asarray(out["map"][2]).all()
