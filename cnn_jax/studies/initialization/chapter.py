@@ -260,7 +260,7 @@ CHAPTER = Chapter(
         Run(
             BUDGET,
             "initialization_budget.py",
-            **scales(BUDGET_SIZES, args=QUIET, minutes=(0.2, 0.2, 43.0)),
+            **scales(BUDGET_SIZES, args=QUIET, minutes=(0.2, 0.2, 100.0)),
         ),
     ),
     keep={
