@@ -136,3 +136,18 @@ def save_figure(fig, path: str | Path) -> None:
     finally:
         tmp.unlink(missing_ok=True)
         plt.close(fig)
+
+
+def save_figures(figures, results: dict, out: str | Path) -> list[Path]:
+    """Each figure of ``figures`` ({file name: draw(results)}) whose numbers ``results``
+    holds, saved in ``out``; one it lacks them for (KeyError: another setting's figure) is
+    skipped. Returns the paths written."""
+    written = []
+    for file, draw in figures.items():
+        try:
+            fig = draw(results)
+        except KeyError:
+            continue
+        save_figure(fig, Path(out) / file)
+        written.append(Path(out) / file)
+    return written

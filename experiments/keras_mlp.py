@@ -15,7 +15,7 @@ import dataclasses
 import time
 
 from cnn_jax import cli, flags
-from cnn_jax.results import provenance, save_figure, write_json
+from cnn_jax.results import provenance, save_figures, write_json
 from cnn_jax.studies.costs import keras_mlp as K
 from cnn_jax.studies.costs import plots
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         results = K.experiment(**dataclasses.asdict(config))
         results.update(config=dataclasses.asdict(config), provenance=provenance(started))
         write_json(folder.path / "results.json", results)
-        save_figure(plots.plot_regression_fit(results["fit"]), folder.path / "fit.png")
+        save_figures(plots.KERAS_FIGURES, results, folder.path)
     loss = results["fit"]["train_loss"]
     print(
         f"{config.hidden} tanh units, {config.epochs} epochs: train MSE after epoch 1 "

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     with cli.RunFolder(args["out"]) as out:
         results = R.measure(config, mnist, out.path, cli.progress_bars(args["no_progress"]))
         write_json(out.path / "results.json", {**results, "provenance": provenance(started)})
-        R.write_figures(results["studies"], results["bins"], out.path)
+        R.write_figures(results, out.path)
     print(R.format_table(results["studies"]))
     print(R.format_overlay(results["studies"]))
     print(f"\n{results['timings']['total_s']:.1f} s; results and figures in {args['out']}")

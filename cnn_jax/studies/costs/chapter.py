@@ -24,7 +24,12 @@ COST_KEYS = keys(
         "initial_grad_w",
         "cost_drop_first_10_epochs",
         "epochs_to_halve_cost",
+        "cost",  # the figures' (plots.COST_FIGURES)
+        "output",
+        "grad_w",
     ),
+    "neuron.grad_w_vs_output",
+    "mnist.*.costs.*.curves",
 )
 REGULARIZATION_KEYS = keys(
     Keys(
@@ -40,12 +45,18 @@ REGULARIZATION_KEYS = keys(
         "configs.*.mechanism.*.kernel_norm",
         "configs.*.mechanism.*.abs_z_median",
         "configs.*.mechanism.*.fraction_saturated",
+        "configs.*.curves",  # the figures' (plots.REGULARIZATION_FIGURES)
+        "configs.*.mechanism.*.abs_z_hist",
+        "configs.*.mechanism.*.slope_hist",
     ),
+    "bins",
     Keys(
         "studies.*.configs.*.nielsen",
         *("file", "epochs", "seeds", "differs", "best", "final", "peak_epoch"),
+        *("band", "his_curve"),
     ),
 )
+KERAS_KEYS = ("fit",)
 
 COSTS = "cnn_jax.studies.costs.study:CostConfig"
 REGULARIZATION = "cnn_jax.studies.costs.regularization:RegularizationConfig"
@@ -265,6 +276,8 @@ CHAPTER = Chapter(
         "costs/cost_functions": COST_KEYS,
         "costs/regularization": REGULARIZATION_KEYS,
         f"costs/regularization{FULL}": REGULARIZATION_KEYS,
+        f"costs/cost_functions{FULL}": COST_KEYS,
+        "costs/keras_mlp": KERAS_KEYS,
     },
     tables={
         "neuron": neuron,
@@ -276,4 +289,5 @@ CHAPTER = Chapter(
         "nielsen_full": lambda s: nielsen(s, f"costs/regularization{FULL}"),
     },
     headline=headline,
+    figures="cnn_jax.studies.costs.plots",
 )

@@ -1,11 +1,20 @@
-"""Figures of the costs and regularization chapter, from plain numbers."""
+"""Figures of the costs and regularization chapter, from plain numbers.
+
+Each ``plot_*`` takes numbers and returns the figure. :data:`COST_FIGURES`,
+:data:`REGULARIZATION_FIGURES` and :data:`KERAS_FIGURES` name the figures each script's
+results.json draws, by file: a run writes them beside its results.json, and ``python -m
+cnn_jax.report --docs`` redraws :data:`FIGURES` in docs/costs/ from the chapter's snapshot
+(docs/results/costs.json), which keeps every number they read.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 import numpy as np
+
+from cnn_jax.chapter import FULL, of_run
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -151,3 +160,64 @@ def plot_saturation(mechanism: Mapping[str, Mapping[str, Mapping]], bins: Mappin
             axes[row, col].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- by file name
+
+
+def _mnist_curves(network: str) -> Callable:
+    """The two costs' curves of one MNIST network of cost_functions.py."""
+    return lambda r: plot_config_curves(
+        {cost: e["curves"] for cost, e in r["mnist"][network]["costs"].items()}
+    )
+
+
+def _study(name: str, draw: str) -> Callable:
+    """One figure of regularization.py's study ``name``: its configurations' curves, their
+    overlays on Nielsen's runs, or their saturation (KeyError where the study has none)."""
+
+    def figure(r):
+        configs = r["studies"][name]["configs"]
+        if draw == "curves":
+            return plot_config_curves({label: c["curves"] for label, c in configs.items()})
+        picked = {label: c[draw] for label, c in configs.items() if c.get(draw)}
+        if not picked:
+            raise KeyError(draw)
+        if draw == "nielsen":
+            return plot_nielsen_overlay(picked)
+        return plot_saturation(picked, r["bins"])
+
+    return figure
+
+
+# {file: draw(results)} of each script's results.json
+COST_FIGURES = {
+    "neuron_slowdown.png": lambda r: plot_neuron_slowdown(
+        r["neuron"]["runs"], r["neuron"]["grad_w_vs_output"]
+    ),
+    "mnist_784-30-10.png": _mnist_curves("784-30-10"),
+    "mnist_784-100-10.png": _mnist_curves("784-100-10"),
+}
+REGULARIZATION_FIGURES = {
+    f"{name}_{draw}.png": _study(name, draw)
+    for name in ("overfit", "full", "dropout")
+    for draw in ("curves", "nielsen", "mechanism")
+}
+KERAS_FIGURES = {"fit.png": lambda r: plot_regression_fit(r["fit"])}
+
+
+# docs/costs/ figures drawn from the chapter's snapshot: the overlays on Nielsen's runs from
+# the 5-seed run at full scale, the MNIST network of 100 hidden units from the cost run at
+# full scale (the default trains 784-30-10 only), the rest from the default runs.
+FIGURES = {
+    "neuron_slowdown.png": of_run(COST_FIGURES["neuron_slowdown.png"], "costs/cost_functions"),
+    "mnist_784-30-10.png": of_run(COST_FIGURES["mnist_784-30-10.png"], "costs/cost_functions"),
+    "mnist_784-100-10.png": of_run(
+        COST_FIGURES["mnist_784-100-10.png"], f"costs/cost_functions{FULL}"
+    ),
+    **{
+        file: of_run(draw, f"costs/regularization{FULL if 'nielsen' in file else ''}")
+        for file, draw in REGULARIZATION_FIGURES.items()
+    },
+    "keras_mlp_fit.png": of_run(KERAS_FIGURES["fit.png"], "costs/keras_mlp"),
+}

@@ -23,7 +23,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.results import save_figure
+from cnn_jax.results import save_figures
 from cnn_jax.studies.costs import plots
 from cnn_jax.training import sgd
 from cnn_jax.training.divergence import DIVERGED, describe
@@ -410,17 +410,8 @@ def format_overlay(studies: dict) -> str:
     return "\n".join(lines)
 
 
-def write_figures(studies: dict, bins: dict, out: Path) -> None:
+def write_figures(results: dict, out: Path) -> None:
     """<name>_curves.png per study, <name>_mechanism.png where there is a mechanism and
-    <name>_nielsen.png where Nielsen has runs in the same setting."""
-    for name, entry in studies.items():
-        curves = {label: c["curves"] for label, c in entry["configs"].items()}
-        save_figure(plots.plot_config_curves(curves), out / f"{name}_curves.png")
-        overlays = {
-            label: c["nielsen"] for label, c in entry["configs"].items() if c.get("nielsen")
-        }
-        if overlays:
-            save_figure(plots.plot_nielsen_overlay(overlays), out / f"{name}_nielsen.png")
-        mech = {label: c["mechanism"] for label, c in entry["configs"].items() if "mechanism" in c}
-        if mech:
-            save_figure(plots.plot_saturation(mech, bins), out / f"{name}_mechanism.png")
+    <name>_nielsen.png where Nielsen has runs in the same setting
+    (:data:`plots.REGULARIZATION_FIGURES`)."""
+    save_figures(plots.REGULARIZATION_FIGURES, results, out)

@@ -18,7 +18,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.flags import flag
 from cnn_jax.nn import losses
 from cnn_jax.nn.mlp import MLPSpec
-from cnn_jax.results import save_figure
+from cnn_jax.results import save_figures
 from cnn_jax.studies.costs import neuron, plots
 from cnn_jax.training import sgd
 from cnn_jax.training.divergence import DIVERGED, describe
@@ -236,10 +236,6 @@ def format_tables(results: dict) -> str:
 
 
 def write_figures(results: dict, out: Path) -> None:
-    """neuron_slowdown.png, and mnist_<network>.png per MNIST network."""
-    neuron_results = results["neuron"]
-    fig = plots.plot_neuron_slowdown(neuron_results["runs"], neuron_results["grad_w_vs_output"])
-    save_figure(fig, out / "neuron_slowdown.png")
-    for name, entry in results["mnist"].items():
-        curves_by_cost = {cost: e["curves"] for cost, e in entry["costs"].items()}
-        save_figure(plots.plot_config_curves(curves_by_cost), out / f"mnist_{name}.png")
+    """neuron_slowdown.png, and mnist_<network>.png per MNIST network
+    (:data:`plots.COST_FIGURES`)."""
+    save_figures(plots.COST_FIGURES, results, out)
