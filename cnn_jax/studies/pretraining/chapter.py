@@ -392,12 +392,11 @@ CHAPTER = Chapter(
     ),
     keep={
         "pretraining": RUN_KEYS,
-        "pretraining_full": RUN_KEYS,
         CONVERGED: CONVERGED_KEYS,
         CONVERGED_FULL: CONVERGED_KEYS,
         DEPTH: DEPTH_KEYS,
     },
-    optional=frozenset({"pretraining_full", CONVERGED, DEPTH}),
+    optional=frozenset({CONVERGED, DEPTH}),
     tables={
         "default": rows_table,
         "readout": readout,
@@ -405,7 +404,6 @@ CHAPTER = Chapter(
         "converged": converged,
         "converged_full": lambda s: converged(s, CONVERGED_FULL),
         "depth": depth,
-        "full": lambda s: rows_table(s, "pretraining_full"),
     },
     headline=headline,
     figures="cnn_jax.studies.pretraining.plots",

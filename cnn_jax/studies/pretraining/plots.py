@@ -150,8 +150,7 @@ OF_RESULTS = {
 # as {docs file: (the file a run writes, the run)}: those whose every number the snapshot keeps
 # (chapter.CONVERGED_KEYS, DEPTH_KEYS). The others stay as committed: the default run's entry
 # keeps no filters, no validation_error_by_epoch and only the median of delta_norm (filters.png,
-# validation_error.png, delta_norms.png), and the 3 × 1,000 run's keeps no curve
-# (full_test_error.png; its results.json was not kept).
+# validation_error.png, delta_norms.png).
 OF_SNAPSHOT = {
     "converged_validation_error.png": ("validation_error.png", CONVERGED),
     "converged_full_validation_error.png": ("validation_error.png", CONVERGED_FULL),
