@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cnn_jax import stats
 from cnn_jax.chapter import Chapter, Keys, Run, Setting, argv, keys
 from cnn_jax.studies.pretraining import verdicts
 from cnn_jax.studies.pretraining.runs import CONVERGED, CONVERGED_FULL, DEPTH
@@ -26,7 +27,11 @@ ROW_KEYS = Keys(
     "readout",
 )
 RUN_KEYS = keys("network", ROW_KEYS, "input_readout")
-CONVERGED_KEYS = (*RUN_KEYS, "rows.*.validation_error_by_epoch")
+CONVERGED_KEYS = (
+    *RUN_KEYS,
+    "rows.*.validation_error_by_epoch",
+    "comparisons?",  # each row against the baseline, McNemar's test per seed (newer runs)
+)
 DEPTH_KEYS = keys(
     "network",
     Keys("depths.*", *RUN_KEYS),
@@ -180,6 +185,36 @@ def converged(s: dict, name: str = CONVERGED) -> str:
         "verdict",
         "‖δ¹‖/‖δ³‖",
     ]
+    return md_table(header, rows)
+
+
+def converged_seeds(s: dict, name: str = CONVERGED_FULL) -> str:
+    """Per row of a converged run: each seed's test error at its best validation epoch, the
+    row's 95 % t-interval, and per matched seed McNemar's exact test against the baseline on
+    the test images (how many seeds differ at p < 0.05, and which way)."""
+    run = s["runs"].get(name)
+    if run is None:
+        return "(the converged run is not in these results)"
+    comparisons = run.get("comparisons") or {}
+    rows = []
+    for label, r in run["rows"].items():
+        errors = r.get("early_stopping_test_error") or []  # older snapshots: mean ± sd only
+        i = stats.mean_interval(errors) if len(errors) >= 2 else None
+        tests = comparisons.get(label, {}).get("mcnemar") or []
+        better = sum(1 for t in tests if t["p_value"] < 0.05 and t["only_a"] > t["only_b"])
+        worse = sum(1 for t in tests if t["p_value"] < 0.05 and t["only_a"] < t["only_b"])
+        rows.append(
+            [
+                label,
+                " / ".join(f"{e:.2f}" for e in errors) or "–",
+                "–" if i is None else f"{i.estimate:.2f} [{i.low:.2f}, {i.high:.2f}]",
+                "–" if not tests else f"{better} lower, {worse} higher, of {len(tests)}",
+                "–" if not tests else f"{min(t['p_value'] for t in tests):.2g}",
+            ]
+        )
+    header = ["start", "test error (%) per seed, best validation epoch",
+              "mean, 95 % t-interval", "seeds with a McNemar p < 0.05 against the baseline",
+              "smallest McNemar p"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -403,6 +438,7 @@ CHAPTER = Chapter(
         "gaps": gaps,
         "converged": converged,
         "converged_full": lambda s: converged(s, CONVERGED_FULL),
+        "converged_full_seeds": converged_seeds,
         "depth": depth,
     },
     headline=headline,
