@@ -169,20 +169,77 @@ def _not_in_snapshot(run: str) -> str:
     return f"({run} is not in docs/results yet: {how} adds it.)"
 
 
+def _shown_epochs(n: int, most: int = 5) -> list[int]:
+    """Indices of at most ``most`` epochs spread over n, the first and the last among them."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(k * (n - 1) / (most - 1)) for k in range(most)})
+
+
+def _last_errors(e: dict) -> list[float]:
+    """Each seed's test error after the run's last epoch (a diverged seed's is not finite)."""
+    return [seed[-1] for seed in e["test_error_by_epoch"]]
+
+
 def budget(s: dict, run: str) -> str:
-    """Test error after each epoch of the budget run ``run``, mean over its seeds."""
+    """Test error of the budget run ``run`` at up to five of its epochs (mean over seeds),
+    and after the last: each seed's, their 95 % t-interval and the verdict against Table 1
+    at the run's fraction of the paper's updates."""
     r = s["runs"].get(run)
     if r is None:
         return _not_in_snapshot(run)
     networks = r["networks"]
-    updates = next(iter(networks.values()))["updates"]
+    updates_run = next(iter(networks.values()))["updates"]
+    shown = _shown_epochs(len(updates_run))
     rows = []
     for label, e in networks.items():
         per_epoch = [sum(col) / len(col) for col in zip(*e["test_error_by_epoch"], strict=True)]
         pub = e.get("published_test_error")
-        rows.append([label, e["lr"], *[f"{v:.2f}" for v in per_epoch], "–" if pub is None else pub])
+        last = _last_errors(e)
+        cells = [label, e["lr"], *[f"{per_epoch[k]:.2f}" for k in shown]]
+        cells.append(" / ".join(f"{v:.2f}" for v in last))
+        if len(last) >= 2 and pub is not None:
+            ci = stats.mean_interval(last)
+            ratio = updates_run[-1] / updates(f"glorot_t1_{label.replace(' ', '_').lower()}")
+            v = stats.value_verdict(ci, pub, budget_ratio=ratio, claim_budget=stats.CLAIM_BUDGET)
+            cells += [f"{ci.estimate:.2f} [{ci.low:.2f}, {ci.high:.2f}]", pub, v.word]
+        else:
+            cells += ["one seed: no interval", "–" if pub is None else pub, "–"]
+        rows.append(cells)
     width = f"{r['budget']['hidden']} × {r['budget']['width']:,}"
-    header = [f"network ({width})", "lr", *[f"{u:,} updates" for u in updates], "paper, Table 1"]
+    header = [f"network ({width})", "lr", *[f"{updates_run[k]:,} updates" for k in shown],
+              f"after {updates_run[-1]:,}, per seed", "mean [95 % interval]",
+              "paper, Table 1", "verdict"]  # fmt: skip
+    return md_table(header, rows)
+
+
+def budget_pairs(s: dict, run: str) -> str:
+    """Standard minus normalized init's test error of each activation after the budget run's
+    last epoch, over seeds that share their data order, beside the sign of Table 1's
+    difference: does the paper's order of each pair appear at this budget?"""
+    r = s["runs"].get(run)
+    if r is None:
+        return _not_in_snapshot(run)
+    networks, rows = r["networks"], []
+    for std, norm in PAIRS:
+        if std not in networks or norm not in networks:
+            continue
+        a, b = networks[std], networks[norm]
+        paper = a["published_test_error"] - b["published_test_error"]
+        cells = [f"{std} − {norm}", f"{paper:+.2f}"]
+        x, y = _last_errors(a), _last_errors(b)
+        if min(len(x), len(y)) < 2:
+            rows.append([*cells, "one seed: no interval", "–"])
+            continue
+        ci = stats.paired_difference(x, y)
+        v = stats.gap_verdict(ci)  # the sign at this budget; the registry weighs the budget
+        same = (ci.low > 0) == (paper > 0) if v.word != stats.INCONCLUSIVE else None
+        order = "–" if same is None else ("the paper's order" if same else "the opposite order")
+        rows.append([*cells, signed_interval(ci), f"{v.word}: {order}"])
+    updates_run = next(iter(networks.values()))["updates"][-1]
+    header = ["test error difference", "paper (points)",
+              f"ours after {updates_run:,} updates, matched data order: mean [95 % interval]",
+              "verdict"]  # fmt: skip
     return md_table(header, rows)
 
 
@@ -279,6 +336,7 @@ CHAPTER = Chapter(
         "section43": section43,
         "budget": lambda s: budget(s, BUDGET),
         "budget_full": lambda s: budget(s, BUDGET + FULL),
+        "budget_full_pairs": lambda s: budget_pairs(s, BUDGET + FULL),
         "plateau": lambda s: plateau(s, PLATEAU),
         "plateau_full": lambda s: plateau(s, PLATEAU + FULL),
     },

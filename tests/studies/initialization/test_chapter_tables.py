@@ -43,3 +43,36 @@ def test_pairs_read_the_difference_over_matched_seeds():
     assert "| reproduced: the interval lies wholly above 0, as published |" in chapter.pairs(s)
     s["runs"]["initialization"]["table"]["tanh"]["test_errors"] = [4.6, 4.5, 4.6]
     assert "| not reproduced: " in chapter.pairs(s)
+
+
+def _budget(**networks):
+    def network(curves, published, lr=0.1):
+        epochs = len(curves[0])
+        return {"lr": lr, "updates": [5000 * (e + 1) for e in range(epochs)],
+                "test_error_by_epoch": curves, "published_test_error": published}  # fmt: skip
+
+    run = {"budget": {"hidden": 5, "width": 1000},
+           "networks": {k: network(*v) for k, v in networks.items()}}  # fmt: skip
+    return {"runs": {"initialization_budget@full": run}}
+
+
+def test_a_long_budget_run_shows_five_of_its_epochs_and_each_seeds_last_error():
+    # 20 epochs: five are shown, spread from the first to the last (epochs 1, 6, 11, 15 and
+    # 20), then the seeds' last errors and their interval.
+    curves = [[10.0 - 0.1 * e + s for e in range(20)] for s in (0.0, 0.1, 0.2)]
+    better = [[c - 1 for c in seed] for seed in curves]
+    s = _budget(tanh=(curves, 1.76), **{"tanh N": (better, 1.64)})
+    lines = chapter.budget(s, "initialization_budget@full").splitlines()
+    header = lines[0]
+    assert [h for h in header.split(" | ") if h.endswith("updates")] == [
+        "5,000 updates", "30,000 updates", "55,000 updates", "75,000 updates", "100,000 updates"
+    ]  # fmt: skip
+    tanh = lines[2]
+    assert "| 8.10 / 8.20 / 8.30 |" in tanh and "| 8.20 [" in tanh
+    # 100,000 updates are 2 % of the paper's 5 million: no verdict on the value itself.
+    assert tanh.endswith("| 1.76 | not comparable (budget 0.02) |")
+    pairs = chapter.budget_pairs(s, "initialization_budget@full").splitlines()
+    # tanh − tanh N is exactly +1 on every seed: a zero-width interval above 0, the paper's
+    # order (+0.12); no softsign rows, no softsign pair.
+    assert len(pairs) == 3 and pairs[2].startswith("| tanh − tanh N | +0.12 |")
+    assert pairs[2].endswith("| above: the paper's order |")
