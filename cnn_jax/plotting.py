@@ -13,6 +13,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def drawn(draw, numbers):
+    """``draw(numbers)``, or None when the numbers lack a key it reads (KeyError: another
+    setting's figure, or a snapshot that keeps fewer keys); a figure it opened before failing
+    is closed, so skipped figures do not pile up in pyplot."""
+    before = set(plt.get_fignums())
+    try:
+        return draw(numbers)
+    except KeyError:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+        return None
+
+
 def plot_training_curves(history: Mapping[str, Sequence[float]], axes=None, title: str = ""):
     """Accuracy and loss per epoch: ``history`` has ``epoch`` and any of
     ``train_accuracy``, ``test_accuracy``, ``train_loss``, ``test_loss``."""

@@ -142,12 +142,11 @@ def save_figures(figures, results: dict, out: str | Path) -> list[Path]:
     """Each figure of ``figures`` ({file name: draw(results)}) whose numbers ``results``
     holds, saved in ``out``; one it lacks them for (KeyError: another setting's figure) is
     skipped. Returns the paths written."""
+    from cnn_jax.plotting import drawn
+
     written = []
     for file, draw in figures.items():
-        try:
-            fig = draw(results)
-        except KeyError:
-            continue
-        save_figure(fig, Path(out) / file)
-        written.append(Path(out) / file)
+        if (fig := drawn(draw, results)) is not None:
+            save_figure(fig, Path(out) / file)
+            written.append(Path(out) / file)
     return written

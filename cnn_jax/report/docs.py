@@ -256,21 +256,20 @@ def draw_figures(root: Path, name: str, into: Path | None = None) -> list[Path]:
     module = chapter(name).figures
     if not module:
         return []
-    from cnn_jax.plotting import plt  # matplotlib only when drawing
+    from cnn_jax.plotting import drawn, plt  # matplotlib only when drawing
 
     runs = load_snapshots(root)[name]["runs"]
-    drawn = []
+    paths = []
     for file, draw in importlib.import_module(module).FIGURES.items():
-        try:
-            fig = draw(runs)
-        except KeyError:  # the snapshot holds none of the runs it draws
+        # None: the snapshot lacks the run it draws, or a key it reads
+        if (fig := drawn(draw, runs)) is None:
             continue
         path = (into or root / "docs" / name) / file
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110, metadata={"Software": None})
         plt.close(fig)
-        drawn.append(path)
-    return drawn
+        paths.append(path)
+    return paths
 
 
 def stale_figures(root: Path, name: str) -> list[str]:

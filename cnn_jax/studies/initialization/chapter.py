@@ -22,7 +22,13 @@ STUDY_KEYS = keys(
         "updates",
         "lrs?",  # older snapshots lack it: their grid is read from the run's command
     ),
-    "init.*.jacobian_mean_hidden_to_hidden",
+    Keys(
+        "init.*",
+        "jacobian_mean_hidden_to_hidden",
+        "jacobian_singular_value",  # the figures' (plots.OF_RESULTS)
+        "backprop_var",
+        "weight_grad_var",
+    ),
     Keys(
         "curves.*",
         "updates",
@@ -30,6 +36,11 @@ STUDY_KEYS = keys(
         "weight_grad_ratio_first_to_last",
         "weight_grad_spread",
         "backprop_reversed_at",
+        "network",  # the figures'
+        "init",
+        "mean",
+        "std",
+        "p98",
     ),
 )
 BUDGET_KEYS = keys(

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cnn_jax.chapter import of_run  # noqa: E402
+from cnn_jax.chapter import FULL, of_run  # noqa: E402
 from cnn_jax.tables import published  # noqa: E402
 
 
@@ -177,8 +177,8 @@ def written(results: Mapping) -> dict:
 
 
 # docs/initialization/ figures drawn from the chapter's snapshot (python -m cnn_jax.report
-# --docs), as a run draws them. Only Table 1's: the other three read per-layer spreads at init
-# (init.*.jacobian_singular_value, backprop_var, weight_grad_var) and activation curves
-# (curves.*.network, init, mean, std, p98) that the snapshot does not keep (chapter.STUDY_KEYS),
-# so docs/initialization/ keeps them as committed.
-FIGURES = {"test_errors.png": of_run(OF_RESULTS["test_errors.png"], "initialization")}
+# --docs), as a run draws them (chapter.STUDY_KEYS and BUDGET_KEYS keep what they read).
+FIGURES = {
+    **{file: of_run(draw, "initialization") for file, draw in OF_RESULTS.items()},
+    "budget_full_curves.png": of_run(plot_budget_curves, "initialization_budget" + FULL),
+}
