@@ -19,8 +19,16 @@ GRADIENT_KEYS = keys(
         "median_shrink",
     ),
     "mean_field",
-    Keys("comparison.*", "median", "median_shrink", "network"),
-    Keys("training.*", "train_accuracy", "test_accuracy"),
+    Keys("comparison.*", "median", "median_shrink", "network", "p05", "p95"),
+    Keys(
+        "training.*",
+        "train_accuracy",
+        "test_accuracy",
+        "epoch",  # the figures' (plots.OF_RESULTS)
+        "test_epoch",
+        "delta_norm",
+        "delta_norm_band",
+    ),
     Keys(
         "nielsen_training.*",
         "layers",

@@ -298,11 +298,11 @@ OF_RESULTS = {
 }
 
 
-# docs/vanishing/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs):
-# those whose every number the snapshot keeps (chapter.GRADIENT_KEYS). The others stay as the
-# run drew them, for the snapshot keeps no curve of ‖δˡ‖ during training: comparison.png needs
-# comparison.*.p05/p95 and training.*.delta_norm, speed_of_learning.png training.*.delta_norm,
-# nielsen_training.png training.*.delta_norm_band (and each the epochs, training.*.epoch).
+# docs/vanishing/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs),
+# as a run draws them (chapter.GRADIENT_KEYS keeps what they read); the docs show all but
+# speed_of_learning.png.
 FIGURES = {
-    file: of_run(OF_RESULTS[file], "vanishing/gradients") for file in ("delta_norms_by_depth.png",)
+    file: of_run(draw, "vanishing/gradients")
+    for file, draw in OF_RESULTS.items()
+    if file != "speed_of_learning.png"
 }
