@@ -160,3 +160,33 @@ def script_parser(
         add_flags(parser, config)
     cli.add_common(parser, out=out, seed_default=seed_default)
     return parser
+
+
+def add_preset_flags(parser: argparse.ArgumentParser, cls, shorthands: tuple[str, ...] = ()):
+    """--preset NAME, one of ``cls.PRESETS``, and a switch --NAME for each preset in
+    ``shorthands`` (--full for --preset full); :func:`parse_with_preset` reads them."""
+    presets = cls.PRESETS
+    reasons = "; ".join(f"{name}: {preset.why}" for name, preset in presets.items() if preset.why)
+    parser.add_argument(
+        "--preset",
+        choices=sorted(presets),
+        help=f"Start from a preset size; flags given as well win over it. {reasons}.",
+    )
+    for name in shorthands:
+        parser.add_argument(
+            f"--{name}", action="store_true", help=f"--preset {name}: {presets[name].why}."
+        )
+
+
+def parse_with_preset(parser: argparse.ArgumentParser, cls, argv, shorthands=()) -> tuple:
+    """(the parsed flags, the ``cls`` they give) of a parser with :func:`add_preset_flags`:
+    the preset named (at most one) sets the flags' defaults, so a flag given as well wins."""
+    args = vars(parser.parse_args(argv))
+    named = [args["preset"]] if args["preset"] is not None else []
+    named += [name for name in shorthands if args[name]]
+    choices = ", ".join(["--preset", *(f"--{name}" for name in shorthands)])
+    cli.check(len(named) <= 1, f"{choices}: choose one")
+    if named:
+        parser.set_defaults(**cls.PRESETS[named[0]].fields)
+        args = vars(parser.parse_args(argv))
+    return args, from_flags(cls, args)

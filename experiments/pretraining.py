@@ -24,7 +24,9 @@ import time
 
 from cnn_jax import cli, flags
 from cnn_jax.studies.pretraining import measure
-from cnn_jax.studies.pretraining.config import PRESETS, PretrainConfig
+from cnn_jax.studies.pretraining.config import PretrainConfig
+
+PRESET_SWITCHES = ("full", "converged")  # --full: --preset full
 
 
 def build_parser() -> cli.Parser:
@@ -35,30 +37,7 @@ def build_parser() -> cli.Parser:
         "<out>/results.json and PNG figures."
     )
     p = flags.script_parser("pretraining.py", description, PretrainConfig, out="runs/pretraining")
-    add_preset_flags(p)
-    return p
-
-
-def add_preset_flags(p: cli.Parser) -> None:
-    """The presets' flags (--preset and its two shorthands) and untied autoencoders."""
-    p.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        help="Start from a preset size; flags given as well win over it. "
-        + "; ".join(f"{name}: {preset.why}" for name, preset in PRESETS.items())
-        + ".",
-    )
-    p.add_argument(
-        "--full",
-        action="store_true",
-        help="--preset full: 3 × 1,000 hidden units on all 50,000 training images.",
-    )
-    p.add_argument(
-        "--converged",
-        action="store_true",
-        help="--preset converged: 3 × 500 on all 50,000 training images, each configuration "
-        "up to 40 epochs with --patience 5; choose the rows with --rows.",
-    )
+    flags.add_preset_flags(p, PretrainConfig, PRESET_SWITCHES)
     p.add_argument(
         "--untied",
         dest="tied",
@@ -66,32 +45,13 @@ def add_preset_flags(p: cli.Parser) -> None:
         default=argparse.SUPPRESS,  # absent: the config's own default
         help="Give the autoencoders their own decoder weights.",
     )
-
-
-def preset_name(args: dict) -> str | None:
-    """The preset that --preset, --full or --converged names (at most one of them)."""
-    named = [
-        name
-        for name, given in (
-            (args["preset"], args["preset"] is not None),
-            ("full", args["full"]),
-            ("converged", args["converged"]),
-        )
-        if given
-    ]
-    cli.check(len(named) <= 1, "--preset, --full and --converged: choose one")
-    return named[0] if named else None
+    return p
 
 
 def parse_config(argv: list[str] | None) -> tuple[dict, PretrainConfig]:
     """(the parsed flags, the config): a preset's fields become the flags' defaults, so a
     flag given as well wins over its preset."""
-    parser = build_parser()
-    args = vars(parser.parse_args(argv))
-    if (name := preset_name(args)) is not None:
-        parser.set_defaults(**PRESETS[name].fields)
-        args = vars(parser.parse_args(argv))
-    return args, flags.from_flags(PretrainConfig, args)
+    return flags.parse_with_preset(build_parser(), PretrainConfig, argv, PRESET_SWITCHES)
 
 
 @cli.one_line_errors
