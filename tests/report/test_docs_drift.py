@@ -1,6 +1,7 @@
 """The results tables in README.md and docs/*.md equal what docs/results/*.json generates."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -261,3 +262,11 @@ def test_provenance_gives_the_command_as_a_reader_types_it():
     relative = "python experiments/benchmark.py --out runs/benchmark"
     assert docs.as_typed(relative, "cnn/benchmark") == relative
     assert docs.as_typed("python a.py --out 'unbalanced", "a") == "python a.py --out 'unbalanced"
+
+
+def test_every_figure_a_page_shows_is_committed():
+    """An image a docs page (or the README) links to is a file beside it."""
+    link = re.compile(r"!\[[^\]]*\]\(([^)\s]+\.png)\)")
+    for page in docs.doc_files(docs.ROOT):
+        for target in link.findall(page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.name}: {target}"

@@ -26,10 +26,17 @@ ROW_KEYS = Keys(
     "first_over_last_hidden_median",
     "readout",
 )
-RUN_KEYS = keys("network", ROW_KEYS, "input_readout")
+RUN_KEYS = keys(
+    "network",
+    ROW_KEYS,
+    "input_readout",
+    # the figures' (plots.OF_RESULTS): older snapshots lack them
+    "rows.*.validation_error_by_epoch?",
+    "rows.*.delta_norm?",
+    "layers?",
+)
 CONVERGED_KEYS = (
     *RUN_KEYS,
-    "rows.*.validation_error_by_epoch",
     "comparisons?",  # each row against the baseline, McNemar's test per seed (newer runs)
 )
 DEPTH_KEYS = keys(

@@ -147,13 +147,16 @@ OF_RESULTS = {
 }
 
 # docs/pretraining/ figures drawn from the chapter's snapshot (python -m cnn_jax.report --docs),
-# as {docs file: (the file a run writes, the run)}: those whose every number the snapshot keeps
-# (chapter.CONVERGED_KEYS, DEPTH_KEYS). The others stay as committed: the default run's entry
-# keeps no filters, no validation_error_by_epoch and only the median of delta_norm (filters.png,
-# validation_error.png, delta_norms.png).
+# as {docs file: (the file a run writes, the run)}; the snapshot keeps every number they read
+# (chapter.RUN_KEYS, CONVERGED_KEYS, DEPTH_KEYS). The first-layer filters (filters.png, an image
+# of 64 × 784 weights per stack) are the one figure it does not keep the numbers of: the docs
+# keep it as the default run drew it.
 OF_SNAPSHOT = {
+    "validation_error.png": ("validation_error.png", "pretraining"),
+    "delta_norms.png": ("delta_norms.png", "pretraining"),
     "converged_validation_error.png": ("validation_error.png", CONVERGED),
     "converged_full_validation_error.png": ("validation_error.png", CONVERGED_FULL),
+    "converged_full_delta_norms.png": ("delta_norms.png", CONVERGED_FULL),
     "depth_spread.png": ("depth_spread.png", DEPTH),
 }
 
