@@ -25,6 +25,7 @@ ROW_KEYS = Keys(
     "delta_norm_median",
     "first_over_last_hidden_median",
     "readout",
+    "updates?",  # the budget behind a row (older snapshots lack it)
 )
 RUN_KEYS = keys(
     "network",
