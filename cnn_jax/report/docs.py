@@ -29,7 +29,7 @@ from cnn_jax.errors import UsageError
 from cnn_jax.report import checks, runner
 from cnn_jax.report.chapters import CHAPTERS, NAMES, chapter
 from cnn_jax.report.prose import BLOCK, unbacked
-from cnn_jax.results import write_json
+from cnn_jax.results import write_text
 from cnn_jax.tables import md_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,6 +209,29 @@ def _done_provenance(runs_dir: Path, run: str) -> dict | None:
     return None
 
 
+SNAPSHOT_DIGITS = 6  # significant digits of a stored float: the tables print at most 4
+_NUMBERS = re.compile(r"\[\s*(?:-?[0-9][-+.0-9eE]*|null)(?:,\s*(?:-?[0-9][-+.0-9eE]*|null))*\s*\]")
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return float(f"{value:.{SNAPSHOT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def snapshot_json(snap: dict) -> str:
+    """A snapshot as the JSON docs/results/ holds: every float to :data:`SNAPSHOT_DIGITS`
+    significant digits and every list of numbers on one line (the figures' curves are most of
+    a snapshot); strict, as :func:`cnn_jax.results.write_json`."""
+    text = json.dumps(_rounded(snap), indent=2, allow_nan=False, ensure_ascii=False)
+    one_line = lambda m: "[" + ", ".join(re.split(r",\s*", m.group(0)[1:-1].strip())) + "]"  # noqa: E731
+    return _NUMBERS.sub(one_line, text) + "\n"
+
+
 def snapshot_from_runs(
     runs_dir: Path | None, name: str, stored: dict | None = None, full_dir: Path | None = None
 ) -> dict:
@@ -312,7 +335,7 @@ def update(
         stored = load_snapshots(root)
         snaps = {c: snapshot_from_runs(from_runs, c, stored[c], from_full_runs) for c in only}
         for chapter, snap in snaps.items():
-            write_json(snapshot_path(root, chapter), snap)
+            write_text(snapshot_path(root, chapter), snapshot_json(snap))
     if not check:
         for name in only:
             for path in draw_figures(root, name):

@@ -270,3 +270,14 @@ def test_every_figure_a_page_shows_is_committed():
     for page in docs.doc_files(docs.ROOT):
         for target in link.findall(page.read_text()):
             assert (page.parent / target).is_file(), f"{page.name}: {target}"
+
+
+def test_a_snapshot_is_stored_compact_to_six_significant_digits():
+    snap = {"runs": {"r": {"curve": [0.123456789, 1e-9 / 3, None, 2], "name": "a, b", "n": 7}}}
+    text = docs.snapshot_json(snap)
+    assert '"curve": [0.123457, 3.33333e-10, null, 2]' in text  # one line, 6 digits
+    assert json.loads(text)["runs"]["r"] == {
+        "curve": [0.123457, 3.33333e-10, None, 2], "name": "a, b", "n": 7
+    }  # fmt: skip
+    with pytest.raises(ValueError):  # strict JSON: a NaN is not a result
+        docs.snapshot_json({"runs": {"r": {"x": float("nan")}}})

@@ -6,6 +6,8 @@ from cnn_jax.chapter import Chapter, FromPreset, Keys, Run, Setting, argv, keys,
 from cnn_jax.tables import md_table, pct, published
 from cnn_jax.training.config import RESULT_KEYS
 
+# His chapter-5 networks, 2 to 4 hidden layers of 30 (study.Sweep's default ``hidden``).
+NIELSEN_NETWORKS = tuple("784-" + "30-" * n + "10" for n in (2, 3, 4))
 # The keys of results.json (study.py's ``run``) that the tables below read.
 GRADIENT_KEYS = keys(
     Keys(
@@ -27,8 +29,9 @@ GRADIENT_KEYS = keys(
         "epoch",  # the figures' (plots.OF_RESULTS)
         "test_epoch",
         "delta_norm",
-        "delta_norm_band",
     ),
+    # the band over training seeds only of Nielsen's own networks (nielsen_training.png)
+    *(f"training.{name}.delta_norm_band?" for name in NIELSEN_NETWORKS),
     Keys(
         "nielsen_training.*",
         "layers",
