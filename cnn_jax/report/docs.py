@@ -209,24 +209,28 @@ def _done_provenance(runs_dir: Path, run: str) -> dict | None:
     return None
 
 
-SNAPSHOT_DIGITS = 6  # significant digits of a stored float: the tables print at most 4
+# Floats of a curve (a list of more than CURVE numbers, and everything under it) are stored to
+# SNAPSHOT_DIGITS significant digits: curves are most of a snapshot, and only figures read
+# them. Every other float keeps its full precision, so a table's last printed digit is the
+# run's own (a rounded mean can land on a decimal tie and print the other way).
+SNAPSHOT_DIGITS, CURVE = 6, 20
 _NUMBERS = re.compile(r"\[\s*(?:-?[0-9][-+.0-9eE]*|null)(?:,\s*(?:-?[0-9][-+.0-9eE]*|null))*\s*\]")
 
 
-def _rounded(value):
+def _rounded(value, curve: bool = False):
     if isinstance(value, float):
-        return float(f"{value:.{SNAPSHOT_DIGITS}g}")
+        return float(f"{value:.{SNAPSHOT_DIGITS}g}") if curve else value
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: _rounded(v, curve) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return [_rounded(v, curve or len(value) > CURVE) for v in value]
     return value
 
 
 def snapshot_json(snap: dict) -> str:
-    """A snapshot as the JSON docs/results/ holds: every float to :data:`SNAPSHOT_DIGITS`
-    significant digits and every list of numbers on one line (the figures' curves are most of
-    a snapshot); strict, as :func:`cnn_jax.results.write_json`."""
+    """A snapshot as the JSON docs/results/ holds: a curve's floats to
+    :data:`SNAPSHOT_DIGITS` significant digits, every list of numbers on one line; strict, as
+    :func:`cnn_jax.results.write_json`."""
     text = json.dumps(_rounded(snap), indent=2, allow_nan=False, ensure_ascii=False)
     one_line = lambda m: "[" + ", ".join(re.split(r",\s*", m.group(0)[1:-1].strip())) + "]"  # noqa: E731
     return _NUMBERS.sub(one_line, text) + "\n"

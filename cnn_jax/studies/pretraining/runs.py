@@ -5,5 +5,6 @@ reproduction at a smaller scale does not replace them."""
 
 from cnn_jax.chapter import FULL
 
-CONVERGED, DEPTH = "pretraining_converged_long", "pretraining_depth_long"
+CONVERGED = "pretraining_converged_long"  # 3 × 100, an earlier protocol
+DEPTH = "pretraining_depth" + FULL  # the depth sweep at its full scale
 CONVERGED_FULL = "pretraining_converged" + FULL  # the --converged mode, 3 × 500
