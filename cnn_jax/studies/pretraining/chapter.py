@@ -265,8 +265,12 @@ def gaps(s: dict) -> str:
     }
 
     def gap(run: str, label: str):
-        r = (runs.get(run) or {}).get("rows", {}).get(label) or {}
-        return signed(r.get("gap_to_random_init"))
+        """The row's mean test error (best validation epoch) minus its run's baseline's."""
+        rows = (runs.get(run) or {}).get("rows", {})
+        base, key = verdicts.baseline_of(rows), "early_stopping_test_error_mean"
+        if label not in rows or base is None or label == base:
+            return "–"
+        return signed(rows[label][key] - rows[base][key])
 
     def depth_gap(label: str) -> str:
         d = (runs.get(DEPTH) or {}).get("depths", {})
