@@ -113,7 +113,7 @@ def test_figures_are_drawn_from_a_snapshot_and_missing_runs_are_left(tmp_path):
     assert all(p.stat().st_size > 10_000 for p in drawn)
     docs.snapshot_path(root, "cnn").write_text(json.dumps({"runs": {}}))
     assert docs.draw_figures(root, "cnn") == []
-    assert docs.draw_figures(root, "costs") == []  # a chapter that draws none
+    assert docs.draw_figures(root, "layers") == []  # a chapter that draws none
 
 
 def test_every_cnn_registry_entry_resolves_to_a_stored_number():
