@@ -117,16 +117,21 @@ def table1(s: dict) -> str:
 PAIRS = (("tanh", "tanh N"), ("softsign", "softsign N"))
 
 
+def _pairs(rows: dict):
+    """(standard network's name, its row, the normalized row, the paper's difference, the
+    table's first two cells) of each activation in PAIRS whose two rows ``rows`` holds."""
+    for std, norm in PAIRS:
+        if std in rows and norm in rows:
+            a, b = rows[std], rows[norm]
+            paper = a["published_test_error"] - b["published_test_error"]
+            yield std, a, b, paper, [f"{std} − {norm}", f"{paper:+.2f}"]
+
+
 def pairs(s: dict) -> str:
     """Standard minus normalized init's test error of each activation, over matched seeds,
     against the sign of the paper's difference (Table 1) at the run's budget."""
-    table, rows = s["runs"]["initialization"]["table"], []
-    for std, norm in PAIRS:
-        if std not in table or norm not in table:
-            continue
-        a, b = table[std], table[norm]
-        paper = a["published_test_error"] - b["published_test_error"]
-        cells = [f"{std} − {norm}", f"{paper:+.2f}"]
+    rows = []
+    for std, a, b, paper, cells in _pairs(s["runs"]["initialization"]["table"]):
         if min(len(a.get("test_errors", [])), len(b.get("test_errors", []))) < 2:
             rows.append([*cells, "one seed: no interval", "–"])
             continue
@@ -232,12 +237,7 @@ def budget_pairs(s: dict, run: str) -> str:
     if r is None:
         return _not_in_snapshot(run)
     networks, rows = r["networks"], []
-    for std, norm in PAIRS:
-        if std not in networks or norm not in networks:
-            continue
-        a, b = networks[std], networks[norm]
-        paper = a["published_test_error"] - b["published_test_error"]
-        cells = [f"{std} − {norm}", f"{paper:+.2f}"]
+    for _, a, b, paper, cells in _pairs(networks):
         x, y = _last_errors(a), _last_errors(b)
         if min(len(x), len(y)) < 2:
             rows.append([*cells, "one seed: no interval", "–"])
